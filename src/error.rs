@@ -1,0 +1,98 @@
+//! The crate's one error type.
+
+use core::fmt;
+
+/// Everything that can go wrong in `twofa`.
+///
+/// Each failed check is its own variant, so a host can `match` on what happened instead of
+/// reading a string. No variant carries a secret, a code or a token: errors are safe to log.
+///
+/// The enum is `#[non_exhaustive]`: later releases add variants, so keep a `_` arm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A secret is shorter than the minimum: 16 bytes (128 bits, RFC 4226 R6), or 10 bytes for
+    /// the constructors that import legacy secrets.
+    SecretTooShort {
+        /// How many bytes were given.
+        len: usize,
+        /// The minimum that applies.
+        min: usize,
+    },
+    /// A secret is longer than [`Secret::MAX_LEN`](crate::Secret::MAX_LEN) bytes.
+    SecretTooLong {
+        /// How many bytes were given (or would have been decoded).
+        len: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// Base32 input holds a character outside `A-Z`, `a-z`, `2-7`, space, `-` and trailing `=`.
+    InvalidBase32Character {
+        /// Zero-based index of the offending character (in `char`s, not bytes).
+        position: usize,
+    },
+    /// Base32 input has a number of symbols that cannot encode whole bytes
+    /// (1, 3 or 6 symbols past a multiple of 8), or is empty.
+    InvalidBase32Length,
+    /// An algorithm name other than `SHA1`, `SHA256` or `SHA512`.
+    UnknownAlgorithm,
+    /// A number of digits outside 6 to 8.
+    InvalidDigits {
+        /// The number requested.
+        digits: u32,
+    },
+    /// A TOTP period of 0 seconds.
+    InvalidPeriod,
+    /// A verification window wider than the crate allows.
+    WindowTooLarge {
+        /// The number of steps requested.
+        requested: u32,
+        /// The maximum number of steps.
+        max: u32,
+    },
+    /// A time before the TOTP start time `T0` (or, for the system clock, before 1970).
+    TimeBeforeEpoch,
+    /// The code does not match, or is not made of exactly the expected number of digits.
+    InvalidCode,
+    /// The code matches, but for a time step at or before one already accepted: someone is
+    /// using a code a second time. Show the user the same message as for
+    /// [`Error::InvalidCode`]; log it and consider telling the account owner.
+    ReplayedCode,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SecretTooShort { len, min } => {
+                write!(f, "secret is {len} bytes long; at least {min} are required")
+            }
+            Self::SecretTooLong { len, max } => {
+                write!(f, "secret is {len} bytes long; at most {max} are allowed")
+            }
+            Self::InvalidBase32Character { position } => write!(
+                f,
+                "base32 secret has an invalid character at position {}",
+                position + 1
+            ),
+            Self::InvalidBase32Length => {
+                f.write_str("base32 secret has a length that cannot encode whole bytes")
+            }
+            Self::UnknownAlgorithm => {
+                f.write_str("unknown algorithm; expected SHA1, SHA256 or SHA512")
+            }
+            Self::InvalidDigits { digits } => {
+                write!(f, "codes of {digits} digits are not supported; use 6 to 8")
+            }
+            Self::InvalidPeriod => f.write_str("the TOTP period must be at least 1 second"),
+            Self::WindowTooLarge { requested, max } => write!(
+                f,
+                "a window of {requested} steps is too wide; at most {max} are allowed"
+            ),
+            Self::TimeBeforeEpoch => f.write_str("the time is before the TOTP start time"),
+            Self::InvalidCode => f.write_str("the code is not valid"),
+            Self::ReplayedCode => f.write_str("the code has already been used"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}

@@ -1,0 +1,160 @@
+//! One-time codes: the ones we compute, and the ones users type.
+
+use core::fmt;
+
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::Error;
+
+/// The fewest digits a code may have.
+pub const MIN_DIGITS: u32 = 6;
+/// The most digits a code may have.
+pub const MAX_DIGITS: u32 = 8;
+
+/// A one-time code: 6 to 8 decimal digits, zero-padded.
+///
+/// `Display` and [`Code::as_str`] give the digits; `Debug` hides them, because a code is a
+/// credential for as long as its time step lasts. A `Code` lives on the stack (no heap
+/// allocation), compares in constant time and is zeroized on drop.
+///
+/// ```
+/// use twofa::{Hotp, Secret};
+///
+/// let hotp = Hotp::new(Secret::from_bytes(b"12345678901234567890")?);
+/// let code = hotp.generate(0);
+/// assert_eq!(code.to_string(), "755224");
+/// assert_eq!(code.as_str(), "755224");
+/// # Ok::<(), twofa::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Code {
+    digits: [u8; MAX_DIGITS as usize],
+    len: u8,
+}
+
+impl Code {
+    /// Formats `value` as `digits` decimal digits; `digits` must already be validated.
+    pub(crate) fn new(value: u32, digits: u32) -> Code {
+        let mut out = [b'0'; MAX_DIGITS as usize];
+        let len = digits.clamp(MIN_DIGITS, MAX_DIGITS) as usize;
+        let mut rest = value;
+        for slot in out[..len].iter_mut().rev() {
+            *slot = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        Code {
+            digits: out,
+            len: len as u8,
+        }
+    }
+
+    /// The digits as a string slice.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits are ever stored, so this never takes the empty branch.
+        core::str::from_utf8(&self.digits[..usize::from(self.len)]).unwrap_or_default()
+    }
+
+    /// The number of digits.
+    #[allow(clippy::len_without_is_empty)] // a code is never empty
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Code([redacted; {} digits])", self.len)
+    }
+}
+
+impl PartialEq for Code {
+    fn eq(&self, other: &Self) -> bool {
+        (self.len == other.len) & bool::from(self.digits.ct_eq(&other.digits))
+    }
+}
+
+impl Eq for Code {}
+
+impl Drop for Code {
+    fn drop(&mut self) {
+        self.digits.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Code {}
+
+/// Reads a code as typed: exactly `digits` ASCII digits once ASCII spaces are removed.
+///
+/// Returns the numeric value, which is then compared in constant time with each candidate.
+/// The shape of the input (its length, a stray letter) is not secret, so this may stop early.
+pub(crate) fn parse_input(code: &str, digits: u32) -> Result<u32, Error> {
+    // Generous room for spaces between digits; anything longer is not a code.
+    const MAX_INPUT: usize = 64;
+    if code.len() > MAX_INPUT {
+        return Err(Error::InvalidCode);
+    }
+    let mut value: u32 = 0;
+    let mut seen = 0u32;
+    for byte in code.bytes() {
+        match byte {
+            b' ' => {}
+            b'0'..=b'9' if seen < digits => {
+                value = value * 10 + u32::from(byte - b'0');
+                seen += 1;
+            }
+            _ => return Err(Error::InvalidCode),
+        }
+    }
+    if seen == digits {
+        Ok(value)
+    } else {
+        Err(Error::InvalidCode)
+    }
+}
+
+/// Checks that a number of digits is within 6 to 8.
+pub(crate) fn check_digits(digits: u32) -> Result<u32, Error> {
+    if (MIN_DIGITS..=MAX_DIGITS).contains(&digits) {
+        Ok(digits)
+    } else {
+        Err(Error::InvalidDigits { digits })
+    }
+}
+
+/// 10^digits for a validated number of digits.
+pub(crate) const fn modulus(digits: u32) -> u32 {
+    10u32.pow(digits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_zero_padded() {
+        assert_eq!(Code::new(42, 6).as_str(), "000042");
+        assert_eq!(Code::new(0, 8).as_str(), "00000000");
+        assert_eq!(Code::new(1_234_567, 7).to_string(), "1234567");
+        assert_eq!(alloc::format!("{:?}", Code::new(42, 6)), "Code([redacted; 6 digits])");
+    }
+
+    #[test]
+    fn input_must_be_exactly_the_digits() {
+        assert_eq!(parse_input("012345", 6), Ok(12345));
+        assert_eq!(parse_input(" 012 345 ", 6), Ok(12345));
+        for bad in [
+            "", "12345", "1234567", "12345a", "-12345", "+123456", "12345\0", "１２３４５６",
+            "123\t456", "123-456", "12 34 5",
+        ] {
+            assert_eq!(parse_input(bad, 6), Err(Error::InvalidCode), "{bad:?}");
+        }
+        assert_eq!(parse_input("99999999", 8), Ok(99_999_999));
+    }
+}

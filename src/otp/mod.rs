@@ -1,0 +1,16 @@
+//! One-time passwords: the shared [`Secret`], [`Hotp`] (RFC 4226) and [`Totp`] (RFC 6238).
+//!
+//! This layer does no I/O: time and counters are arguments.
+
+mod algorithm;
+mod code;
+mod hotp;
+mod mac;
+mod secret;
+mod totp;
+
+pub use algorithm::Algorithm;
+pub use code::{Code, MAX_DIGITS, MIN_DIGITS};
+pub use hotp::{Hotp, HotpBuilder};
+pub use secret::Secret;
+pub use totp::{Totp, TotpBuilder, Verified};
