@@ -58,6 +58,15 @@ pub enum Error {
     /// using a code a second time. Show the user the same message as for
     /// [`Error::InvalidCode`]; log it and consider telling the account owner.
     ReplayedCode,
+    /// An otpauth URI could not be built or parsed; the inner error says why.
+    Uri(crate::uri::UriError),
+    /// A QR code could not be made; the inner error says why.
+    #[cfg(feature = "std")]
+    Qr(crate::qr::QrError),
+    /// Recovery codes could not be made, decoded or checked; the inner error says why.
+    Recovery(crate::recovery::RecoveryError),
+    /// A secret could not be sealed or opened; the inner error says why.
+    Seal(crate::seal::SealError),
 }
 
 impl fmt::Display for Error {
@@ -91,8 +100,49 @@ impl fmt::Display for Error {
             Self::TimeBeforeEpoch => f.write_str("the time is before the TOTP start time"),
             Self::InvalidCode => f.write_str("the code is not valid"),
             Self::ReplayedCode => f.write_str("the code has already been used"),
+            Self::Uri(e) => write!(f, "otpauth URI: {e}"),
+            #[cfg(feature = "std")]
+            Self::Qr(e) => write!(f, "QR code: {e}"),
+            Self::Recovery(e) => write!(f, "recovery codes: {e}"),
+            Self::Seal(e) => write!(f, "sealed secret: {e}"),
         }
     }
 }
 
-impl core::error::Error for Error {}
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Uri(e) => Some(e),
+            #[cfg(feature = "std")]
+            Self::Qr(e) => Some(e),
+            Self::Recovery(e) => Some(e),
+            Self::Seal(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::uri::UriError> for Error {
+    fn from(e: crate::uri::UriError) -> Self {
+        Self::Uri(e)
+    }
+}
+
+#[cfg(feature = "std")]
+impl From<crate::qr::QrError> for Error {
+    fn from(e: crate::qr::QrError) -> Self {
+        Self::Qr(e)
+    }
+}
+
+impl From<crate::recovery::RecoveryError> for Error {
+    fn from(e: crate::recovery::RecoveryError) -> Self {
+        Self::Recovery(e)
+    }
+}
+
+impl From<crate::seal::SealError> for Error {
+    fn from(e: crate::seal::SealError) -> Self {
+        Self::Seal(e)
+    }
+}

@@ -8,7 +8,19 @@ extern crate alloc;
 
 mod error;
 pub mod otp;
+#[cfg(feature = "std")]
+pub mod qr;
+pub mod recovery;
+pub mod seal;
+pub mod uri;
 
 pub use error::Error;
 pub use otp::{Algorithm, Code, Hotp, HotpBuilder, Secret, Totp, TotpBuilder, Verified};
 pub use rand_core;
+
+// Re-exports of the uri and qr layers (issue 3).
+pub use uri::OtpAuthUri;
+
+// Re-exports of the recovery layer (issue 4).
+
+// Re-exports of the seal layer (issue 5).

@@ -63,7 +63,9 @@ impl FromStr for Algorithm {
         ];
         NAMES
             .iter()
-            .find(|(plain, hyphen, _)| s.eq_ignore_ascii_case(plain) || s.eq_ignore_ascii_case(hyphen))
+            .find(|(plain, hyphen, _)| {
+                s.eq_ignore_ascii_case(plain) || s.eq_ignore_ascii_case(hyphen)
+            })
             .map(|&(_, _, algorithm)| algorithm)
             .ok_or(Error::UnknownAlgorithm)
     }
@@ -86,7 +88,11 @@ mod tests {
             assert_eq!(text.parse::<Algorithm>(), Ok(expected));
         }
         for bad in ["", "SHA", "MD5", "SHA384", "SHA1 ", "SHA--1"] {
-            assert_eq!(bad.parse::<Algorithm>(), Err(Error::UnknownAlgorithm), "{bad}");
+            assert_eq!(
+                bad.parse::<Algorithm>(),
+                Err(Error::UnknownAlgorithm),
+                "{bad}"
+            );
         }
         assert_eq!(Algorithm::Sha512.to_string(), "SHA512");
     }

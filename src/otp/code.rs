@@ -142,7 +142,10 @@ mod tests {
         assert_eq!(Code::new(42, 6).as_str(), "000042");
         assert_eq!(Code::new(0, 8).as_str(), "00000000");
         assert_eq!(Code::new(1_234_567, 7).to_string(), "1234567");
-        assert_eq!(alloc::format!("{:?}", Code::new(42, 6)), "Code([redacted; 6 digits])");
+        assert_eq!(
+            alloc::format!("{:?}", Code::new(42, 6)),
+            "Code([redacted; 6 digits])"
+        );
     }
 
     #[test]
@@ -150,8 +153,17 @@ mod tests {
         assert_eq!(parse_input("012345", 6), Ok(12345));
         assert_eq!(parse_input(" 012 345 ", 6), Ok(12345));
         for bad in [
-            "", "12345", "1234567", "12345a", "-12345", "+123456", "12345\0", "１２３４５６",
-            "123\t456", "123-456", "12 34 5",
+            "",
+            "12345",
+            "1234567",
+            "12345a",
+            "-12345",
+            "+123456",
+            "12345\0",
+            "１２３４５６",
+            "123\t456",
+            "123-456",
+            "12 34 5",
         ] {
             assert_eq!(parse_input(bad, 6), Err(Error::InvalidCode), "{bad:?}");
         }

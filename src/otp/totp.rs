@@ -216,7 +216,11 @@ impl Totp {
     ///
     /// As [`Totp::verify_after`].
     #[cfg(feature = "std")]
-    pub fn verify_now(&self, code: &str, last_accepted_step: Option<u64>) -> Result<Verified, Error> {
+    pub fn verify_now(
+        &self,
+        code: &str,
+        last_accepted_step: Option<u64>,
+    ) -> Result<Verified, Error> {
         self.verify_after(code, unix_now()?, last_accepted_step)
     }
 
@@ -411,7 +415,10 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(t.step_at(99), Err(Error::TimeBeforeEpoch));
-        assert_eq!(t.try_generate(99).map(|c| c.len()), Err(Error::TimeBeforeEpoch));
+        assert_eq!(
+            t.try_generate(99).map(|c| c.len()),
+            Err(Error::TimeBeforeEpoch)
+        );
         assert_eq!(t.verify("123456", 99), Err(Error::TimeBeforeEpoch));
         assert_eq!(t.step_at(100), Ok(0));
         assert_eq!(t.seconds_left(100), Ok(30));
@@ -434,7 +441,10 @@ mod tests {
         let next = t.generate(now + 30).to_string();
         assert_eq!(t.verify(&previous, now).map(|v| v.offset), Ok(-1));
         assert_eq!(t.verify(&next, now).map(|v| v.offset), Ok(1));
-        assert_eq!(t.verify(&t.generate(now - 60).to_string(), now), Err(Error::InvalidCode));
+        assert_eq!(
+            t.verify(&t.generate(now - 60).to_string(), now),
+            Err(Error::InvalidCode)
+        );
     }
 
     #[test]
@@ -443,15 +453,33 @@ mod tests {
         let now = 1_700_000_000;
         let code = t.generate(now).to_string();
         let first = t.verify_after(&code, now, None).unwrap();
-        assert_eq!(t.verify_after(&code, now, Some(first.step)), Err(Error::ReplayedCode));
+        assert_eq!(
+            t.verify_after(&code, now, Some(first.step)),
+            Err(Error::ReplayedCode)
+        );
         // An older code inside the window is a replay too once a later step was accepted.
         let previous = t.generate(now - 30).to_string();
-        assert_eq!(t.verify_after(&previous, now, Some(first.step)), Err(Error::ReplayedCode));
+        assert_eq!(
+            t.verify_after(&previous, now, Some(first.step)),
+            Err(Error::ReplayedCode)
+        );
         // The next step's code is still fresh.
         let next = t.generate(now + 30).to_string();
-        assert_eq!(t.verify_after(&next, now, Some(first.step)).map(|v| v.offset), Ok(1));
-        let window: Vec<String> = (-1..=1).map(|d| t.generate(now.saturating_add_signed(d * 30)).to_string()).collect();
-        let wrong = (0..10).map(|n| alloc::format!("00000{n}")).find(|c| !window.contains(c)).unwrap();
-        assert_eq!(t.verify_after(&wrong, now, Some(first.step)), Err(Error::InvalidCode));
+        assert_eq!(
+            t.verify_after(&next, now, Some(first.step))
+                .map(|v| v.offset),
+            Ok(1)
+        );
+        let window: Vec<String> = (-1..=1)
+            .map(|d| t.generate(now.saturating_add_signed(d * 30)).to_string())
+            .collect();
+        let wrong = (0..10)
+            .map(|n| alloc::format!("00000{n}"))
+            .find(|c| !window.contains(c))
+            .unwrap();
+        assert_eq!(
+            t.verify_after(&wrong, now, Some(first.step)),
+            Err(Error::InvalidCode)
+        );
     }
 }
