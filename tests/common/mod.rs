@@ -1,0 +1,30 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::process::Command;
+
+/// Whether an external program the tests compare against can run.
+///
+/// On a developer's machine without it the test is skipped with a note; under CI (where
+/// `.ci/run` installs it and sets `CI`) a missing tool fails the test, so an oracle test can
+/// never pass by not running.
+pub fn external_tool(program: &str, probe: &[&str]) -> bool {
+    let runs = Command::new(program)
+        .args(probe)
+        .output()
+        .map(|out| out.status.success())
+        .unwrap_or(false);
+    if !runs {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`{program}` is required under CI; .ci/run installs it"
+        );
+        eprintln!("skipping: `{program}` is not installed (see .ci/run)");
+    }
+    runs
+}
+
+/// Whether `python3` can import the `pyotp` module (see [`external_tool`]).
+pub fn pyotp_available() -> bool {
+    external_tool("python3", &["-c", "import pyotp"])
+}
