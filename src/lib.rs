@@ -22,5 +22,6 @@ pub use rand_core;
 pub use uri::OtpAuthUri;
 
 // Re-exports of the recovery layer (issue 4).
+pub use recovery::{CodeHasher, Pbkdf2Hasher, RecoveryCodeSet, RecoveryCodes, RecoveryError};
 
 // Re-exports of the seal layer (issue 5).
