@@ -1,0 +1,718 @@
+//! otpauth Key URIs: what the QR code on an "Enable 2FA" page holds.
+//!
+//! An [`OtpAuthUri`] is built from a [`Totp`] (or an [`Hotp`] and its counter) plus the names an
+//! authenticator app shows, and parsed from text that users and other systems hand over:
+//!
+//! ```text
+//! otpauth://totp/Plausible%20Analytics:alice%40example.com?secret=...&issuer=Plausible%20Analytics
+//! ```
+//!
+//! Writing follows the Key URI format as authenticator apps read it: RFC 3986
+//! percent-encoding (a space is `%20`), the issuer both as the label prefix and as the `issuer`
+//! parameter, the secret in base32 without padding, and `algorithm`, `digits` and `period`
+//! only when they differ from the defaults (SHA-1, 6, 30), since some apps refuse URIs that
+//! spell them out. [`OtpAuthUri::compatibility`] says which settings some apps ignore.
+//!
+//! Parsing is lenient where real-world URIs vary and strict where a mistake would give the user
+//! wrong codes; every refusal is a typed [`UriError`], and no input makes it panic.
+//!
+//! # Security
+//!
+//! The URI contains the secret: whoever sees it can make codes. Show it (or its QR code) only
+//! to the account owner, while enrolling, and do not log it. [`OtpAuthUri`]'s `Debug` leaves
+//! the secret out; its `Display` does not.
+
+mod compat;
+mod encoding;
+mod error;
+mod parse;
+
+use alloc::string::String;
+use core::fmt;
+use core::str::FromStr;
+
+use zeroize::Zeroizing;
+
+pub use compat::{Compatibility, CompatibilityWarning};
+pub use error::{SecretProblem, UriError, UriPart};
+
+use crate::{Algorithm, Error, Hotp, Secret, Totp};
+
+/// The two kinds of one-time password an otpauth URI can describe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OtpType {
+    /// Time-based (`otpauth://totp/...`, RFC 6238).
+    Totp,
+    /// Counter-based (`otpauth://hotp/...`, RFC 4226).
+    Hotp,
+}
+
+impl OtpType {
+    /// The name as written in the URI: `totp` or `hotp`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Totp => "totp",
+            Self::Hotp => "hotp",
+        }
+    }
+}
+
+impl fmt::Display for OtpType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An otpauth Key URI: a secret, its settings, and the names an authenticator app shows.
+///
+/// Build one with [`OtpAuthUri::from_totp`] or [`OtpAuthUri::from_hotp`]; parse one with
+/// [`str::parse`] (`FromStr`); turn it into text with `Display` (`to_string()`), and into a
+/// generator with [`OtpAuthUri::to_totp`] or [`OtpAuthUri::to_hotp`].
+///
+/// ```
+/// use twofa::{OtpAuthUri, Secret, Totp};
+///
+/// let totp = Totp::new(Secret::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")?);
+/// let uri = OtpAuthUri::from_totp(&totp, "Plausible Analytics", "alice@example.com")?;
+/// assert_eq!(
+///     uri.to_string(),
+///     "otpauth://totp/Plausible%20Analytics:alice%40example.com\
+///      ?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Plausible%20Analytics"
+/// );
+///
+/// // Parsing gives the same URI back, and a TOTP that makes the same codes.
+/// let parsed: OtpAuthUri = uri.to_string().parse()?;
+/// assert_eq!(parsed, uri);
+/// assert_eq!(parsed.issuer(), Some("Plausible Analytics"));
+/// assert_eq!(parsed.account(), "alice@example.com");
+/// assert_eq!(parsed.to_totp()?.generate(59), totp.generate(59));
+/// # Ok::<(), twofa::Error>(())
+/// ```
+///
+/// # No issuer
+///
+/// The Key URI format makes the issuer optional. An empty issuer given to the constructors
+/// builds a URI without one (the label is then just the account name), and a parsed URI whose
+/// label has no `issuer:` prefix and whose `issuer` parameter is absent or empty has none:
+/// [`OtpAuthUri::issuer`] returns `None` in both cases, never `Some("")`.
+///
+/// # Security
+///
+/// `Display` writes the secret, since the URI is made to carry it: see the
+/// [module documentation](self). `Debug` leaves it out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OtpAuthUri {
+    secret: Secret,
+    kind: Kind,
+    issuer: Option<String>,
+    account: String,
+    algorithm: Algorithm,
+    digits: u32,
+    image: Option<String>,
+}
+
+/// The type-specific part of a URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Totp { period: u64 },
+    Hotp { counter: u64 },
+}
+
+impl OtpAuthUri {
+    /// The longest URI accepted, in bytes: 2048, which fits a QR code at the default error
+    /// correction level (M) whatever the URI holds. Built URIs are held to it as well.
+    pub const MAX_LEN: usize = 2048;
+    /// The longest label accepted (`issuer:account`, percent-decoded), in bytes.
+    pub const MAX_LABEL_LEN: usize = 512;
+    /// The longest value of a parameter the parser reads (percent-decoded), in bytes.
+    pub const MAX_VALUE_LEN: usize = 512;
+
+    /// The URI for a TOTP, with `issuer` and `account` as the names the app shows.
+    ///
+    /// Leading and trailing white space is removed from both names (apps drop it anyway); an
+    /// empty issuer means none (see [No issuer](#no-issuer)).
+    ///
+    /// ```
+    /// use twofa::{Algorithm, OtpAuthUri, Secret, Totp};
+    ///
+    /// let totp = Totp::builder(Secret::from_base32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")?)
+    ///     .algorithm(Algorithm::Sha256)
+    ///     .digits(8)
+    ///     .build()?;
+    /// let uri = OtpAuthUri::from_totp(&totp, "", "alice")?;
+    /// assert_eq!(
+    ///     uri.to_string(),
+    ///     "otpauth://totp/alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&algorithm=SHA256&digits=8"
+    /// );
+    /// # Ok::<(), twofa::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`UriError::ColonInName`] naming the issuer or the account when it contains `:`,
+    /// [`UriError::EmptyAccount`] for an empty account name, [`UriError::NonZeroT0`] when the
+    /// TOTP's start time is not 0, and [`UriError::TooLong`] when the label or the whole URI
+    /// would exceed [`OtpAuthUri::MAX_LABEL_LEN`] or [`OtpAuthUri::MAX_LEN`].
+    pub fn from_totp(totp: &Totp, issuer: &str, account: &str) -> Result<OtpAuthUri, Error> {
+        if totp.t0() != 0 {
+            return Err(UriError::NonZeroT0.into());
+        }
+        let kind = Kind::Totp {
+            period: totp.period(),
+        };
+        Self::build(
+            totp.secret(),
+            kind,
+            totp.algorithm(),
+            totp.digits(),
+            issuer,
+            account,
+        )
+    }
+
+    /// The URI for an HOTP whose next expected counter is `counter`.
+    ///
+    /// ```
+    /// use twofa::{Hotp, OtpAuthUri, Secret};
+    ///
+    /// let hotp = Hotp::new(Secret::from_base32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")?);
+    /// let uri = OtpAuthUri::from_hotp(&hotp, 7, "Example", "bob")?;
+    /// assert_eq!(
+    ///     uri.to_string(),
+    ///     "otpauth://hotp/Example:bob?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Example&counter=7"
+    /// );
+    /// # Ok::<(), twofa::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`OtpAuthUri::from_totp`], except for the start time.
+    pub fn from_hotp(
+        hotp: &Hotp,
+        counter: u64,
+        issuer: &str,
+        account: &str,
+    ) -> Result<OtpAuthUri, Error> {
+        Self::build(
+            hotp.secret(),
+            Kind::Hotp { counter },
+            hotp.algorithm(),
+            hotp.digits(),
+            issuer,
+            account,
+        )
+    }
+
+    /// Reads a URI whose secret may be a legacy one of 10 to 15 bytes, as
+    /// [`Secret::from_legacy_base32`] allows; otherwise the same as `str::parse`.
+    ///
+    /// Use it only to import secrets another system already issued.
+    ///
+    /// ```
+    /// use twofa::OtpAuthUri;
+    ///
+    /// let text = "otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXP&issuer=Example";
+    /// assert!(text.parse::<OtpAuthUri>().is_err()); // an 80-bit secret
+    /// let uri = OtpAuthUri::parse_legacy(text)?;
+    /// assert_eq!(uri.secret().len(), 10);
+    /// # Ok::<(), twofa::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As `str::parse`, with a minimum secret length of 10 bytes.
+    pub fn parse_legacy(text: &str) -> Result<OtpAuthUri, Error> {
+        Ok(parse::parse(text, Secret::LEGACY_MIN_LEN)?)
+    }
+
+    /// Sets the `image` parameter: the URL of a logo that some apps show next to the account.
+    ///
+    /// # Errors
+    ///
+    /// [`UriError::ImageNotHttps`] unless `url` starts with `https://` and has more after it;
+    /// [`UriError::TooLong`] when it exceeds [`OtpAuthUri::MAX_VALUE_LEN`] or makes the URI
+    /// exceed [`OtpAuthUri::MAX_LEN`].
+    pub fn with_image(mut self, url: &str) -> Result<OtpAuthUri, Error> {
+        check_image(url)?;
+        self.image = Some(String::from(url));
+        self.check_len()?;
+        Ok(self)
+    }
+
+    /// A TOTP with this URI's secret and settings, ready to generate and verify codes, with the
+    /// crate's defaults for what the URI does not say (`T0` = 0, a window of one step each
+    /// way).
+    ///
+    /// # Errors
+    ///
+    /// [`UriError::WrongType`] for an `hotp` URI.
+    pub fn to_totp(&self) -> Result<Totp, Error> {
+        match self.kind {
+            Kind::Totp { period } => Totp::builder(self.secret.clone())
+                .algorithm(self.algorithm)
+                .digits(self.digits)
+                .period(period)
+                .build(),
+            Kind::Hotp { .. } => Err(UriError::WrongType {
+                found: OtpType::Hotp,
+            }
+            .into()),
+        }
+    }
+
+    /// An HOTP with this URI's secret and settings, and the counter the URI gives.
+    ///
+    /// # Errors
+    ///
+    /// [`UriError::WrongType`] for a `totp` URI.
+    pub fn to_hotp(&self) -> Result<(Hotp, u64), Error> {
+        match self.kind {
+            Kind::Hotp { counter } => {
+                let hotp = Hotp::builder(self.secret.clone())
+                    .algorithm(self.algorithm)
+                    .digits(self.digits)
+                    .build()?;
+                Ok((hotp, counter))
+            }
+            Kind::Totp { .. } => Err(UriError::WrongType {
+                found: OtpType::Totp,
+            }
+            .into()),
+        }
+    }
+
+    /// The URI as text, in a buffer that is overwritten with zeros when dropped.
+    ///
+    /// The same text as `to_string()`, for callers that pass it on (to a QR encoder, say) and
+    /// want no copy of the secret left in freed memory.
+    ///
+    /// # Security
+    ///
+    /// The text contains the secret; see the [module documentation](self).
+    pub fn to_zeroizing_string(&self) -> Zeroizing<String> {
+        let mut out = Zeroizing::new(String::with_capacity(self.len()));
+        // Writing to a String cannot fail.
+        let _ = self.write_to(&mut *out);
+        out
+    }
+
+    /// The secret in base32 in groups of four, `JBSW Y3DP EHPK ...`, for users who type it
+    /// into their app instead of scanning the QR code. Apps ignore the spaces.
+    ///
+    /// ```
+    /// use twofa::{OtpAuthUri, Secret, Totp};
+    ///
+    /// let totp = Totp::new(Secret::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")?);
+    /// let uri = OtpAuthUri::from_totp(&totp, "Example", "alice")?;
+    /// assert_eq!(&*uri.manual_entry_key(), "JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP");
+    /// # Ok::<(), twofa::Error>(())
+    /// ```
+    ///
+    /// # Security
+    ///
+    /// This is the secret itself. Show it only to its owner, while enrolling.
+    pub fn manual_entry_key(&self) -> Zeroizing<String> {
+        let plain = self.secret.to_base32();
+        let mut out = Zeroizing::new(String::with_capacity(plain.len() + plain.len() / 4));
+        for (i, c) in plain.chars().enumerate() {
+            if i > 0 && i % 4 == 0 {
+                out.push(' ');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    /// Which settings of this URI some authenticator apps ignore or refuse; see
+    /// [`Compatibility`].
+    pub fn compatibility(&self) -> Compatibility {
+        Compatibility::of(self)
+    }
+
+    /// TOTP or HOTP.
+    pub fn otp_type(&self) -> OtpType {
+        match self.kind {
+            Kind::Totp { .. } => OtpType::Totp,
+            Kind::Hotp { .. } => OtpType::Hotp,
+        }
+    }
+
+    /// The issuer (the service's name), or `None` when the URI has none.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// The account name (typically the user's e-mail address or user name).
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The secret.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// The hash algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The number of digits in a code.
+    pub fn digits(&self) -> u32 {
+        self.digits
+    }
+
+    /// The TOTP period in seconds, or `None` for an HOTP URI.
+    pub fn period(&self) -> Option<u64> {
+        match self.kind {
+            Kind::Totp { period } => Some(period),
+            Kind::Hotp { .. } => None,
+        }
+    }
+
+    /// The HOTP counter, or `None` for a TOTP URI.
+    pub fn counter(&self) -> Option<u64> {
+        match self.kind {
+            Kind::Hotp { counter } => Some(counter),
+            Kind::Totp { .. } => None,
+        }
+    }
+
+    /// The `image` URL, if any.
+    pub fn image(&self) -> Option<&str> {
+        self.image.as_deref()
+    }
+
+    fn build(
+        secret: &Secret,
+        kind: Kind,
+        algorithm: Algorithm,
+        digits: u32,
+        issuer: &str,
+        account: &str,
+    ) -> Result<OtpAuthUri, Error> {
+        let issuer = issuer.trim();
+        let account = account.trim();
+        check_names(issuer, account)?;
+        let uri = OtpAuthUri {
+            secret: secret.clone(),
+            kind,
+            issuer: (!issuer.is_empty()).then(|| String::from(issuer)),
+            account: String::from(account),
+            algorithm,
+            digits,
+            image: None,
+        };
+        uri.check_len()?;
+        Ok(uri)
+    }
+
+    /// Holds every URI, built or parsed, to [`OtpAuthUri::MAX_LEN`] once written out, so that
+    /// anything this type displays parses back and fits a QR code.
+    fn check_len(&self) -> Result<(), UriError> {
+        let len = self.len();
+        if len > Self::MAX_LEN {
+            return Err(UriError::TooLong {
+                part: UriPart::Uri,
+                len,
+                max: Self::MAX_LEN,
+            });
+        }
+        Ok(())
+    }
+
+    /// The length of the URI text in bytes.
+    fn len(&self) -> usize {
+        let mut counter = Counter(0);
+        let _ = self.write_to(&mut counter);
+        counter.0
+    }
+
+    fn write_to<W: fmt::Write + ?Sized>(&self, out: &mut W) -> fmt::Result {
+        out.write_str("otpauth://")?;
+        out.write_str(self.otp_type().as_str())?;
+        out.write_char('/')?;
+        if let Some(issuer) = &self.issuer {
+            encoding::write_encoded(out, issuer)?;
+            out.write_char(':')?;
+        }
+        encoding::write_encoded(out, &self.account)?;
+        out.write_str("?secret=")?;
+        out.write_str(&self.secret.to_base32())?;
+        if let Some(issuer) = &self.issuer {
+            out.write_str("&issuer=")?;
+            encoding::write_encoded(out, issuer)?;
+        }
+        if self.algorithm != Algorithm::Sha1 {
+            out.write_str("&algorithm=")?;
+            out.write_str(self.algorithm.as_str())?;
+        }
+        if self.digits != 6 {
+            write!(out, "&digits={}", self.digits)?;
+        }
+        match self.kind {
+            Kind::Totp { period: 30 } => {}
+            Kind::Totp { period } => write!(out, "&period={period}")?,
+            Kind::Hotp { counter } => write!(out, "&counter={counter}")?,
+        }
+        if let Some(image) = &self.image {
+            out.write_str("&image=")?;
+            encoding::write_encoded(out, image)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for OtpAuthUri {
+    /// Writes the URI, secret included: see the [module documentation](self).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_to(f)
+    }
+}
+
+impl fmt::Debug for OtpAuthUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("OtpAuthUri");
+        s.field("type", &self.otp_type())
+            .field("issuer", &self.issuer)
+            .field("account", &self.account)
+            .field("secret", &self.secret)
+            .field("algorithm", &self.algorithm)
+            .field("digits", &self.digits);
+        match self.kind {
+            Kind::Totp { period } => s.field("period", &period),
+            Kind::Hotp { counter } => s.field("counter", &counter),
+        };
+        s.field("image", &self.image).finish()
+    }
+}
+
+impl FromStr for OtpAuthUri {
+    type Err = Error;
+
+    /// Reads an otpauth URI.
+    ///
+    /// - The scheme and the type (`totp` or `hotp`) are matched ignoring case.
+    /// - The label is `account` or `issuer:account`; the colon may be written `%3A`, and
+    ///   spaces before the account name are dropped. `+` in the label is a plus sign.
+    /// - Parameter values are percent-decoded, with `+` read as a space, as form-encoded query
+    ///   strings have it. Parameter names are matched ignoring case.
+    /// - `secret` is required and read leniently (case, spaces, hyphens, padding), and must be
+    ///   [`Secret::MIN_LEN`] bytes or more (see [`OtpAuthUri::parse_legacy`]).
+    /// - `issuer`, when present, must agree with the label's prefix; either one alone is
+    ///   enough. Neither means no issuer.
+    /// - `algorithm` ignores case; `digits` is 6 to 8; `period` is at least 1; `counter` is
+    ///   required for `hotp`. Defaults: SHA1, 6, 30.
+    /// - Unknown parameters (and `period` on `hotp`, `counter` on `totp`) are ignored.
+    /// - A fragment (`#...`) is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Uri`] with the [`UriError`] that says what is wrong: among others
+    /// [`UriError::NotOtpAuth`], [`UriError::MissingSecret`], [`UriError::InvalidSecret`],
+    /// [`UriError::DuplicateParameter`], [`UriError::InvalidPercentEncoding`],
+    /// [`UriError::NotUtf8`] and [`UriError::TooLong`] (over [`OtpAuthUri::MAX_LEN`],
+    /// [`OtpAuthUri::MAX_LABEL_LEN`] or [`OtpAuthUri::MAX_VALUE_LEN`]).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(parse::parse(text, Secret::MIN_LEN)?)
+    }
+}
+
+/// Refuses names that cannot be written in a label, and labels over the cap.
+fn check_names(issuer: &str, account: &str) -> Result<(), UriError> {
+    if issuer.contains(':') {
+        return Err(UriError::ColonInName {
+            part: UriPart::Issuer,
+        });
+    }
+    if account.contains(':') {
+        return Err(UriError::ColonInName {
+            part: UriPart::Account,
+        });
+    }
+    if account.is_empty() {
+        return Err(UriError::EmptyAccount);
+    }
+    let len = issuer.len() + usize::from(!issuer.is_empty()) + account.len();
+    if len > OtpAuthUri::MAX_LABEL_LEN {
+        return Err(UriError::TooLong {
+            part: UriPart::Label,
+            len,
+            max: OtpAuthUri::MAX_LABEL_LEN,
+        });
+    }
+    Ok(())
+}
+
+fn check_image(url: &str) -> Result<(), UriError> {
+    const HTTPS: &str = "https://";
+    if url.len() > OtpAuthUri::MAX_VALUE_LEN {
+        return Err(UriError::TooLong {
+            part: UriPart::Parameter("image"),
+            len: url.len(),
+            max: OtpAuthUri::MAX_VALUE_LEN,
+        });
+    }
+    match url.as_bytes().split_at_checked(HTTPS.len()) {
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case(HTTPS.as_bytes()) && !rest.is_empty() =>
+        {
+            Ok(())
+        }
+        _ => Err(UriError::ImageNotHttps),
+    }
+}
+
+/// A `fmt::Write` that only counts bytes, to measure a URI without writing out its secret.
+struct Counter(usize);
+
+impl fmt::Write for Counter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0 = self.0.saturating_add(s.len());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::ToString;
+
+    fn secret() -> Secret {
+        Secret::from_bytes(b"12345678901234567890").unwrap()
+    }
+
+    #[test]
+    fn writes_defaults_only_when_they_differ() {
+        let totp = Totp::builder(secret()).period(60).build().unwrap();
+        let uri = OtpAuthUri::from_totp(&totp, "A B", "c+d@e").unwrap();
+        assert_eq!(
+            uri.to_string(),
+            "otpauth://totp/A%20B:c%2Bd%40e?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\
+             &issuer=A%20B&period=60"
+        );
+        let totp = Totp::builder(secret())
+            .algorithm(Algorithm::Sha512)
+            .digits(7)
+            .build()
+            .unwrap();
+        let uri = OtpAuthUri::from_totp(&totp, " Acme ", "  x ")
+            .unwrap()
+            .with_image("https://example.com/logo.png?size=64")
+            .unwrap();
+        assert_eq!(
+            uri.to_string(),
+            "otpauth://totp/Acme:x?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Acme\
+             &algorithm=SHA512&digits=7&image=https%3A%2F%2Fexample.com%2Flogo.png%3Fsize%3D64"
+        );
+        assert_eq!(uri.to_string().len(), uri.len());
+        assert_eq!(*uri.to_zeroizing_string(), uri.to_string());
+    }
+
+    #[test]
+    fn refuses_names_the_label_cannot_hold() {
+        let totp = Totp::new(secret());
+        let build = |issuer: &str, account: &str| OtpAuthUri::from_totp(&totp, issuer, account);
+        assert_eq!(
+            build("A:B", "alice"),
+            Err(Error::Uri(UriError::ColonInName {
+                part: UriPart::Issuer
+            }))
+        );
+        assert_eq!(
+            build("AB", "alice:x"),
+            Err(Error::Uri(UriError::ColonInName {
+                part: UriPart::Account
+            }))
+        );
+        assert_eq!(build("AB", " "), Err(Error::Uri(UriError::EmptyAccount)));
+        assert_eq!(
+            build("", &"a".repeat(513)),
+            Err(Error::Uri(UriError::TooLong {
+                part: UriPart::Label,
+                len: 513,
+                max: 512
+            }))
+        );
+        assert!(build("", &"a".repeat(512)).is_ok());
+        // 500 characters that each take 3 bytes once encoded: the label fits, the URI not.
+        let wide = "\u{e9}".repeat(250);
+        assert!(matches!(
+            build(&wide[..200], &wide[..300]),
+            Err(Error::Uri(UriError::TooLong {
+                part: UriPart::Uri,
+                ..
+            }))
+        ));
+        let uri = build("", "alice").unwrap();
+        assert_eq!(uri.issuer(), None);
+        assert!(!uri.to_string().contains("issuer"));
+    }
+
+    #[test]
+    fn refuses_a_start_time_the_uri_cannot_express() {
+        let totp = Totp::builder(secret()).t0(1).build().unwrap();
+        assert_eq!(
+            OtpAuthUri::from_totp(&totp, "A", "b"),
+            Err(Error::Uri(UriError::NonZeroT0))
+        );
+    }
+
+    #[test]
+    fn image_must_be_https() {
+        let uri = OtpAuthUri::from_totp(&Totp::new(secret()), "A", "b").unwrap();
+        for bad in [
+            "http://example.com/x.png",
+            "https://",
+            "example.com",
+            "",
+            "javascript:x",
+        ] {
+            assert_eq!(
+                uri.clone().with_image(bad),
+                Err(Error::Uri(UriError::ImageNotHttps)),
+                "{bad}"
+            );
+        }
+        assert!(uri.clone().with_image("HTTPS://example.com/").is_ok());
+        let long = format!("https://example.com/{}", "x".repeat(600));
+        assert!(matches!(
+            uri.with_image(&long),
+            Err(Error::Uri(UriError::TooLong { .. }))
+        ));
+    }
+
+    #[test]
+    fn converts_to_generators_of_the_right_type() {
+        let hotp = Hotp::builder(secret()).digits(8).build().unwrap();
+        let uri = OtpAuthUri::from_hotp(&hotp, 42, "A", "b").unwrap();
+        assert_eq!(uri.otp_type(), OtpType::Hotp);
+        assert_eq!((uri.counter(), uri.period()), (Some(42), None));
+        let (back, counter) = uri.to_hotp().unwrap();
+        assert_eq!(counter, 42);
+        assert_eq!(back.generate(42), hotp.generate(42));
+        assert_eq!(
+            uri.to_totp().map(|_| ()),
+            Err(Error::Uri(UriError::WrongType {
+                found: OtpType::Hotp
+            }))
+        );
+        let uri = OtpAuthUri::from_totp(&Totp::new(secret()), "A", "b").unwrap();
+        assert_eq!(
+            uri.to_hotp().map(|_| ()),
+            Err(Error::Uri(UriError::WrongType {
+                found: OtpType::Totp
+            }))
+        );
+    }
+
+    #[test]
+    fn debug_redacts_the_secret() {
+        let uri = OtpAuthUri::from_totp(&Totp::new(secret()), "A", "b").unwrap();
+        let shown = format!("{uri:?}");
+        assert!(!shown.contains("GEZDGNBV"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
+        assert!(shown.contains("period: 30"), "{shown}");
+    }
+}
