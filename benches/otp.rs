@@ -1,1 +1,125 @@
-fn main() {}
+//! Generate and verify, per algorithm; side by side with totp-rs 6.0; and the floor of two
+//! raw SHA-1 compressions, which is what one HMAC-SHA-1 code costs once the key is absorbed.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use sha1::block_api::compress;
+use twofa::{Algorithm, Secret, Totp};
+
+const SEED: &[u8] = b"12345678901234567890123456789012345678901234567890123456789012345";
+const TIME: u64 = 1_700_000_000;
+
+fn ours(algorithm: Algorithm) -> Totp {
+    let len = match algorithm {
+        Algorithm::Sha1 => 20,
+        Algorithm::Sha256 => 32,
+        Algorithm::Sha512 => 64,
+    };
+    Totp::builder(Secret::from_bytes(&SEED[..len]).unwrap())
+        .algorithm(algorithm)
+        .window(1, 1)
+        .build()
+        .unwrap()
+}
+
+fn theirs(algorithm: totp_rs::Algorithm, len: usize) -> totp_rs::Totp {
+    totp_rs::Builder::new()
+        .with_algorithm(algorithm)
+        .with_secret(&SEED[..len])
+        .with_skew(1)
+        .with_account_name("bench")
+        .build()
+        .unwrap()
+}
+
+/// A code guaranteed to match no step of the window, so verify checks all three.
+fn wrong_code(totp: &Totp) -> String {
+    let window: Vec<String> = [TIME - 30, TIME, TIME + 30]
+        .iter()
+        .map(|&t| totp.generate(t).to_string())
+        .collect();
+    (0..10)
+        .map(|n| format!("00000{n}"))
+        .find(|c| !window.contains(c))
+        .unwrap()
+}
+
+fn generate(c: &mut Criterion) {
+    let mut group = c.benchmark_group("generate");
+    for (name, algorithm, theirs_alg, len) in [
+        ("sha1", Algorithm::Sha1, totp_rs::Algorithm::SHA1, 20),
+        ("sha256", Algorithm::Sha256, totp_rs::Algorithm::SHA256, 32),
+        ("sha512", Algorithm::Sha512, totp_rs::Algorithm::SHA512, 64),
+    ] {
+        let totp = ours(algorithm);
+        group.bench_function(format!("twofa/{name}"), |b| {
+            b.iter(|| totp.generate(black_box(TIME)))
+        });
+        let other = theirs(theirs_alg, len);
+        assert_eq!(
+            other.generate(TIME).to_string(),
+            totp.generate(TIME).to_string()
+        );
+        group.bench_function(format!("totp-rs/{name}"), |b| {
+            b.iter(|| other.generate(black_box(TIME)))
+        });
+    }
+    // The floor: two SHA-1 compressions, the second fed by the first as in HMAC (they
+    // cannot overlap), with nothing else around them.
+    group.bench_function("floor/two-sha1-compressions", |b| {
+        const IV: [u32; 5] = [
+            0x6745_2301,
+            0xefcd_ab89,
+            0x98ba_dcfe,
+            0x1032_5476,
+            0xc3d2_e1f0,
+        ];
+        b.iter(|| {
+            let mut state = IV;
+            compress(&mut state, &[black_box([0x36u8; 64])]);
+            let mut block = [0u8; 64];
+            for (chunk, word) in block.chunks_exact_mut(4).zip(state) {
+                chunk.copy_from_slice(&word.to_be_bytes());
+            }
+            let mut outer = IV;
+            compress(&mut outer, &[block]);
+            outer
+        })
+    });
+    group.finish();
+}
+
+fn verify(c: &mut Criterion) {
+    let mut group = c.benchmark_group("verify");
+    for (name, algorithm, theirs_alg, len) in [
+        ("sha1", Algorithm::Sha1, totp_rs::Algorithm::SHA1, 20),
+        ("sha256", Algorithm::Sha256, totp_rs::Algorithm::SHA256, 32),
+        ("sha512", Algorithm::Sha512, totp_rs::Algorithm::SHA512, 64),
+    ] {
+        let totp = ours(algorithm);
+        let right = totp.generate(TIME).to_string();
+        let wrong = wrong_code(&totp);
+        assert!(totp.verify(&right, TIME).is_ok());
+        assert!(totp.verify(&wrong, TIME).is_err());
+        group.bench_function(format!("twofa/{name}/right"), |b| {
+            b.iter(|| totp.verify(black_box(&right), black_box(TIME)))
+        });
+        group.bench_function(format!("twofa/{name}/wrong"), |b| {
+            b.iter(|| totp.verify(black_box(&wrong), black_box(TIME)))
+        });
+        let other = theirs(theirs_alg, len);
+        assert!(other.check(&right, TIME).is_some());
+        assert!(other.check(&wrong, TIME).is_none());
+        group.bench_function(format!("totp-rs/{name}/right"), |b| {
+            b.iter(|| other.check(black_box(&right), black_box(TIME)))
+        });
+        group.bench_function(format!("totp-rs/{name}/wrong"), |b| {
+            b.iter(|| other.check(black_box(&wrong), black_box(TIME)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, generate, verify);
+criterion_main!(benches);

@@ -196,7 +196,7 @@ fn random_cases(seed: u64) -> Vec<Case> {
     let mut rng = SplitMix(seed);
     (0..1000)
         .map(|_| {
-            let len = 16 + rng.below(49) as usize;
+            let len = 16 + rng.below(113) as usize;
             let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
             let algorithm =
                 [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512][rng.below(3) as usize];

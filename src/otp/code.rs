@@ -128,9 +128,17 @@ pub(crate) fn check_digits(digits: u32) -> Result<u32, Error> {
     }
 }
 
-/// 10^digits for a validated number of digits.
-pub(crate) const fn modulus(digits: u32) -> u32 {
-    10u32.pow(digits)
+/// The last `digits` decimal digits of `value`, for a validated number of digits.
+///
+/// One arm per length so that each reduction is by a constant, which compiles to a multiply
+/// instead of a division.
+#[inline]
+pub(crate) const fn reduce(value: u32, digits: u32) -> u32 {
+    match digits {
+        6 => value % 1_000_000,
+        7 => value % 10_000_000,
+        _ => value % 100_000_000,
+    }
 }
 
 #[cfg(test)]

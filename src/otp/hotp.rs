@@ -4,7 +4,7 @@ use core::fmt;
 
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
-use super::code::{check_digits, modulus, parse_input};
+use super::code::{check_digits, parse_input, reduce};
 use super::mac::KeyedMac;
 use super::{Algorithm, Code, Secret};
 use crate::Error;
@@ -87,12 +87,14 @@ impl Hotp {
         let typed = parse_input(code, self.digits)?;
         let mut found = subtle::Choice::from(0);
         let mut matched = 0u64;
+        let last = counter.saturating_add(u64::from(look_ahead));
+        let mut values = [0u32; Self::MAX_LOOK_AHEAD as usize + 1];
+        let values = &mut values[..=(last - counter) as usize];
+        self.mac.truncated_range(counter, values);
         // Walk from the top down so that the lowest matching counter is selected last.
-        for ahead in (0..=u64::from(look_ahead)).rev() {
-            let Some(candidate) = counter.checked_add(ahead) else {
-                continue;
-            };
-            let hit = self.value(candidate).ct_eq(&typed);
+        for (ahead, value) in values.iter().enumerate().rev() {
+            let candidate = counter + ahead as u64;
+            let hit = reduce(*value, self.digits).ct_eq(&typed);
             matched.conditional_assign(&candidate, hit);
             found |= hit;
         }
@@ -119,7 +121,7 @@ impl Hotp {
     }
 
     fn value(&self, counter: u64) -> u32 {
-        self.mac.truncated(counter) % modulus(self.digits)
+        reduce(self.mac.truncated(counter), self.digits)
     }
 }
 
