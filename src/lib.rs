@@ -19,9 +19,16 @@ pub use otp::{Algorithm, Code, Hotp, HotpBuilder, Secret, Totp, TotpBuilder, Ver
 pub use rand_core;
 
 // Re-exports of the uri and qr layers (issue 3).
+#[cfg(feature = "std")]
+pub use qr::QrCode;
 pub use uri::OtpAuthUri;
 
 // Re-exports of the recovery layer (issue 4).
 pub use recovery::{CodeHasher, Pbkdf2Hasher, RecoveryCodeSet, RecoveryCodes, RecoveryError};
 
 // Re-exports of the seal layer (issue 5).
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
