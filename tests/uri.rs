@@ -1,0 +1,683 @@
+//! otpauth URIs through the public API: round trips with pyotp in both directions, the issue's
+//! examples, a table of malformed URIs with their typed errors, and properties.
+// Helpers outside `#[test]` functions fail the test by panicking, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+#[path = "data/uri/cases.rs"]
+mod cases;
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use twofa::uri::{CompatibilityWarning, OtpType, SecretProblem, UriError, UriPart};
+use twofa::{Algorithm, Error, Hotp, OtpAuthUri, Secret, Totp};
+
+/// A valid 20-byte secret.
+const S: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+const TIME: u64 = 1_700_000_000;
+
+/// Runs a Python script with `input` on stdin and returns its stdout.
+fn python(script: &str, input: &str) -> String {
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> String {
+    let bytes: Vec<u8> = (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect();
+    String::from_utf8(bytes).unwrap()
+}
+
+/// The code a case's URI gives: at `TIME` for a TOTP, at its counter for an HOTP.
+fn code_of(uri: &OtpAuthUri) -> String {
+    match uri.otp_type() {
+        OtpType::Totp => uri.to_totp().unwrap().generate(TIME).to_string(),
+        OtpType::Hotp => {
+            let (hotp, counter) = uri.to_hotp().unwrap();
+            hotp.generate(counter).to_string()
+        }
+    }
+}
+
+#[test]
+fn pyotp_reads_our_uris() {
+    if !common::pyotp_available() {
+        return;
+    }
+    const READ: &str = r#"
+import sys, pyotp
+for line in sys.stdin:
+    otp = pyotp.parse_uri(line.rstrip("\n"))
+    hotp = isinstance(otp, pyotp.HOTP)
+    number = otp.initial_count if hotp else otp.interval
+    # HOTP.at counts from the initial counter.
+    code = otp.at(0) if hotp else otp.at(int(sys.argv[1]))
+    issuer = "-" if otp.issuer is None else otp.issuer.encode().hex()
+    print("\t".join(["hotp" if hotp else "totp", otp.secret, issuer, otp.name.encode().hex(),
+                     str(otp.digits), otp.digest().name, str(number), code]))
+"#;
+    let cases = cases::cases();
+    assert!(cases.len() >= 50);
+    let uris: Vec<OtpAuthUri> = cases.iter().map(cases::Case::uri).collect();
+    let input: String = uris.iter().map(|u| format!("{u}\n")).collect();
+    let script = READ.replace("int(sys.argv[1])", &TIME.to_string());
+    let output = python(&script, &input);
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines.len(), cases.len());
+    for ((case, uri), line) in cases.iter().zip(&uris).zip(lines) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let issuer = (f[2] != "-").then(|| unhex(f[2]));
+        let expected_type = if case.hotp { "hotp" } else { "totp" };
+        assert_eq!(f[0], expected_type, "{uri}");
+        assert_eq!(
+            Secret::from_base32(f[1]).unwrap(),
+            case.secret,
+            "secret of {uri}"
+        );
+        assert_eq!(issuer, case.issuer, "issuer of {uri}");
+        assert_eq!(unhex(f[3]), case.account, "account of {uri}");
+        assert_eq!(f[4], case.digits.to_string(), "digits of {uri}");
+        assert_eq!(
+            f[5],
+            case.algorithm.as_str().to_lowercase(),
+            "algorithm of {uri}"
+        );
+        assert_eq!(f[6], case.number.to_string(), "period/counter of {uri}");
+        assert_eq!(f[7], code_of(uri), "code of {uri}");
+    }
+}
+
+#[test]
+fn we_read_pyotp_uris() {
+    if !common::pyotp_available() {
+        return;
+    }
+    const WRITE: &str = r#"
+import sys, hashlib, pyotp
+for line in sys.stdin:
+    kind, secret, issuer, name, digits, algorithm, number, image = line.rstrip("\n").split("\t")
+    issuer = None if issuer == "-" else bytes.fromhex(issuer).decode()
+    name = bytes.fromhex(name).decode()
+    extra = {} if image == "-" else {"image": image}
+    digest = getattr(hashlib, algorithm)
+    if kind == "hotp":
+        otp = pyotp.HOTP(secret, digits=int(digits), digest=digest, initial_count=int(number))
+        code = otp.at(0)  # counts from initial_count
+        uri = otp.provisioning_uri(name=name, issuer_name=issuer, **extra)
+    else:
+        otp = pyotp.TOTP(secret, digits=int(digits), digest=digest, interval=int(number))
+        code = otp.at(TIME)
+        uri = otp.provisioning_uri(name=name, issuer_name=issuer, **extra)
+    print(uri + "\t" + code)
+"#;
+    let cases = cases::cases();
+    let input: String = cases
+        .iter()
+        .map(|c| {
+            format!(
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                if c.hotp { "hotp" } else { "totp" },
+                &*c.secret.to_base32(),
+                c.issuer.as_deref().map_or("-".to_string(), hex),
+                hex(&c.account),
+                c.digits,
+                c.algorithm.as_str().to_lowercase(),
+                c.number,
+                c.image.as_deref().unwrap_or("-"),
+            )
+        })
+        .collect();
+    let script = WRITE.replace("TIME", &TIME.to_string());
+    let output = python(&script, &input);
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines.len(), cases.len());
+    for (case, line) in cases.iter().zip(lines) {
+        let (text, code) = line.rsplit_once('\t').unwrap();
+        let uri: OtpAuthUri = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(uri.secret(), &case.secret, "{text}");
+        assert_eq!(uri.issuer(), case.issuer.as_deref(), "{text}");
+        assert_eq!(uri.account(), case.account, "{text}");
+        assert_eq!(uri.algorithm(), case.algorithm, "{text}");
+        assert_eq!(uri.digits(), case.digits, "{text}");
+        assert_eq!(uri.image(), case.image.as_deref(), "{text}");
+        if case.hotp {
+            assert_eq!(uri.counter(), Some(case.number), "{text}");
+        } else {
+            assert_eq!(uri.period(), Some(case.number), "{text}");
+        }
+        assert_eq!(code_of(&uri), code, "{text}");
+        // pyotp and this crate agree on the defaults left out, so the texts are equivalent:
+        // ours parses to the same URI.
+        assert_eq!(uri.to_string().parse::<OtpAuthUri>().unwrap(), uri);
+    }
+}
+
+#[test]
+fn the_issue_example() {
+    let totp = Totp::new(Secret::from_base32(S).unwrap());
+    let uri = OtpAuthUri::from_totp(&totp, "Plausible Analytics", "alice@example.com").unwrap();
+    assert_eq!(
+        uri.to_string(),
+        format!(
+            "otpauth://totp/Plausible%20Analytics:alice%40example.com?secret={S}\
+             &issuer=Plausible%20Analytics"
+        )
+    );
+    assert!(uri.compatibility().is_widely_supported());
+}
+
+#[test]
+fn every_case_parses_back_to_itself() {
+    for case in cases::cases() {
+        let uri = case.uri();
+        let text = uri.to_string();
+        assert!(text.is_ascii(), "{text}");
+        assert!(!text.contains('+') && !text.contains(' '), "{text}");
+        let parsed: OtpAuthUri = text.parse().unwrap();
+        assert_eq!(parsed, uri);
+        assert_eq!(parsed.to_string(), text);
+        assert_eq!(parsed.issuer(), case.issuer.as_deref());
+        assert_eq!(parsed.account(), case.account);
+    }
+}
+
+#[test]
+fn lenient_forms_real_uris_take() {
+    let table: &[(&str, Option<&str>, &str)] = &[
+        // The examples of Google's Key URI format description (secret made long enough).
+        (
+            "otpauth://totp/Example:alice@google.com?secret=S&issuer=Example",
+            Some("Example"),
+            "alice@google.com",
+        ),
+        (
+            "otpauth://totp/ACME%20Co:john.doe@email.com?secret=S&issuer=ACME%20Co\
+             &algorithm=SHA1&digits=6&period=30",
+            Some("ACME Co"),
+            "john.doe@email.com",
+        ),
+        (
+            "otpauth://totp/Big%20Corporation%3A%20alice%40bigco.com?secret=S",
+            Some("Big Corporation"),
+            "alice@bigco.com",
+        ),
+        (
+            "otpauth://totp/Provider1:Alice%20Smith?secret=S",
+            Some("Provider1"),
+            "Alice Smith",
+        ),
+        // Upper-case scheme and type, odd-case names, form-encoded spaces in values.
+        (
+            "OTPAUTH://TOTP/x?SECRET=S&Issuer=Big+Co",
+            Some("Big Co"),
+            "x",
+        ),
+        // Lower-case, spaced, padded secret; unknown and repeated unknown parameters; fragment.
+        (
+            "otpauth://totp/x?secret=gezd%20gnbv-gy3tqojqgezdgnbvgy3tqojq%3D%3D&foo=1&foo=2#f",
+            None,
+            "x",
+        ),
+        // An empty issuer parameter is no issuer.
+        ("otpauth://totp/x?secret=S&issuer=", None, "x"),
+        ("otpauth://totp/Acme:x?secret=S&issuer=", Some("Acme"), "x"),
+        // Raw UTF-8 in the label (an IRI) reads as its characters.
+        (
+            "otpauth://totp/Ünïcødé%20GmbH:jörg?secret=S",
+            Some("Ünïcødé GmbH"),
+            "jörg",
+        ),
+    ];
+    for &(text, issuer, account) in table {
+        let text = text
+            .replace("secret=S", &format!("secret={S}"))
+            .replace("SECRET=S", &format!("SECRET={S}"));
+        let uri: OtpAuthUri = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!((uri.issuer(), uri.account()), (issuer, account), "{text}");
+        assert_eq!(uri.secret(), &Secret::from_base32(S).unwrap(), "{text}");
+    }
+    let uri: OtpAuthUri = format!("otpauth://totp/x?secret={S}&algorithm=sha-512&digits=8")
+        .parse()
+        .unwrap();
+    assert_eq!((uri.algorithm(), uri.digits()), (Algorithm::Sha512, 8));
+}
+
+#[test]
+fn malformed_uris_give_typed_errors() {
+    use UriError as E;
+    let long_value = "a".repeat(513);
+    let long_label = "b".repeat(513);
+    let table: Vec<(String, UriError)> = vec![
+        ("".into(), E::NotOtpAuth),
+        ("https://totp/x?secret=S".into(), E::NotOtpAuth),
+        ("otpauth:totp/x?secret=S".into(), E::NotOtpAuth),
+        ("otpauth//totp/x?secret=S".into(), E::NotOtpAuth),
+        ("otpauth://motp/x?secret=S".into(), E::UnknownType),
+        ("otpauth://totpx/x?secret=S".into(), E::UnknownType),
+        ("otpauth://?secret=S".into(), E::UnknownType),
+        ("otpauth://totp?secret=S".into(), E::EmptyAccount),
+        ("otpauth://totp/?secret=S".into(), E::EmptyAccount),
+        ("otpauth://totp/Acme:%20?secret=S".into(), E::EmptyAccount),
+        (
+            "otpauth://totp/a:b:c?secret=S".into(),
+            E::ColonInName {
+                part: UriPart::Account,
+            },
+        ),
+        (
+            "otpauth://totp/a%3Ab%3Ac?secret=S".into(),
+            E::ColonInName {
+                part: UriPart::Account,
+            },
+        ),
+        (
+            "otpauth://totp/x?secret=S&issuer=a:b".into(),
+            E::ColonInName {
+                part: UriPart::Issuer,
+            },
+        ),
+        (
+            "otpauth://totp/A:x?secret=S&issuer=B".into(),
+            E::IssuerMismatch,
+        ),
+        ("otpauth://totp/x".into(), E::MissingSecret),
+        ("otpauth://totp/x?".into(), E::MissingSecret),
+        ("otpauth://totp/x?secret=".into(), E::MissingSecret),
+        ("otpauth://totp/x?secret".into(), E::MissingSecret),
+        (
+            "otpauth://totp/x?issuer=A&secrets=S".into(),
+            E::MissingSecret,
+        ),
+        (
+            "otpauth://totp/x?secret=GEZDGNBVGY3TQOJ1GEZDGNBVGY3TQOJQ".into(),
+            E::InvalidSecret(SecretProblem::InvalidCharacter { position: 15 }),
+        ),
+        (
+            "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP".into(),
+            E::InvalidSecret(SecretProblem::TooShort { len: 10, min: 16 }),
+        ),
+        (
+            format!("otpauth://totp/x?secret={S}G"),
+            E::InvalidSecret(SecretProblem::InvalidLength),
+        ),
+        (
+            format!("otpauth://totp/x?secret={}", "A".repeat(300)),
+            E::InvalidSecret(SecretProblem::TooLong { len: 187, max: 128 }),
+        ),
+        (
+            "otpauth://totp/x?secret=S&secret=S".into(),
+            E::DuplicateParameter { name: "secret" },
+        ),
+        (
+            "otpauth://totp/x?secret=S&digits=6&Digits=6".into(),
+            E::DuplicateParameter { name: "digits" },
+        ),
+        (
+            "otpauth://totp/x?issuer=A&secret=S&issuer=A".into(),
+            E::DuplicateParameter { name: "issuer" },
+        ),
+        (
+            "otpauth://totp/x?secret=S&period=30&period=30".into(),
+            E::DuplicateParameter { name: "period" },
+        ),
+        (
+            "otpauth://hotp/x?secret=S&counter=1&counter=1".into(),
+            E::DuplicateParameter { name: "counter" },
+        ),
+        (
+            "otpauth://totp/x?secret=S&algorithm=SHA1&algorithm=SHA1".into(),
+            E::DuplicateParameter { name: "algorithm" },
+        ),
+        ("otpauth://hotp/x?secret=S".into(), E::MissingCounter),
+        (
+            "otpauth://hotp/x?secret=S&counter=-1".into(),
+            E::InvalidCounter,
+        ),
+        (
+            "otpauth://hotp/x?secret=S&counter=1.5".into(),
+            E::InvalidCounter,
+        ),
+        (
+            "otpauth://hotp/x?secret=S&counter=".into(),
+            E::InvalidCounter,
+        ),
+        (
+            "otpauth://hotp/x?secret=S&counter=18446744073709551616".into(),
+            E::InvalidCounter,
+        ),
+        (
+            "otpauth://totp/x?secret=S&digits=5".into(),
+            E::InvalidDigits,
+        ),
+        (
+            "otpauth://totp/x?secret=S&digits=9".into(),
+            E::InvalidDigits,
+        ),
+        (
+            "otpauth://totp/x?secret=S&digits=six".into(),
+            E::InvalidDigits,
+        ),
+        (
+            "otpauth://totp/x?secret=S&digits=+6".into(),
+            E::InvalidDigits,
+        ),
+        (
+            "otpauth://totp/x?secret=S&digits=4294967302".into(),
+            E::InvalidDigits,
+        ),
+        (
+            "otpauth://totp/x?secret=S&period=0".into(),
+            E::InvalidPeriod,
+        ),
+        (
+            "otpauth://totp/x?secret=S&period=-30".into(),
+            E::InvalidPeriod,
+        ),
+        (
+            "otpauth://totp/x?secret=S&period=30s".into(),
+            E::InvalidPeriod,
+        ),
+        (
+            "otpauth://totp/x?secret=S&algorithm=MD5".into(),
+            E::UnknownAlgorithm,
+        ),
+        (
+            "otpauth://totp/x?secret=S&algorithm=SHA384".into(),
+            E::UnknownAlgorithm,
+        ),
+        (
+            "otpauth://totp/x?secret=S&algorithm=".into(),
+            E::UnknownAlgorithm,
+        ),
+        (
+            "otpauth://totp/x?secret=S&image=http%3A%2F%2Fexample.com%2Fa.png".into(),
+            E::ImageNotHttps,
+        ),
+        (
+            "otpauth://totp/x?secret=S&image=javascript:alert(1)".into(),
+            E::ImageNotHttps,
+        ),
+        (
+            "otpauth://totp/%E?secret=S".into(),
+            E::InvalidPercentEncoding {
+                part: UriPart::Label,
+            },
+        ),
+        (
+            "otpauth://totp/a%zz?secret=S".into(),
+            E::InvalidPercentEncoding {
+                part: UriPart::Label,
+            },
+        ),
+        (
+            "otpauth://totp/x?secret=S%2".into(),
+            E::InvalidPercentEncoding {
+                part: UriPart::Parameter("secret"),
+            },
+        ),
+        (
+            "otpauth://totp/x?secret=S&issuer=%".into(),
+            E::InvalidPercentEncoding {
+                part: UriPart::Parameter("issuer"),
+            },
+        ),
+        (
+            "otpauth://totp/%FF?secret=S".into(),
+            E::NotUtf8 {
+                part: UriPart::Label,
+            },
+        ),
+        (
+            "otpauth://totp/x?secret=S&issuer=%C3%28".into(),
+            E::NotUtf8 {
+                part: UriPart::Parameter("issuer"),
+            },
+        ),
+        (
+            "otpauth://totp/x?secret=S%C3".into(),
+            E::NotUtf8 {
+                part: UriPart::Parameter("secret"),
+            },
+        ),
+        (
+            format!("otpauth://totp/x?secret=S&x={}", "y".repeat(2048)),
+            E::TooLong {
+                part: UriPart::Uri,
+                len: 2107,
+                max: 2048,
+            },
+        ),
+        (
+            format!("otpauth://totp/{long_label}?secret=S"),
+            E::TooLong {
+                part: UriPart::Label,
+                len: 513,
+                max: 512,
+            },
+        ),
+        (
+            format!("otpauth://totp/x?secret=S&issuer={long_value}"),
+            E::TooLong {
+                part: UriPart::Parameter("issuer"),
+                len: 513,
+                max: 512,
+            },
+        ),
+        (
+            // Measured once decoded: 1539 bytes of escapes are 513 bytes.
+            format!("otpauth://totp/x?secret=S&image={}", "%41".repeat(513)),
+            E::TooLong {
+                part: UriPart::Parameter("image"),
+                len: 513,
+                max: 512,
+            },
+        ),
+    ];
+    for (text, expected) in table {
+        let text = text.replace("secret=S", &format!("secret={S}"));
+        let got = text.parse::<OtpAuthUri>();
+        assert_eq!(got, Err(Error::Uri(expected.clone())), "{text}");
+        // The error is safe to log: it never repeats the secret.
+        let error = got.unwrap_err();
+        let shown = format!("{error} / {error:?}");
+        assert!(!shown.contains(&S[..8]), "{shown}");
+    }
+}
+
+#[test]
+fn hotp_parameters_and_conversions() {
+    let hotp = Hotp::builder(Secret::from_base32(S).unwrap())
+        .algorithm(Algorithm::Sha256)
+        .build()
+        .unwrap();
+    let uri = OtpAuthUri::from_hotp(&hotp, u64::MAX, "Token Co", "bob").unwrap();
+    let text = uri.to_string();
+    assert!(text.starts_with("otpauth://hotp/Token%20Co:bob?"), "{text}");
+    assert!(text.contains("&counter=18446744073709551615"), "{text}");
+    let (back, counter) = text.parse::<OtpAuthUri>().unwrap().to_hotp().unwrap();
+    assert_eq!(counter, u64::MAX);
+    assert_eq!(back.generate(counter), hotp.generate(counter));
+    // `period` means nothing for HOTP and `counter` nothing for TOTP: both are ignored.
+    let parsed: OtpAuthUri = format!("{text}&period=abc").parse().unwrap();
+    assert_eq!(parsed, uri);
+    let totp: OtpAuthUri = format!("otpauth://totp/x?secret={S}&counter=abc")
+        .parse()
+        .unwrap();
+    assert_eq!((totp.period(), totp.counter()), (Some(30), None));
+    assert_eq!(
+        uri.compatibility().warnings().collect::<Vec<_>>(),
+        [
+            CompatibilityWarning::Algorithm(Algorithm::Sha256),
+            CompatibilityWarning::CounterBased
+        ]
+    );
+}
+
+#[test]
+fn legacy_secrets_only_when_asked() {
+    let text = "otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXP&issuer=Example";
+    assert_eq!(
+        text.parse::<OtpAuthUri>(),
+        Err(Error::Uri(UriError::InvalidSecret(
+            SecretProblem::TooShort { len: 10, min: 16 }
+        )))
+    );
+    let uri = OtpAuthUri::parse_legacy(text).unwrap();
+    assert_eq!(uri.secret().expose_bytes(), b"Hello!\xde\xad\xbe\xef");
+    assert_eq!(uri.to_string(), text.replace('@', "%40"));
+    assert!(OtpAuthUri::parse_legacy("otpauth://totp/x?secret=JBSWY3DP").is_err());
+}
+
+#[test]
+fn debug_redacts_and_display_exposes() {
+    let uri: OtpAuthUri = format!("otpauth://totp/Acme:alice?secret={S}")
+        .parse()
+        .unwrap();
+    let debug = format!("{uri:?}");
+    assert!(!debug.contains(&S[..8]), "{debug}");
+    assert!(debug.contains("Acme") && debug.contains("alice"), "{debug}");
+    assert!(uri.to_string().contains(S));
+    assert_eq!(*uri.to_zeroizing_string(), uri.to_string());
+    assert_eq!(
+        &*uri.manual_entry_key(),
+        "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ"
+    );
+}
+
+/// Strategy for URI-like text that gets past the scheme, to reach the deeper parsing paths.
+fn uri_like() -> impl Strategy<Value = String> {
+    let name = prop::sample::select(vec![
+        "secret",
+        "SECRET",
+        "issuer",
+        "algorithm",
+        "digits",
+        "period",
+        "counter",
+        "image",
+        "foo",
+        "",
+    ]);
+    // Plausible values often enough that many of the URIs parse, and noise.
+    let value = prop_oneof![
+        Just(S.to_string()),
+        "[A-Za-z2-7 -]{26,60}",
+        prop::sample::select(vec!["SHA1", "sha256", "SHA-512", "https://x.io/a.png"])
+            .prop_map(String::from),
+        "[0-9]{1,3}",
+        "([A-Za-z2-7=%+: ]|%[0-9A-Fa-f]{2}|%|[0-9]|é|🔐){0,40}",
+    ];
+    let label = prop_oneof![
+        3 => "[A-Za-z0-9.@ ]{0,12}(:|%3A|%3a)?(%20)?[A-Za-z0-9.@+é ]{1,12}",
+        1 => "([A-Za-z:@ %+/?#]|%[0-9A-Fa-f]{2}|é){0,30}",
+    ];
+    (
+        prop::sample::select(vec![
+            "otpauth://totp/",
+            "otpauth://hotp/",
+            "OTPAUTH://TOTP/",
+            "otpauth://x/",
+            "otpauth://",
+        ]),
+        label,
+        prop::option::weighted(0.8, Just(S)),
+        prop::collection::vec((name, value), 0..6),
+    )
+        .prop_map(|(prefix, label, secret, params)| {
+            let query: Vec<String> = secret
+                .map(|s| format!("secret={s}"))
+                .into_iter()
+                .chain(params.iter().map(|(n, v)| format!("{n}={v}")))
+                .collect();
+            format!("{prefix}{label}?{}", query.join("&"))
+        })
+}
+
+#[test]
+fn uri_like_strategy_reaches_valid_uris() {
+    // Guards the property below against passing vacuously.
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = uri_like();
+    let parsed = (0..2000)
+        .filter(|_| {
+            let text = strategy.new_tree(&mut runner).unwrap().current();
+            text.parse::<OtpAuthUri>().is_ok()
+        })
+        .count();
+    assert!(parsed >= 100, "only {parsed} of 2000 parsed");
+}
+
+proptest! {
+    #[test]
+    fn any_string_parses_without_panic(text in any::<String>()) {
+        let _ = text.parse::<OtpAuthUri>();
+        let _ = OtpAuthUri::parse_legacy(&text);
+    }
+
+    #[test]
+    fn uri_like_strings_parse_without_panic_and_round_trip(text in uri_like()) {
+        if let Ok(uri) = text.parse::<OtpAuthUri>() {
+            // Whatever parses, displays to text that parses to the same URI.
+            let again: OtpAuthUri = uri.to_string().parse().unwrap();
+            prop_assert_eq!(again, uri);
+        }
+    }
+
+    #[test]
+    fn built_uris_round_trip(
+        issuer in "[^:]{0,20}",
+        account in "[^:]{0,20}",
+        algorithm in prop::sample::select(vec![Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512]),
+        digits in 6u32..=8,
+        period in 1u64..=1_000_000,
+        counter in any::<u64>(),
+        hotp in any::<bool>(),
+        bytes in prop::collection::vec(any::<u8>(), 16..=128),
+    ) {
+        let secret = Secret::from_bytes(&bytes).unwrap();
+        let built = if hotp {
+            let hotp = Hotp::builder(secret).algorithm(algorithm).digits(digits).build().unwrap();
+            OtpAuthUri::from_hotp(&hotp, counter, &issuer, &account)
+        } else {
+            let totp = Totp::builder(secret).algorithm(algorithm).digits(digits).period(period)
+                .build().unwrap();
+            OtpAuthUri::from_totp(&totp, &issuer, &account)
+        };
+        if account.trim().is_empty() {
+            prop_assert_eq!(built, Err(Error::Uri(UriError::EmptyAccount)));
+            return Ok(());
+        }
+        let uri = built.unwrap();
+        prop_assert_eq!(uri.issuer(), Some(issuer.trim()).filter(|i| !i.is_empty()));
+        prop_assert_eq!(uri.account(), account.trim());
+        let parsed: OtpAuthUri = uri.to_string().parse().unwrap();
+        prop_assert_eq!(parsed, uri);
+    }
+}
