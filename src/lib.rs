@@ -27,6 +27,9 @@ pub use uri::OtpAuthUri;
 pub use recovery::{CodeHasher, Pbkdf2Hasher, RecoveryCodeSet, RecoveryCodes, RecoveryError};
 
 // Re-exports of the seal layer (issue 5).
+#[cfg(feature = "aes-gcm")]
+pub use seal::AesGcmSealer;
+pub use seal::{DangerPlaintextSealer, SealedSecret, SecretSealer};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
