@@ -58,6 +58,34 @@ pub enum Error {
     /// using a code a second time. Show the user the same message as for
     /// [`Error::InvalidCode`]; log it and consider telling the account owner.
     ReplayedCode,
+    /// The flow needs two-factor authentication to be enabled, and it is not.
+    NotEnabled,
+    /// Confirming an enrolment needs one to be pending (started and not yet confirmed).
+    NotPending,
+    /// Two-factor authentication is already enabled; disable it before enrolling again.
+    AlreadyEnabled,
+    /// Too many failed codes: nothing is checked until `retry_at` (Unix seconds). Tell the
+    /// user when to try again.
+    Throttled {
+        /// The Unix time from which the next attempt is evaluated.
+        retry_at: u64,
+    },
+    /// So many consecutive failed codes that the account is locked: no code is checked until
+    /// the host unlocks it (see [`TwoFactorRecord::unlock`](crate::account::TwoFactorRecord::unlock)).
+    LockedOut,
+    /// A throttle policy outside the allowed bounds.
+    InvalidThrottlePolicy,
+    /// A trusted-device token that is unknown, expired, revoked or another user's.
+    InvalidDeviceToken,
+    /// A trusted-device label longer than
+    /// [`TrustedDevice::MAX_LABEL_LEN`](crate::account::TrustedDevice::MAX_LABEL_LEN) bytes.
+    DeviceLabelTooLong,
+    /// The password check refused the password.
+    InvalidPassword,
+    /// The proof of re-authentication is stale or was made for another user.
+    ReauthenticationRequired,
+    /// A stored record could not be decoded; the inner error says why.
+    InvalidRecord(crate::account::RecordError),
     /// An otpauth URI could not be built or parsed; the inner error says why.
     Uri(crate::uri::UriError),
     /// A QR code could not be made; the inner error says why.
@@ -100,6 +128,22 @@ impl fmt::Display for Error {
             Self::TimeBeforeEpoch => f.write_str("the time is before the TOTP start time"),
             Self::InvalidCode => f.write_str("the code is not valid"),
             Self::ReplayedCode => f.write_str("the code has already been used"),
+            Self::NotEnabled => f.write_str("two-factor authentication is not enabled"),
+            Self::NotPending => f.write_str("no two-factor enrolment is pending"),
+            Self::AlreadyEnabled => f.write_str("two-factor authentication is already enabled"),
+            Self::Throttled { retry_at } => write!(
+                f,
+                "too many failed attempts; try again at Unix time {retry_at}"
+            ),
+            Self::LockedOut => f.write_str("too many failed attempts; the account is locked"),
+            Self::InvalidThrottlePolicy => {
+                f.write_str("the lockout threshold must be between 1 and 100 failures")
+            }
+            Self::InvalidDeviceToken => f.write_str("the trusted-device token is not valid"),
+            Self::DeviceLabelTooLong => f.write_str("the trusted-device label is too long"),
+            Self::InvalidPassword => f.write_str("the password is not valid"),
+            Self::ReauthenticationRequired => f.write_str("confirm your password again to do this"),
+            Self::InvalidRecord(e) => write!(f, "stored two-factor record: {e}"),
             Self::Uri(e) => write!(f, "otpauth URI: {e}"),
             #[cfg(feature = "std")]
             Self::Qr(e) => write!(f, "QR code: {e}"),
@@ -112,6 +156,7 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
+            Self::InvalidRecord(e) => Some(e),
             Self::Uri(e) => Some(e),
             #[cfg(feature = "std")]
             Self::Qr(e) => Some(e),
@@ -119,6 +164,12 @@ impl core::error::Error for Error {
             Self::Seal(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl From<crate::account::RecordError> for Error {
+    fn from(e: crate::account::RecordError) -> Self {
+        Self::InvalidRecord(e)
     }
 }
 

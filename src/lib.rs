@@ -6,6 +6,7 @@
 
 extern crate alloc;
 
+pub mod account;
 mod error;
 pub mod otp;
 #[cfg(feature = "std")]
@@ -17,6 +18,17 @@ pub mod uri;
 pub use error::Error;
 pub use otp::{Algorithm, Code, Hotp, HotpBuilder, Secret, Totp, TotpBuilder, Verified};
 pub use rand_core;
+
+/// The operating system's random number generator, as the infallible [`rand_core::CryptoRng`]
+/// that the flows of [`account`] take.
+///
+/// # Panics
+///
+/// When used, if the operating system cannot provide random bytes (a broken system).
+#[cfg(feature = "os-rng")]
+pub fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}
 
 // Re-exports of the uri and qr layers (issue 3).
 #[cfg(feature = "std")]

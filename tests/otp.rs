@@ -1,5 +1,6 @@
 //! The OTP layer through its public API: RFC vectors, independent oracles, properties and
 //! configuration errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 mod common;
 

@@ -1,0 +1,357 @@
+//! The stable, versioned encoding of a [`TwoFactorRecord`], for one database column.
+//!
+//! Version 1, all integers big-endian:
+//!
+//! ```text
+//! "2FA" version=1 state
+//!   state 0 (off):      nothing
+//!   state 1 (pending):  sealed totp started_at:u64
+//!   state 2 (enabled):  sealed totp enabled_at:u64 has_step:u8 last_step:u64 recovery
+//!     sealed   = len:u16 SealedSecret::to_bytes
+//!     totp     = algorithm:u8 (1 SHA1, 2 SHA256, 3 SHA512) digits:u8 period:u64
+//!     recovery = len:u16 RecoveryCodeSet::encode (UTF-8)
+//! failures:u32 last_failure:u64 locked:u8
+//! devices:u8, each: hash:[32] created_at:u64 expires_at:u64 label_len:u8 label (UTF-8)
+//! check:[8] = the first 8 bytes of SHA-256 of everything before
+//! ```
+//!
+//! The check catches truncation and accidental corruption; it is not a MAC. The secret inside
+//! is sealed (authenticated encryption bound to the user id), and the other fields are hashes
+//! and counters that someone able to write the database could reset anyway.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use sha2::{Digest, Sha256};
+
+use super::devices::TrustedDevice;
+use super::settings::TotpParameters;
+use super::throttle::Throttle;
+use super::{State, TwoFactorRecord};
+use crate::recovery::RecoveryCodeSet;
+use crate::seal::SealedSecret;
+use crate::{Algorithm, Error};
+
+const MAGIC: &[u8; 3] = b"2FA";
+const VERSION: u8 = 1;
+const CHECK_LEN: usize = 8;
+/// The prefix of the text form.
+const TEXT_PREFIX: &str = "2fa1.";
+/// The largest encoded record accepted, in bytes; real ones are about 1 KiB.
+const MAX_LEN: usize = 64 * 1024;
+
+/// Why a stored record could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The input does not start like a record.
+    NotARecord,
+    /// A version this release cannot read (from a newer release, or garbage).
+    UnknownVersion(u8),
+    /// The input ends before the record does.
+    Truncated,
+    /// The integrity check failed: the bytes were changed or corrupted.
+    ChecksumMismatch,
+    /// A field holds a value no record can have; names the field.
+    InvalidField(&'static str),
+    /// Bytes follow the end of the record.
+    TrailingBytes,
+    /// The input is larger than any record.
+    TooLarge,
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotARecord => f.write_str("not a two-factor record"),
+            Self::UnknownVersion(v) => write!(f, "unknown record version {v}"),
+            Self::Truncated => f.write_str("the record is truncated"),
+            Self::ChecksumMismatch => f.write_str("the record's integrity check failed"),
+            Self::InvalidField(field) => write!(f, "the record's {field} is invalid"),
+            Self::TrailingBytes => f.write_str("unexpected bytes after the record"),
+            Self::TooLarge => f.write_str("the record is too large"),
+        }
+    }
+}
+
+impl core::error::Error for RecordError {}
+
+impl TwoFactorRecord {
+    /// The record as bytes, in the stable layout of version 1 (see the module docs).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512);
+        out.extend_from_slice(MAGIC);
+        out.push(VERSION);
+        match &self.state {
+            State::Disabled => out.push(0),
+            State::Pending {
+                secret,
+                parameters,
+                started_at,
+            } => {
+                out.push(1);
+                put_sealed(&mut out, secret);
+                put_parameters(&mut out, *parameters);
+                out.extend_from_slice(&started_at.to_be_bytes());
+            }
+            State::Enabled {
+                secret,
+                parameters,
+                enabled_at,
+                last_step,
+                recovery,
+            } => {
+                out.push(2);
+                put_sealed(&mut out, secret);
+                put_parameters(&mut out, *parameters);
+                out.extend_from_slice(&enabled_at.to_be_bytes());
+                out.push(u8::from(last_step.is_some()));
+                out.extend_from_slice(&last_step.unwrap_or(0).to_be_bytes());
+                put_bytes16(&mut out, recovery.encode().as_bytes());
+            }
+        }
+        out.extend_from_slice(&self.throttle.failures.to_be_bytes());
+        out.extend_from_slice(&self.throttle.last_failure.to_be_bytes());
+        out.push(u8::from(self.throttle.locked));
+        // Settings cap the list at 50 devices; u8 is ample.
+        out.push(self.devices.len().min(usize::from(u8::MAX)) as u8);
+        for device in self.devices.iter().take(usize::from(u8::MAX)) {
+            out.extend_from_slice(&device.hash);
+            out.extend_from_slice(&device.created_at.to_be_bytes());
+            out.extend_from_slice(&device.expires_at.to_be_bytes());
+            let label = device.label.as_deref().unwrap_or("").as_bytes();
+            out.push(label.len().min(TrustedDevice::MAX_LABEL_LEN) as u8);
+            out.extend_from_slice(&label[..label.len().min(TrustedDevice::MAX_LABEL_LEN)]);
+        }
+        let check = Sha256::digest(&out);
+        out.extend_from_slice(&check[..CHECK_LEN]);
+        out
+    }
+
+    /// Reads a record written by [`TwoFactorRecord::to_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRecord`] for truncated, corrupted, oversized or unknown-version input,
+    /// naming what is wrong.
+    pub fn from_bytes(bytes: &[u8]) -> Result<TwoFactorRecord, Error> {
+        Ok(decode(bytes)?)
+    }
+
+    /// The record as text for a text column: `2fa1.` and the bytes in URL-safe base64.
+    ///
+    /// ```
+    /// use twofa::account::TwoFactorRecord;
+    ///
+    /// let text = TwoFactorRecord::new().encode();
+    /// assert!(text.starts_with("2fa1."));
+    /// assert_eq!(TwoFactorRecord::decode(&text)?, TwoFactorRecord::new());
+    /// # Ok::<(), twofa::Error>(())
+    /// ```
+    pub fn encode(&self) -> String {
+        let mut text = String::from(TEXT_PREFIX);
+        text.push_str(&data_encoding::BASE64URL_NOPAD.encode(&self.to_bytes()));
+        text
+    }
+
+    /// Reads a record written by [`TwoFactorRecord::encode`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TwoFactorRecord::from_bytes`], and [`RecordError::NotARecord`] when the text is
+    /// not `2fa1.` followed by base64.
+    pub fn decode(text: &str) -> Result<TwoFactorRecord, Error> {
+        let body = text
+            .strip_prefix(TEXT_PREFIX)
+            .ok_or(RecordError::NotARecord)?;
+        if body.len() > MAX_LEN * 4 / 3 + 4 {
+            return Err(RecordError::TooLarge.into());
+        }
+        let bytes = data_encoding::BASE64URL_NOPAD
+            .decode(body.as_bytes())
+            .map_err(|_| RecordError::NotARecord)?;
+        Self::from_bytes(&bytes)
+    }
+}
+
+fn put_sealed(out: &mut Vec<u8>, sealed: &SealedSecret) {
+    put_bytes16(out, &sealed.to_bytes());
+}
+
+fn put_parameters(out: &mut Vec<u8>, parameters: TotpParameters) {
+    out.push(match parameters.algorithm {
+        Algorithm::Sha1 => 1,
+        Algorithm::Sha256 => 2,
+        Algorithm::Sha512 => 3,
+    });
+    out.push(parameters.digits as u8);
+    out.extend_from_slice(&parameters.period.to_be_bytes());
+}
+
+fn put_bytes16(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = bytes.len().min(usize::from(u16::MAX));
+    out.extend_from_slice(&(len as u16).to_be_bytes());
+    out.extend_from_slice(&bytes[..len]);
+}
+
+fn decode(bytes: &[u8]) -> Result<TwoFactorRecord, RecordError> {
+    if bytes.len() > MAX_LEN {
+        return Err(RecordError::TooLarge);
+    }
+    if bytes.len() < MAGIC.len() + 1 || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(RecordError::NotARecord);
+    }
+    let version = bytes[MAGIC.len()];
+    if version != VERSION {
+        return Err(RecordError::UnknownVersion(version));
+    }
+    let Some(body_len) = bytes.len().checked_sub(CHECK_LEN) else {
+        return Err(RecordError::Truncated);
+    };
+    let (body, check) = bytes.split_at(body_len);
+    if body.len() < MAGIC.len() + 2 {
+        return Err(RecordError::Truncated);
+    }
+    if Sha256::digest(body)[..CHECK_LEN] != *check {
+        return Err(RecordError::ChecksumMismatch);
+    }
+    let mut reader = Reader {
+        rest: &body[MAGIC.len() + 1..],
+    };
+    let state = match reader.u8()? {
+        0 => State::Disabled,
+        1 => State::Pending {
+            secret: reader.sealed()?,
+            parameters: reader.parameters()?,
+            started_at: reader.u64()?,
+        },
+        2 => {
+            let secret = reader.sealed()?;
+            let parameters = reader.parameters()?;
+            let enabled_at = reader.u64()?;
+            let has_step = reader.flag("last step")?;
+            let step = reader.u64()?;
+            let recovery = reader.bytes16()?;
+            let recovery = core::str::from_utf8(recovery)
+                .ok()
+                .and_then(|text| RecoveryCodeSet::decode(text).ok())
+                .ok_or(RecordError::InvalidField("recovery codes"))?;
+            State::Enabled {
+                secret,
+                parameters,
+                enabled_at,
+                last_step: has_step.then_some(step),
+                recovery,
+            }
+        }
+        _ => return Err(RecordError::InvalidField("state")),
+    };
+    let throttle = Throttle {
+        failures: reader.u32()?,
+        last_failure: reader.u64()?,
+        locked: reader.flag("lockout")?,
+    };
+    let count = reader.u8()?;
+    let mut devices = Vec::with_capacity(usize::from(count));
+    for _ in 0..count {
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(reader.take(32)?);
+        let created_at = reader.u64()?;
+        let expires_at = reader.u64()?;
+        let label_len = usize::from(reader.u8()?);
+        if label_len > TrustedDevice::MAX_LABEL_LEN {
+            return Err(RecordError::InvalidField("device label"));
+        }
+        let label = core::str::from_utf8(reader.take(label_len)?)
+            .map_err(|_| RecordError::InvalidField("device label"))?;
+        devices.push(TrustedDevice {
+            hash,
+            created_at,
+            expires_at,
+            label: (!label.is_empty()).then(|| label.into()),
+        });
+    }
+    if !reader.rest.is_empty() {
+        return Err(RecordError::TrailingBytes);
+    }
+    if !matches!(state, State::Enabled { .. }) && !devices.is_empty() {
+        return Err(RecordError::InvalidField("devices"));
+    }
+    Ok(TwoFactorRecord {
+        state,
+        throttle,
+        devices,
+    })
+}
+
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
+        if self.rest.len() < n {
+            return Err(RecordError::Truncated);
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, RecordError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn flag(&mut self, field: &'static str) -> Result<bool, RecordError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(RecordError::InvalidField(field)),
+        }
+    }
+
+    fn u32(&mut self) -> Result<u32, RecordError> {
+        let mut word = [0u8; 4];
+        word.copy_from_slice(self.take(4)?);
+        Ok(u32::from_be_bytes(word))
+    }
+
+    fn u64(&mut self) -> Result<u64, RecordError> {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(word))
+    }
+
+    fn bytes16(&mut self) -> Result<&'a [u8], RecordError> {
+        let mut len = [0u8; 2];
+        len.copy_from_slice(self.take(2)?);
+        self.take(usize::from(u16::from_be_bytes(len)))
+    }
+
+    fn sealed(&mut self) -> Result<SealedSecret, RecordError> {
+        SealedSecret::from_bytes(self.bytes16()?).map_err(|_| RecordError::InvalidField("secret"))
+    }
+
+    fn parameters(&mut self) -> Result<TotpParameters, RecordError> {
+        let algorithm = match self.u8()? {
+            1 => Algorithm::Sha1,
+            2 => Algorithm::Sha256,
+            3 => Algorithm::Sha512,
+            _ => return Err(RecordError::InvalidField("algorithm")),
+        };
+        let digits = u32::from(self.u8()?);
+        if !(crate::otp::MIN_DIGITS..=crate::otp::MAX_DIGITS).contains(&digits) {
+            return Err(RecordError::InvalidField("digits"));
+        }
+        let period = self.u64()?;
+        if period == 0 {
+            return Err(RecordError::InvalidField("period"));
+        }
+        Ok(TotpParameters {
+            algorithm,
+            digits,
+            period,
+        })
+    }
+}

@@ -1,0 +1,174 @@
+//! What a host configures once for all its users.
+
+use alloc::string::String;
+
+use crate::{Algorithm, Error, Secret, Totp};
+
+use super::throttle::ThrottlePolicy;
+
+/// The host's 2FA settings: the issuer name shown in authenticator apps, the TOTP parameters
+/// for new enrolments, the verification window, recovery codes, throttling and trusted devices.
+///
+/// The defaults are the widely compatible and safe choices: SHA-1, 6 digits, 30 s, one step
+/// each way, 10 recovery codes, [`ThrottlePolicy::default`], devices trusted for 30 days and at
+/// most 10 of them.
+///
+/// The TOTP parameters apply to *new* enrolments; an enrolled user's record keeps the
+/// parameters their authenticator app was set up with.
+///
+/// ```
+/// use twofa::account::Settings;
+///
+/// let settings = Settings::new("Plausible Analytics")
+///     .window(1, 1)
+///     .device_lifetime(30 * 24 * 3600);
+/// assert_eq!(settings.issuer(), "Plausible Analytics");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Settings {
+    issuer: String,
+    algorithm: Algorithm,
+    digits: u32,
+    period: u64,
+    window_back: u32,
+    window_forward: u32,
+    recovery_codes: usize,
+    throttle: ThrottlePolicy,
+    device_lifetime: u64,
+    max_devices: usize,
+    reauthentication_lifetime: u64,
+}
+
+impl Settings {
+    /// Thirty days, in seconds: how long a trusted device skips the code by default.
+    pub const DEFAULT_DEVICE_LIFETIME: u64 = 30 * 24 * 3600;
+    /// The most trusted devices a user may have by default; the oldest is forgotten first.
+    pub const DEFAULT_MAX_DEVICES: usize = 10;
+    /// The ceiling on [`Settings::max_devices`].
+    pub const MAX_DEVICES: usize = 50;
+
+    /// The defaults, with the issuer name authenticator apps show above the code.
+    pub fn new(issuer: &str) -> Settings {
+        Settings {
+            issuer: issuer.into(),
+            algorithm: Algorithm::Sha1,
+            digits: 6,
+            period: 30,
+            window_back: 1,
+            window_forward: 1,
+            recovery_codes: crate::recovery::RecoveryCodeSet::DEFAULT_COUNT,
+            throttle: ThrottlePolicy::default(),
+            device_lifetime: Self::DEFAULT_DEVICE_LIFETIME,
+            max_devices: Self::DEFAULT_MAX_DEVICES,
+            reauthentication_lifetime: 300,
+        }
+    }
+
+    /// The TOTP algorithm, digits and period for new enrolments. Many authenticator apps
+    /// ignore anything but SHA-1, 6 digits and 30 s (see
+    /// [`OtpAuthUri`](crate::OtpAuthUri)'s compatibility report); checked when an enrolment
+    /// starts.
+    pub fn totp(mut self, algorithm: Algorithm, digits: u32, period: u64) -> Self {
+        self.algorithm = algorithm;
+        self.digits = digits;
+        self.period = period;
+        self
+    }
+
+    /// Steps accepted before and after the current one (default 1 and 1, at most
+    /// [`Totp::MAX_WINDOW`] each; checked when used).
+    pub fn window(mut self, back: u32, forward: u32) -> Self {
+        self.window_back = back;
+        self.window_forward = forward;
+        self
+    }
+
+    /// How many recovery codes a new set has (default 10).
+    pub fn recovery_codes(mut self, count: usize) -> Self {
+        self.recovery_codes = count;
+        self
+    }
+
+    /// How failed attempts are slowed down and finally locked out.
+    pub fn throttle(mut self, policy: ThrottlePolicy) -> Self {
+        self.throttle = policy;
+        self
+    }
+
+    /// How long a trusted device skips the code, in seconds (default 30 days).
+    pub fn device_lifetime(mut self, seconds: u64) -> Self {
+        self.device_lifetime = seconds;
+        self
+    }
+
+    /// The most trusted devices per user (default 10, at most [`Settings::MAX_DEVICES`]); when
+    /// a new one would exceed it, the oldest is forgotten.
+    pub fn max_devices(mut self, count: usize) -> Self {
+        self.max_devices = count.clamp(1, Self::MAX_DEVICES);
+        self
+    }
+
+    /// How long a [`PasswordConfirmed`](super::PasswordConfirmed) proof stays valid, in seconds
+    /// (default 300).
+    pub fn reauthentication_lifetime(mut self, seconds: u64) -> Self {
+        self.reauthentication_lifetime = seconds;
+        self
+    }
+
+    /// The issuer name.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The throttle policy.
+    pub fn throttle_policy(&self) -> &ThrottlePolicy {
+        &self.throttle
+    }
+
+    pub(crate) fn recovery_code_count(&self) -> usize {
+        self.recovery_codes
+    }
+
+    pub(crate) fn device_lifetime_secs(&self) -> u64 {
+        self.device_lifetime
+    }
+
+    pub(crate) fn max_device_count(&self) -> usize {
+        self.max_devices
+    }
+
+    pub(crate) fn reauthentication_secs(&self) -> u64 {
+        self.reauthentication_lifetime
+    }
+
+    pub(crate) fn new_parameters(&self) -> TotpParameters {
+        TotpParameters {
+            algorithm: self.algorithm,
+            digits: self.digits,
+            period: self.period,
+        }
+    }
+
+    /// The verifier for a stored secret with the parameters it was enrolled with.
+    pub(crate) fn verifier(
+        &self,
+        secret: Secret,
+        parameters: TotpParameters,
+    ) -> Result<Totp, Error> {
+        Totp::builder(secret)
+            .algorithm(parameters.algorithm)
+            .digits(parameters.digits)
+            .period(parameters.period)
+            .window(self.window_back, self.window_forward)
+            .build()
+    }
+}
+
+/// The TOTP parameters a user's authenticator app was set up with, kept in the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TotpParameters {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) digits: u32,
+    pub(crate) period: u64,
+}
