@@ -66,6 +66,8 @@ impl QrCode {
         let mut encoder = png::Encoder::new(&mut out, width, width);
         encoder.set_color(png::ColorType::Grayscale);
         encoder.set_depth(png::BitDepth::One);
+        // Rows repeat `module_size` times, which even the fast deflate shrinks well.
+        encoder.set_compression(png::Compression::Fast);
         let mut writer = encoder.write_header().map_err(|_| QrError::PngEncoding)?;
         writer
             .write_image_data(&data)

@@ -126,6 +126,9 @@ impl Default for SvgOptions {
     }
 }
 
+/// The side of the largest QR code (version 40), in modules.
+const MAX_SIZE: usize = 177;
+
 /// Writes the SVG document: a background `<rect>` and one `<path>` with a subpath for each
 /// horizontal run of dark modules.
 pub(super) fn render(qr: &QrCode, options: &SvgOptions) -> String {
@@ -154,15 +157,21 @@ pub(super) fn render(qr: &QrCode, options: &SvgOptions) -> String {
     out.push_str(r#""/><path fill=""#);
     options.dark.push_hex(&mut out);
     out.push_str(r#"" d=""#);
+    let mut row = [false; MAX_SIZE];
     for y in 0..size {
+        // Copy the row once; the scan below reads each module up to twice.
+        for (x, module) in row.iter_mut().enumerate().take(size) {
+            *module = qr.is_dark(x, y);
+        }
+        let row = row.get(..size).unwrap_or_default();
         let mut x = 0;
         while x < size {
-            if !qr.is_dark(x, y) {
+            if !row.get(x).copied().unwrap_or(false) {
                 x += 1;
                 continue;
             }
             let start = x;
-            while x < size && qr.is_dark(x, y) {
+            while row.get(x).copied().unwrap_or(false) {
                 x += 1;
             }
             let run = (x - start) as u64;
@@ -183,6 +192,10 @@ pub(super) fn render(qr: &QrCode, options: &SvgOptions) -> String {
 
 /// Appends `n` in decimal, without the formatting machinery (this is the hot loop).
 fn push_number(out: &mut String, mut n: u64) {
+    if n < 10 {
+        out.push(char::from(b'0' + n as u8));
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut len = 0;
     for slot in digits.iter_mut() {
