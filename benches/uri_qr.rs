@@ -1,6 +1,8 @@
 //! Build and parse an otpauth URI; encode it as a QR code and render it to SVG (and PNG with
 //! the `png` feature); side by side with totp-rs 6.0's `to_url` and `to_qr_png` on the same
 //! secret, issuer and account.
+// A benchmark whose setup fails should stop loudly.
+#![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
 
