@@ -489,33 +489,6 @@ mod tests {
     }
 
     #[test]
-    fn sealing_with_a_fixed_nonce_is_gcm_over_the_documented_layout() {
-        let sealer = AesGcmSealer::new("kat", &hex(KEY)).unwrap();
-        let secret = Secret::from_bytes(&hex(PLAINTEXT)).unwrap();
-        let sealed = sealer
-            .seal_with_nonce(&secret, "user-1", &vector_nonce())
-            .unwrap();
-        let header = [1, 1, 3, b'k', b'a', b't'];
-        assert_eq!(sealed.header(), &header);
-        assert_eq!(sealed.nonce(), &hex(IV)[..]);
-        // CTR mode: the ciphertext does not depend on the associated data, only the tag does.
-        assert_eq!(sealed.body(), &hex(CIPHERTEXT)[..]);
-        assert_ne!(sealed.tag(), &hex(TAG)[..]);
-        let mut aad = header.to_vec();
-        aad.extend_from_slice(b"user-1");
-        let mut buffer = sealed.body().to_vec();
-        decrypt(
-            &vector_cipher(),
-            &vector_nonce(),
-            &aad,
-            &mut buffer,
-            sealed.tag(),
-        )
-        .unwrap();
-        assert_eq!(buffer, hex(PLAINTEXT));
-    }
-
-    #[test]
     fn debug_shows_key_ids_only() {
         let sealer = AesGcmSealer::new("new", &[0xAB; 32])
             .unwrap()

@@ -4,6 +4,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
 
 use super::SealError;
 use crate::{Error, Secret};
@@ -239,7 +240,7 @@ impl SealedSecret {
         match Self::check(&bytes) {
             Ok(scheme) => Ok(SealedSecret { bytes, scheme }),
             Err(e) => {
-                zeroize::Zeroize::zeroize(&mut bytes);
+                bytes.zeroize();
                 Err(e)
             }
         }
@@ -270,6 +271,13 @@ impl SealedSecret {
 
     fn header_len(&self) -> usize {
         3 + usize::from(self.bytes[2])
+    }
+}
+
+impl Drop for SealedSecret {
+    fn drop(&mut self) {
+        // Only the plaintext scheme holds the secret itself, but wiping is cheap.
+        self.bytes.zeroize();
     }
 }
 
