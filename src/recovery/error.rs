@@ -35,7 +35,8 @@ pub enum RecoveryError {
     InvalidParameters,
     /// A PBKDF2 iteration count outside the bounds of
     /// [`Pbkdf2Hasher::MIN_ITERATIONS`](super::Pbkdf2Hasher::MIN_ITERATIONS) to
-    /// [`Pbkdf2Hasher::MAX_ITERATIONS`](super::Pbkdf2Hasher::MAX_ITERATIONS).
+    /// [`Pbkdf2Hasher::MAX_ITERATIONS`](super::Pbkdf2Hasher::MAX_ITERATIONS) (from 1 for
+    /// [`Pbkdf2Hasher::danger_with_iterations`](super::Pbkdf2Hasher::danger_with_iterations)).
     InvalidIterations {
         /// The count requested.
         requested: u32,

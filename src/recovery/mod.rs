@@ -14,8 +14,8 @@
 //!   attacker gets a few dozen guesses, each with a chance of about 10 in 2<sup>50</sup>.
 //! - The server keeps no code, only hashes made by a salted key derivation function, as NIST
 //!   SP 800-63B requires for look-up secrets of under 112 bits. The default,
-//!   [`Pbkdf2Hasher`], costs about 5 ms per check here, and makes a stolen database worth
-//!   decades of GPU time per set; an optional pepper (a key outside the database) makes it
+//!   [`Pbkdf2Hasher`], costs about 4 ms per check here, and makes a stolen database worth
+//!   years of GPU time per set; an optional pepper (a key outside the database) makes it
 //!   worth nothing. Another scheme plugs in through [`CodeHasher`].
 //! - One salt per set: checking a guess costs one derivation however many codes remain, so
 //!   the server's cost does not grow with the set. The guess is compared with every hash in

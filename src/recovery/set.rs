@@ -181,7 +181,8 @@ impl RecoveryCodeSet {
     ///
     /// - [`RecoveryError::InvalidCode`] for a wrong, used, or malformed code, all alike;
     /// - [`RecoveryError::HasherMismatch`] if the set was made with another scheme than
-    ///   `hasher` (checked first, whatever the input);
+    ///   `hasher` (a different name is found before the input is read; a different pepper
+    ///   setting of [`Pbkdf2Hasher`](super::Pbkdf2Hasher) when a well-formed code is hashed);
     /// - any error of the hasher, such as [`RecoveryError::InvalidParameters`].
     pub fn use_code(&mut self, typed: &str, hasher: &dyn CodeHasher) -> Result<usize, Error> {
         if hasher.algorithm() != self.algorithm {
@@ -223,7 +224,7 @@ impl RecoveryCodeSet {
         &self.algorithm
     }
 
-    /// The parameters the set was hashed with, such as `i=100000`.
+    /// The parameters the set was hashed with, such as `i=30000`.
     ///
     /// Compare them with those of the current hasher to offer users of old sets new codes.
     pub fn parameters(&self) -> &str {

@@ -1,0 +1,444 @@
+//! Recovery codes through the public API: generate, show, type, check, store.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+use proptest::prelude::*;
+use twofa::Error;
+use twofa::rand_core::{Rng, UnwrapErr};
+use twofa::recovery::{
+    CodeHasher, EncodingPart, Pbkdf2Hasher, RecoveryCodeSet, RecoveryCodes, RecoveryError,
+};
+
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const INVALID: Error = Error::Recovery(RecoveryError::InvalidCode);
+
+/// PBKDF2 at one iteration. Tests run unoptimised, where a derivation at the minimum of 1,000
+/// iterations takes some 7 ms (fifty times a release build), so 100,000 guesses would take
+/// a quarter of an hour. What the tests check (which codes match, how input is read, the
+/// encoding) does not depend on the work factor; the known answers in `hasher.rs` check the
+/// derivation, and the benchmark its cost.
+fn cheap() -> Pbkdf2Hasher {
+    Pbkdf2Hasher::new().danger_with_iterations(1).unwrap()
+}
+
+fn os_rng() -> UnwrapErr<getrandom::SysRng> {
+    UnwrapErr(getrandom::SysRng)
+}
+
+fn generate(count: usize) -> (RecoveryCodes, RecoveryCodeSet) {
+    RecoveryCodeSet::generate_with(&cheap(), &mut os_rng(), count).unwrap()
+}
+
+fn owned(codes: &RecoveryCodes) -> Vec<String> {
+    codes.iter().map(str::to_owned).collect()
+}
+
+fn is_well_formed(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    bytes.len() == 11
+        && bytes[5] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 5 || ALPHABET.contains(b))
+}
+
+#[test]
+fn a_default_set_is_ten_distinct_well_formed_codes() {
+    let (codes, set) = RecoveryCodeSet::generate(&cheap()).unwrap();
+    assert_eq!((codes.len(), set.remaining()), (10, 10));
+    let mut all = owned(&codes);
+    assert!(all.iter().all(|code| is_well_formed(code)), "{all:?}");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 10);
+    let shown = codes.to_string();
+    assert_eq!(shown.lines().collect::<Vec<_>>(), owned(&codes));
+    assert_eq!(format!("{codes:?}"), "RecoveryCodes([redacted; 10 codes])");
+    assert_eq!(format!("{set:?}"), "RecoveryCodeSet { remaining: 10, .. }");
+}
+
+#[test]
+fn every_code_works_exactly_once() {
+    let hasher = cheap();
+    let (codes, mut set) = generate(RecoveryCodeSet::MAX_COUNT);
+    let codes = owned(&codes);
+    // In an order other than the one they were made in.
+    for (used, code) in codes.iter().rev().enumerate() {
+        let left = RecoveryCodeSet::MAX_COUNT - used - 1;
+        assert_eq!(set.use_code(code, &hasher), Ok(left), "{used}");
+        assert_eq!(set.use_code(code, &hasher), Err(INVALID));
+        assert_eq!(set.remaining(), left);
+    }
+    for code in &codes {
+        assert_eq!(set.use_code(code, &hasher), Err(INVALID));
+    }
+    let round_trip = RecoveryCodeSet::decode(&set.encode()).unwrap();
+    assert_eq!(round_trip.remaining(), 0);
+}
+
+#[test]
+fn codes_of_another_set_never_work() {
+    let hasher = cheap();
+    let (codes_a, set_a) = generate(10);
+    // Regenerating: a new set with a new salt.
+    let (codes_b, set_b) = generate(10);
+    let salt = |set: &RecoveryCodeSet| set.encode().split('$').nth(5).unwrap().to_owned();
+    assert_ne!(salt(&set_a), salt(&set_b));
+    for code in codes_b.iter() {
+        assert_eq!(set_a.clone().use_code(code, &hasher), Err(INVALID));
+    }
+    for code in codes_a.iter() {
+        assert_eq!(set_b.clone().use_code(code, &hasher), Err(INVALID));
+    }
+    // The same codes under another salt give other hashes: a set's hashes say nothing about
+    // another's.
+    let hashes = |set: &RecoveryCodeSet| set.encode().split('$').nth(6).unwrap().to_owned();
+    assert!(
+        hashes(&set_a)
+            .split(',')
+            .all(|h| !hashes(&set_b).contains(h))
+    );
+}
+
+#[test]
+fn codes_are_read_the_way_people_type_them() {
+    let hasher = cheap();
+    let (codes, set) = generate(1);
+    let code = codes.iter().next().unwrap().to_owned();
+    let bare = code.replace('-', "");
+    let look_alikes = code.replace('0', "O").replace('1', "l").replace('V', "u");
+    let spaced: String = bare.chars().flat_map(|c| [c, ' ']).collect();
+    for typed in [
+        code.clone(),
+        code.to_lowercase(),
+        bare.clone(),
+        bare.to_lowercase(),
+        format!("  {code}\n"),
+        code.replace('-', " "),
+        code.replace('-', " - "),
+        code.replace('-', "\u{2013}"),
+        spaced,
+        look_alikes.clone(),
+        look_alikes.to_lowercase(),
+        code.replace('1', "I"),
+        code.replace('1', "L"),
+    ] {
+        assert_eq!(set.clone().use_code(&typed, &hasher), Ok(0), "{typed:?}");
+    }
+}
+
+#[test]
+fn malformed_input_is_the_same_error_as_a_wrong_code() {
+    let hasher = cheap();
+    let (codes, mut set) = generate(3);
+    let code = codes.iter().next().unwrap().to_owned();
+    for typed in [
+        String::new(),
+        " ".into(),
+        code[..10].to_owned(),
+        format!("{code}A"),
+        code.replace('-', "_"),
+        code.replacen(|c: char| c.is_ascii_alphanumeric(), "!", 1),
+        code.replacen(|c: char| c.is_ascii_alphanumeric(), "\u{c9}", 1),
+        format!("{code}\0"),
+        format!("{}{code}", " ".repeat(RecoveryCodeSet::MAX_INPUT_LEN)),
+        "A".repeat(1 << 20),
+    ] {
+        assert_eq!(set.use_code(&typed, &hasher), Err(INVALID), "{typed:.40?}");
+    }
+    assert_eq!(set.remaining(), 3);
+    let shown = INVALID.to_string();
+    assert_eq!(shown, "recovery codes: the recovery code is not valid");
+}
+
+/// 100,000 random well-formed guesses against a set of ten: none may get in, and none changes
+/// the set. With the one-iteration hasher (see [`cheap`]) this takes a few seconds.
+#[test]
+fn a_hundred_thousand_wrong_guesses_are_all_refused() {
+    let hasher = cheap();
+    let (codes, mut set) = generate(10);
+    let real: Vec<String> = codes.iter().map(|c| c.replace('-', "")).collect();
+    let before = set.clone();
+    let mut rng = os_rng();
+    let mut guessed = 0;
+    while guessed < 100_000 {
+        let value = rng.next_u64();
+        let guess: String = (0..10)
+            .map(|i| ALPHABET[((value >> (5 * i)) & 31) as usize] as char)
+            .collect();
+        if real.contains(&guess) {
+            continue; // a 10-in-2^50 chance
+        }
+        assert_eq!(set.use_code(&guess, &hasher), Err(INVALID), "{guess}");
+        guessed += 1;
+    }
+    assert_eq!(set, before);
+    assert_eq!(set.use_code(codes.iter().next().unwrap(), &hasher), Ok(9));
+}
+
+#[test]
+fn the_encoding_round_trips_and_holds_no_code() {
+    let hasher = cheap();
+    let (codes, mut set) = generate(10);
+    let stored = set.encode();
+    assert!(stored.starts_with("$twofa-recovery$v=1$pbkdf2-sha256$i=1$"));
+    assert!(stored.is_ascii() && !stored.contains(char::is_whitespace));
+    for code in codes.iter() {
+        let bare = code.replace('-', "");
+        for form in [code.to_owned(), bare.clone(), bare.to_lowercase()] {
+            assert!(!stored.contains(&form), "{form} in {stored}");
+        }
+    }
+    let decoded = RecoveryCodeSet::decode(&stored).unwrap();
+    assert_eq!(decoded, set);
+    assert_eq!(decoded.encode(), stored);
+
+    // After a use, the stored set shrinks and still round-trips.
+    let mut decoded = decoded;
+    let first = codes.iter().next().unwrap();
+    assert_eq!(decoded.use_code(first, &hasher), Ok(9));
+    assert_eq!(set.use_code(first, &hasher), Ok(9));
+    let stored = decoded.encode();
+    assert_eq!(RecoveryCodeSet::decode(&stored).unwrap(), set);
+    assert_eq!(
+        RecoveryCodeSet::decode(&stored)
+            .unwrap()
+            .use_code(first, &hasher),
+        Err(INVALID)
+    );
+}
+
+#[test]
+fn a_changed_encoding_is_refused_or_matches_nothing() {
+    let hasher = cheap();
+    let (codes, set) = generate(2);
+    let stored = set.encode();
+    let malformed = |text: &str| match RecoveryCodeSet::decode(text) {
+        Err(Error::Recovery(RecoveryError::MalformedEncoding { part })) => Some(part),
+        _ => None,
+    };
+    assert_eq!(
+        malformed(&stored.replacen("v=1", "v=1$", 1)),
+        Some(EncodingPart::Format)
+    );
+    assert_eq!(
+        RecoveryCodeSet::decode(&stored.replacen("v=1", "v=2", 1)),
+        Err(Error::Recovery(RecoveryError::UnsupportedVersion {
+            version: 2
+        }))
+    );
+    assert_eq!(
+        malformed(&format!("{stored},{}", stored.rsplit(',').next().unwrap())),
+        Some(EncodingPart::Hashes)
+    );
+    assert_eq!(malformed(&format!(" {stored}")), Some(EncodingPart::Format));
+    // Changing one character of a hash (to another that keeps the base64 canonical) gives a
+    // set that decodes, but where that code no longer works.
+    let last = codes.iter().last().unwrap();
+    let hash_start = stored.rfind(',').unwrap() + 1;
+    let mut bytes = stored.into_bytes();
+    bytes[hash_start] = if bytes[hash_start] == b'A' {
+        b'B'
+    } else {
+        b'A'
+    };
+    let tampered = String::from_utf8(bytes).unwrap();
+    let mut set = RecoveryCodeSet::decode(&tampered).unwrap();
+    assert_eq!(set.use_code(last, &hasher), Err(INVALID));
+    assert_eq!(set.use_code(codes.iter().next().unwrap(), &hasher), Ok(1));
+}
+
+#[test]
+fn sets_are_checked_with_the_parameters_they_were_made_with() {
+    let (codes, set) = generate(2);
+    // A hasher configured for more iterations still checks an older set.
+    let newer = Pbkdf2Hasher::new();
+    assert_eq!(set.parameters(), "i=1");
+    assert_eq!(
+        set.clone().use_code(codes.iter().next().unwrap(), &newer),
+        Ok(1)
+    );
+}
+
+#[test]
+fn a_pepper_must_be_the_same_to_check_a_code() {
+    let pepper = [9u8; 32];
+    let hasher = cheap().with_pepper(&pepper).unwrap();
+    let (codes, set) = RecoveryCodeSet::generate_with(&hasher, &mut os_rng(), 2).unwrap();
+    let code = codes.iter().next().unwrap();
+    assert_eq!(set.parameters(), "i=1,p=1");
+    assert_eq!(set.clone().use_code(code, &hasher), Ok(1));
+    let other = cheap().with_pepper(&[8u8; 32]).unwrap();
+    assert_eq!(set.clone().use_code(code, &other), Err(INVALID));
+    assert_eq!(
+        set.clone().use_code(code, &cheap()),
+        Err(Error::Recovery(RecoveryError::HasherMismatch))
+    );
+    let shown = format!("{hasher:?}");
+    assert!(!shown.contains('9'), "{shown}");
+}
+
+/// A scheme of the application's own, as when migrating from another library.
+struct HmacScheme;
+
+impl CodeHasher for HmacScheme {
+    fn algorithm(&self) -> &str {
+        "test-sha256"
+    }
+    fn parameters(&self) -> String {
+        "k=1".into()
+    }
+    fn hash(&self, code: &[u8], salt: &[u8], parameters: &str) -> Result<Vec<u8>, Error> {
+        if parameters != "k=1" {
+            return Err(RecoveryError::InvalidParameters.into());
+        }
+        use sha2::Digest;
+        Ok(sha2::Sha256::new()
+            .chain_update(salt)
+            .chain_update(code)
+            .finalize()
+            .to_vec())
+    }
+}
+
+/// Breaks the contract in the way given.
+struct Broken(&'static str, &'static str, usize);
+
+impl CodeHasher for Broken {
+    fn algorithm(&self) -> &str {
+        self.0
+    }
+    fn parameters(&self) -> String {
+        self.1.into()
+    }
+    fn hash(&self, _: &[u8], _: &[u8], _: &str) -> Result<Vec<u8>, Error> {
+        Ok(vec![0; self.2])
+    }
+}
+
+#[test]
+fn another_scheme_plugs_in_and_is_never_confused_with_pbkdf2() {
+    let (codes, set) = RecoveryCodeSet::generate_with(&HmacScheme, &mut os_rng(), 3).unwrap();
+    let code = codes.iter().nth(1).unwrap();
+    let mut stored = RecoveryCodeSet::decode(&set.encode()).unwrap();
+    assert!(
+        set.encode()
+            .starts_with("$twofa-recovery$v=1$test-sha256$k=1$")
+    );
+    assert_eq!(stored.use_code(code, &HmacScheme), Ok(2));
+    assert_eq!(
+        set.clone().use_code(code, &cheap()),
+        Err(Error::Recovery(RecoveryError::HasherMismatch))
+    );
+    let (_, pbkdf2_set) = generate(1);
+    assert_eq!(
+        pbkdf2_set.clone().use_code(code, &HmacScheme),
+        Err(Error::Recovery(RecoveryError::HasherMismatch))
+    );
+}
+
+#[test]
+fn a_hasher_that_breaks_the_contract_is_refused() {
+    let invalid = Err(Error::Recovery(RecoveryError::InvalidHasher));
+    for broken in [
+        Broken("Upper", "", 32),
+        Broken("", "", 32),
+        Broken("has$dollar", "", 32),
+        Broken("ok", "no-equals", 32),
+        Broken("ok", "a=b$c", 32),
+        Broken("ok", "", 15),
+        Broken("ok", "", 65),
+        // The same hash for every code.
+        Broken("ok", "", 32),
+    ] {
+        let made = RecoveryCodeSet::generate_with(&broken, &mut os_rng(), 2).map(|_| ());
+        assert_eq!(made, invalid, "{:?}", (broken.0, broken.1, broken.2));
+    }
+    // One code cannot collide with itself, so a constant hash is accepted for a set of one.
+    assert!(RecoveryCodeSet::generate_with(&Broken("ok", "", 16), &mut os_rng(), 1).is_ok());
+}
+
+#[test]
+fn counts_outside_the_bounds_are_refused() {
+    for count in [0, RecoveryCodeSet::MAX_COUNT + 1] {
+        assert_eq!(
+            RecoveryCodeSet::generate_with(&cheap(), &mut os_rng(), count).map(|_| ()),
+            Err(Error::Recovery(RecoveryError::InvalidCount {
+                requested: count,
+                min: 1,
+                max: 32,
+            }))
+        );
+    }
+    let (codes, set) = generate(1);
+    assert_eq!((codes.len(), set.remaining()), (1, 1));
+}
+
+/// One code and its set, made once for the property tests below.
+fn fixture() -> &'static (String, RecoveryCodeSet) {
+    static FIXTURE: std::sync::OnceLock<(String, RecoveryCodeSet)> = std::sync::OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let (codes, set) = generate(1);
+        (codes.iter().next().unwrap().to_owned(), set)
+    })
+}
+
+/// How a person might write one character of a code.
+fn variant(c: char, choice: u8) -> String {
+    let look_alike = match c {
+        '0' => 'O',
+        '1' => ['I', 'L'][usize::from(choice & 1)],
+        'V' => 'U',
+        other => other,
+    };
+    let c = if choice & 2 != 0 { look_alike } else { c };
+    let c = if choice & 4 != 0 {
+        c.to_ascii_lowercase()
+    } else {
+        c
+    };
+    match choice >> 3 {
+        0 => c.to_string(),
+        1 => format!("{c} "),
+        2 => format!("-{c}"),
+        _ => format!("{c}\u{2011}"),
+    }
+}
+
+proptest! {
+    #[test]
+    fn decode_never_panics(text in any::<String>()) {
+        let _ = RecoveryCodeSet::decode(&text);
+    }
+
+    #[test]
+    fn decode_of_near_misses_never_panics_and_stays_canonical(
+        position in any::<prop::sample::Index>(),
+        byte in prop::sample::select(b"$,=AZaz09+/-.! \xff".to_vec()),
+        cut in any::<bool>(),
+    ) {
+        let mut bytes = fixture().1.encode().into_bytes();
+        let at = position.index(bytes.len());
+        if cut { bytes.truncate(at) } else { bytes[at] = byte }
+        let text = String::from_utf8_lossy(&bytes);
+        if let Ok(set) = RecoveryCodeSet::decode(&text) {
+            prop_assert_eq!(set.encode(), text.into_owned());
+        }
+    }
+
+    #[test]
+    fn normalisation_reads_back_every_way_of_typing_a_code(
+        choices in prop::collection::vec(0u8..32, 10),
+        padding in "[ \t\n]{0,3}",
+    ) {
+        let (code, set) = fixture();
+        let typed: String = code
+            .chars()
+            .filter(|&c| c != '-')
+            .zip(&choices)
+            .map(|(c, &choice)| variant(c, choice))
+            .collect();
+        let typed = format!("{padding}{typed}{padding}");
+        prop_assert_eq!(set.clone().use_code(&typed, &cheap()), Ok(0), "{:?}", typed);
+    }
+}
