@@ -13,11 +13,15 @@ pub mod otp;
 pub mod qr;
 pub mod recovery;
 pub mod seal;
+#[cfg(all(feature = "std", feature = "os-rng"))]
+pub mod store;
 pub mod uri;
 
 pub use error::Error;
 pub use otp::{Algorithm, Code, Hotp, HotpBuilder, Secret, Totp, TotpBuilder, Verified};
 pub use rand_core;
+#[cfg(all(feature = "std", feature = "os-rng"))]
+pub use store::{MemoryStore, Store, TwoFactor};
 
 /// The operating system's random number generator, as the infallible [`rand_core::CryptoRng`]
 /// that the flows of [`account`] take.

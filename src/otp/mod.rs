@@ -14,3 +14,6 @@ pub use code::{Code, MAX_DIGITS, MIN_DIGITS};
 pub use hotp::{Hotp, HotpBuilder};
 pub use secret::Secret;
 pub use totp::{Totp, TotpBuilder, Verified};
+
+#[cfg(feature = "std")]
+pub(crate) use totp::unix_now;

@@ -1,0 +1,95 @@
+//! A correct in-memory store for tests, examples and prototypes.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use super::{SaveOutcome, Store, Versioned};
+use crate::Error;
+use crate::account::TwoFactorRecord;
+
+/// A [`Store`] in a mutex-guarded map, for tests, examples and prototypes; everything is lost
+/// when the process ends.
+///
+/// Records are kept in their encoded form, as a database would keep them, so every load
+/// goes through [`TwoFactorRecord::decode`].
+///
+/// ```
+/// # tokio_test_block_on(async {
+/// use twofa::account::TwoFactorRecord;
+/// use twofa::store::{MemoryStore, SaveOutcome, Store};
+///
+/// let store = MemoryStore::new();
+/// assert!(store.load("u1").await?.is_none());
+/// assert_eq!(store.save("u1", &TwoFactorRecord::new(), None).await?, SaveOutcome::Saved);
+/// assert_eq!(store.save("u1", &TwoFactorRecord::new(), None).await?, SaveOutcome::Conflict);
+/// let loaded = store.load("u1").await?.unwrap();
+/// assert_eq!(store.save("u1", &loaded.record, Some(loaded.version)).await?, SaveOutcome::Saved);
+/// # Ok::<(), twofa::Error>(()) }).unwrap();
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let waker = std::task::Waker::noop();
+/// #     let mut cx = std::task::Context::from_waker(&waker);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    rows: Mutex<HashMap<String, (String, u64)>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many users have a record.
+    pub fn len(&self) -> usize {
+        self.rows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether no user has a record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Store for MemoryStore {
+    type Error = Error;
+
+    async fn load(&self, user_id: &str) -> Result<Option<Versioned>, Error> {
+        let row = self
+            .rows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(user_id)
+            .cloned();
+        match row {
+            None => Ok(None),
+            Some((text, version)) => Ok(Some(Versioned {
+                record: TwoFactorRecord::decode(&text)?,
+                version,
+            })),
+        }
+    }
+
+    async fn save(
+        &self,
+        user_id: &str,
+        record: &TwoFactorRecord,
+        expected_version: Option<u64>,
+    ) -> Result<SaveOutcome, Error> {
+        let text = record.encode();
+        let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = rows.get(user_id).map(|(_, version)| *version);
+        if current != expected_version {
+            return Ok(SaveOutcome::Conflict);
+        }
+        let next = current.map_or(1, |v| v.wrapping_add(1));
+        rows.insert(user_id.into(), (text, next));
+        Ok(SaveOutcome::Saved)
+    }
+}

@@ -1,0 +1,420 @@
+//! The service: every flow as load → transition → compare-and-swap save, retried on conflict.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::{SaveOutcome, Store};
+use crate::Error;
+use crate::account::{
+    Context, DeviceToken, Enrollment, Event, Reauthentication, Settings, SignedIn, Status,
+    Transition, TwoFactorRecord,
+};
+use crate::recovery::{CodeHasher, RecoveryCodes};
+use crate::seal::SecretSealer;
+
+/// The time source of the service, in Unix seconds. Inject one in tests to move time.
+///
+/// Any `Fn() -> u64 + Send + Sync` is a clock.
+pub trait Clock: Send + Sync {
+    /// The current Unix time in seconds.
+    fn now(&self) -> u64;
+}
+
+impl<F: Fn() -> u64 + Send + Sync> Clock for F {
+    fn now(&self) -> u64 {
+        self()
+    }
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        crate::otp::unix_now().unwrap_or(0)
+    }
+}
+
+/// What a flow produced, and what the host may want to log or e-mail — also on failure (a
+/// replayed code fails with [`Error::ReplayedCode`] *and* reports
+/// [`Event::ReplayDetected`]).
+#[derive(Debug)]
+#[must_use]
+pub struct Outcome<T> {
+    /// The flow's result.
+    pub result: Result<T, Error>,
+    /// What happened.
+    pub events: Vec<Event>,
+}
+
+/// Why the service could not complete a flow at all (as opposed to the flow failing, which
+/// is [`Outcome::result`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ServiceError<E> {
+    /// The store failed. Nothing was half-applied: the store's record is the old one or the
+    /// new one.
+    Store(E),
+    /// Other requests kept changing the record; the flow was retried
+    /// [`TwoFactor::max_retries`] times and given up. Nothing was written.
+    Contention,
+}
+
+impl<E: fmt::Display> fmt::Display for ServiceError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(e) => write!(f, "two-factor store: {e}"),
+            Self::Contention => f.write_str("two-factor record kept changing; try again"),
+        }
+    }
+}
+
+impl<E: core::error::Error + 'static> core::error::Error for ServiceError<E> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Store(e) => Some(e),
+            Self::Contention => None,
+        }
+    }
+}
+
+/// Two-factor authentication for an async web application: one method per flow, each
+/// loading the user's record from the [`Store`], applying the flow, and saving with
+/// compare-and-swap, retrying on conflict against fresh state.
+///
+/// See the [crate documentation](crate) for the whole flow.
+pub struct TwoFactor<S: Store> {
+    store: S,
+    settings: Settings,
+    sealer: Arc<dyn SecretSealer>,
+    hasher: Arc<dyn CodeHasher>,
+    clock: Arc<dyn Clock>,
+    max_retries: u32,
+}
+
+impl<S: Store> TwoFactor<S> {
+    /// The default number of retries after a conflict.
+    pub const DEFAULT_MAX_RETRIES: u32 = 32;
+
+    /// A service over `store` with the system clock.
+    pub fn new(
+        store: S,
+        settings: Settings,
+        sealer: Arc<dyn SecretSealer>,
+        hasher: Arc<dyn CodeHasher>,
+    ) -> Self {
+        TwoFactor {
+            store,
+            settings,
+            sealer,
+            hasher,
+            clock: Arc::new(SystemClock),
+            max_retries: Self::DEFAULT_MAX_RETRIES,
+        }
+    }
+
+    /// Replaces the clock (for tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How many times a flow is re-run after a conflicting save (default 32).
+    #[must_use]
+    pub fn with_max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The retry bound.
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The user's record (a fresh, disabled one when the store has none).
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::Store`].
+    pub async fn record(&self, user_id: &str) -> Result<TwoFactorRecord, ServiceError<S::Error>> {
+        Ok(self
+            .store
+            .load(user_id)
+            .await
+            .map_err(ServiceError::Store)?
+            .map(|v| v.record)
+            .unwrap_or_default())
+    }
+
+    /// Where the user stands: off, pending or enabled.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::Store`].
+    pub async fn status(&self, user_id: &str) -> Result<Status, ServiceError<S::Error>> {
+        Ok(self.record(user_id).await?.status())
+    }
+
+    /// Starts (or restarts) enrolment; see [`TwoFactorRecord::start_enrollment`].
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError`] when the store fails; the flow's own errors are in the outcome.
+    pub async fn start_enrollment(
+        &self,
+        user_id: &str,
+        account_name: &str,
+    ) -> Result<Outcome<Enrollment>, ServiceError<S::Error>> {
+        self.apply(user_id, |record, ctx, now| {
+            record.start_enrollment(ctx, account_name, &mut crate::os_rng(), now)
+        })
+        .await
+    }
+
+    /// Confirms enrolment with a code from the app; see
+    /// [`TwoFactorRecord::confirm_enrollment`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TwoFactor::start_enrollment`].
+    pub async fn confirm_enrollment(
+        &self,
+        user_id: &str,
+        code: &str,
+    ) -> Result<Outcome<RecoveryCodes>, ServiceError<S::Error>> {
+        self.apply(user_id, |record, ctx, now| {
+            record.confirm_enrollment(ctx, code, &mut crate::os_rng(), now)
+        })
+        .await
+    }
+
+    /// Abandons a pending enrolment; see [`TwoFactorRecord::cancel_enrollment`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TwoFactor::start_enrollment`].
+    pub async fn cancel_enrollment(
+        &self,
+        user_id: &str,
+    ) -> Result<Outcome<()>, ServiceError<S::Error>> {
+        self.apply(user_id, |record, _, _| record.cancel_enrollment())
+            .await
+    }
+
+    /// Checks a sign-in code; see [`TwoFactorRecord::verify_code`]. Concurrent calls with the
+    /// same code succeed exactly once.
+    ///
+    /// # Errors
+    ///
+    /// As [`TwoFactor::start_enrollment`].
+    pub async fn verify_code(
+        &self,
+        user_id: &str,
+        code: &str,
+    ) -> Result<Outcome<SignedIn>, ServiceError<S::Error>> {
+        self.apply(user_id, |record, ctx, now| {
+            record.verify_code(ctx, code, now)
+        })
+        .await
+    }
+
+    /// Signs in with a recovery code, using it up; see
+    /// [`TwoFactorRecord::use_recovery_code`]. A code works exactly once, also under
+    /// concurrency.
+    ///
+    /// # Errors
+    ///
+    /// As [`TwoFactor::start_enrollment`].
+    pub async fn use_recovery_code(
+        &self,
+        user_id: &str,
+        code: &str,
+    ) -> Result<Outcome<SignedIn>, ServiceError<S::Error>> {
+        self.apply(user_id, |record, ctx, now| {
+            record.use_recovery_code(ctx, code, now)
+        })
+        .await
+    }
+
+    /// Replaces the recovery codes after re-authentication; see
+    /// [`TwoFactorRecord::regenerate_recovery_codes`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TwoFactor::start_enrollment`].
+    pub async fn regenerate_recovery_codes(
+        &self,
+        user_id: &str,
+        proof: Reauthentication<'_>,
+    ) -> Result<Outcome<RecoveryCodes>, ServiceError<S::Error>> {
+        self.apply(user_id, |record, ctx, now| {
+            record.regenerate_recovery_codes(ctx, proof.clone(), &mut crate::os_rng(), now)
+        })
+        .await
+    }
+
+    /// Turns two-factor authentication off after re-authentication; see
+    /// [`TwoFactorRecord::disable`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TwoFactor::start_enrollment`].
+    pub async fn disable(
+        &self,
+        user_id: &str,
+        proof: Reauthentication<'_>,
+    ) -> Result<Outcome<()>, ServiceError<S::Error>> {
+        self.apply(user_id, |record, ctx, now| {
+            record.disable(ctx, proof.clone(), now)
+        })
+        .await
+    }
+
+    /// Trusts the device the user just signed in on; see [`TwoFactorRecord::trust_device`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TwoFactor::start_enrollment`].
+    pub async fn trust_device(
+        &self,
+        user_id: &str,
+        signed_in: &SignedIn,
+        label: Option<&str>,
+    ) -> Result<Outcome<DeviceToken>, ServiceError<S::Error>> {
+        self.apply(user_id, |record, ctx, now| {
+            record.trust_device(ctx, signed_in, label, &mut crate::os_rng(), now)
+        })
+        .await
+    }
+
+    /// Whether a device token from a cookie lets the user skip the code now; see
+    /// [`TwoFactorRecord::check_device`].
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::Store`]; the check's own result is the inner `Result`.
+    pub async fn check_device(
+        &self,
+        user_id: &str,
+        token: &str,
+    ) -> Result<Result<(), Error>, ServiceError<S::Error>> {
+        let record = self.record(user_id).await?;
+        let ctx = self.context(user_id);
+        Ok(record
+            .check_device(&ctx, token, self.clock.now())
+            .map(|_| ()))
+    }
+
+    /// Revokes one trusted device; see [`TwoFactorRecord::revoke_device`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TwoFactor::start_enrollment`].
+    pub async fn revoke_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+    ) -> Result<Outcome<()>, ServiceError<S::Error>> {
+        self.apply(user_id, |record, _, _| record.revoke_device(device_id))
+            .await
+    }
+
+    /// Revokes every trusted device (call it on password change); see
+    /// [`TwoFactorRecord::revoke_all_devices`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TwoFactor::start_enrollment`].
+    pub async fn revoke_all_devices(
+        &self,
+        user_id: &str,
+    ) -> Result<Outcome<()>, ServiceError<S::Error>> {
+        self.apply(user_id, |record, _, _| record.revoke_all_devices())
+            .await
+    }
+
+    /// Lifts a lockout; see [`TwoFactorRecord::unlock`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TwoFactor::start_enrollment`].
+    pub async fn unlock(&self, user_id: &str) -> Result<Outcome<()>, ServiceError<S::Error>> {
+        self.apply(user_id, |record, _, _| record.unlock()).await
+    }
+
+    /// Reseals the user's secret under the sealer's current key; see
+    /// [`TwoFactorRecord::reseal`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TwoFactor::start_enrollment`].
+    pub async fn reseal(&self, user_id: &str) -> Result<Outcome<bool>, ServiceError<S::Error>> {
+        self.apply(user_id, |record, ctx, _| record.reseal(ctx))
+            .await
+    }
+
+    fn context<'a>(&'a self, user_id: &'a str) -> Context<'a> {
+        Context::new(user_id, &self.settings, &*self.sealer, &*self.hasher)
+    }
+
+    /// Load → transition → compare-and-swap save, re-running the transition on fresh state
+    /// after a conflict. A transition that changes nothing saves nothing.
+    async fn apply<T>(
+        &self,
+        user_id: &str,
+        flow: impl Fn(&TwoFactorRecord, &Context<'_>, u64) -> Transition<T> + Send,
+    ) -> Result<Outcome<T>, ServiceError<S::Error>> {
+        for _ in 0..=self.max_retries {
+            let loaded = self
+                .store
+                .load(user_id)
+                .await
+                .map_err(ServiceError::Store)?;
+            let (record, version) = match loaded {
+                Some(v) => (v.record, Some(v.version)),
+                None => (TwoFactorRecord::new(), None),
+            };
+            let transition = flow(&record, &self.context(user_id), self.clock.now());
+            if !transition.changed() {
+                return Ok(Outcome {
+                    result: transition.outcome,
+                    events: transition.events,
+                });
+            }
+            let saved = self
+                .store
+                .save(user_id, &transition.record, version)
+                .await
+                .map_err(ServiceError::Store)?;
+            if saved == SaveOutcome::Saved {
+                return Ok(Outcome {
+                    result: transition.outcome,
+                    events: transition.events,
+                });
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+}
+
+impl<S: Store + fmt::Debug> fmt::Debug for TwoFactor<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwoFactor")
+            .field("store", &self.store)
+            .field("settings", &self.settings)
+            .field("max_retries", &self.max_retries)
+            .finish_non_exhaustive()
+    }
+}

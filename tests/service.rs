@@ -1,0 +1,417 @@
+//! The service against stores, under concurrency and failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use twofa::account::{Event, Settings, SignInMethod, ThrottlePolicy, TwoFactorRecord};
+use twofa::recovery::RecoveryCodes;
+use twofa::seal::AesGcmSealer;
+use twofa::store::{MemoryStore, SaveOutcome, ServiceError, Store, TwoFactor, Versioned};
+use twofa::{Error, Pbkdf2Hasher, RecoveryError, Totp};
+
+const USER: &str = "user-42";
+const T0: u64 = 1_700_000_000;
+
+/// A store that yields to the scheduler before every call, so that concurrent flows really
+/// interleave between their load and their save.
+#[derive(Debug, Default)]
+struct YieldingStore(MemoryStore);
+
+impl Store for YieldingStore {
+    type Error = Error;
+
+    async fn load(&self, user_id: &str) -> Result<Option<Versioned>, Error> {
+        tokio::task::yield_now().await;
+        self.0.load(user_id).await
+    }
+
+    async fn save(
+        &self,
+        user_id: &str,
+        record: &TwoFactorRecord,
+        expected: Option<u64>,
+    ) -> Result<SaveOutcome, Error> {
+        tokio::task::yield_now().await;
+        self.0.save(user_id, record, expected).await
+    }
+}
+
+/// A service whose clock the test moves, with a throttle lenient enough that 64 failures are
+/// all evaluated, and a cheap hasher (the work factor is not under test here).
+fn service<S: Store>(store: S, clock: Arc<AtomicU64>, lenient: bool) -> TwoFactor<S> {
+    let mut settings = Settings::new("Plausible Analytics");
+    if lenient {
+        settings = settings.throttle(
+            ThrottlePolicy::default()
+                .free_attempts(100)
+                .lockout_after(100)
+                .unwrap(),
+        );
+    }
+    TwoFactor::new(
+        store,
+        settings,
+        Arc::new(AesGcmSealer::new("k1", &[3; 32]).unwrap()),
+        Arc::new(Pbkdf2Hasher::new().with_iterations(1_000).unwrap()),
+    )
+    .with_clock(Arc::new(move || clock.load(Ordering::SeqCst)))
+    .with_max_retries(256)
+}
+
+/// Enables 2FA for `USER` and returns the user's authenticator and recovery codes.
+async fn enable<S: Store>(tf: &TwoFactor<S>, clock: &AtomicU64) -> (Totp, RecoveryCodes)
+where
+    S::Error: std::fmt::Debug,
+{
+    let now = clock.load(Ordering::SeqCst);
+    let enrollment = tf
+        .start_enrollment(USER, "alice@example.com")
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    let app = enrollment.uri().to_totp().unwrap();
+    let codes = tf
+        .confirm_enrollment(USER, &app.generate(now).to_string())
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    (app, codes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_concurrent_sign_ins_with_one_code_succeed_once() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = Arc::new(service(YieldingStore::default(), clock.clone(), true));
+    let (app, _) = enable(&tf, &clock).await;
+    clock.store(T0 + 30, Ordering::SeqCst);
+    let code = app.generate(T0 + 30).to_string();
+
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let tf = tf.clone();
+            let code = code.clone();
+            tokio::spawn(async move { tf.verify_code(USER, &code).await.unwrap() })
+        })
+        .collect();
+    let mut ok = 0;
+    let mut replays = 0;
+    for task in tasks {
+        let outcome = task.await.unwrap();
+        match outcome.result {
+            Ok(_) => ok += 1,
+            Err(Error::ReplayedCode) => {
+                assert!(outcome.events.contains(&Event::ReplayDetected));
+                replays += 1;
+            }
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((ok, replays), (1, 63));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_concurrent_uses_of_one_recovery_code_succeed_once() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = Arc::new(service(YieldingStore::default(), clock.clone(), true));
+    let (_, codes) = enable(&tf, &clock).await;
+    let code = codes.iter().next().unwrap().to_owned();
+
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let tf = tf.clone();
+            let code = code.clone();
+            tokio::spawn(async move { tf.use_recovery_code(USER, &code).await.unwrap() })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap().result {
+            Ok(signed_in) => {
+                assert_eq!(
+                    signed_in.method(),
+                    SignInMethod::RecoveryCode { remaining: 9 }
+                );
+                ok += 1;
+            }
+            Err(Error::Recovery(RecoveryError::InvalidCode)) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(
+        tf.record(USER).await.unwrap().recovery_codes_left(),
+        Some(9)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_concurrent_wrong_guesses_are_all_counted() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = Arc::new(service(YieldingStore::default(), clock.clone(), true));
+    let (app, _) = enable(&tf, &clock).await;
+    clock.store(T0 + 30, Ordering::SeqCst);
+    let near: Vec<String> = (0..3)
+        .map(|i| app.generate(T0 + i * 30).to_string())
+        .collect();
+    let wrong: Vec<String> = (0..1000)
+        .map(|n| format!("{n:06}"))
+        .filter(|c| !near.contains(c))
+        .take(64)
+        .collect();
+
+    let tasks: Vec<_> = wrong
+        .into_iter()
+        .map(|code| {
+            let tf = tf.clone();
+            tokio::spawn(async move { tf.verify_code(USER, &code).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().result.err(), Some(Error::InvalidCode));
+    }
+    assert_eq!(tf.record(USER).await.unwrap().failures(), 64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_throttle_holds_across_concurrent_guesses() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = Arc::new(service(YieldingStore::default(), clock.clone(), false));
+    let (_, _) = enable(&tf, &clock).await;
+    clock.store(T0 + 30, Ordering::SeqCst);
+    let tasks: Vec<_> = (0..64)
+        .map(|n| {
+            let tf = tf.clone();
+            tokio::spawn(async move { tf.verify_code(USER, &format!("{n:06}")).await.unwrap() })
+        })
+        .collect();
+    let mut evaluated = 0;
+    for task in tasks {
+        match task.await.unwrap().result {
+            Err(Error::Throttled { .. }) => {}
+            Err(Error::InvalidCode | Error::ReplayedCode) => evaluated += 1,
+            Ok(_) => {} // one of the 64 may be the right code; it resets the count
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    // Without waiting, no more guesses are evaluated than the free attempts plus one.
+    assert!(
+        evaluated <= 6,
+        "{evaluated} guesses evaluated at one instant"
+    );
+}
+
+/// Which store call fails, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    LoadFails,
+    SaveFailsBeforeWriting,
+    SaveFailsAfterWriting,
+}
+
+/// A store that fails on command; a failure after writing is the ambiguous case of a database
+/// that committed but whose answer was lost.
+#[derive(Debug, Default)]
+struct FlakyStore {
+    inner: MemoryStore,
+    fault: AtomicUsize,
+}
+
+impl FlakyStore {
+    fn set(&self, fault: Fault) {
+        self.fault.store(fault as usize, Ordering::SeqCst);
+    }
+
+    fn fault(&self) -> Fault {
+        [
+            Fault::None,
+            Fault::LoadFails,
+            Fault::SaveFailsBeforeWriting,
+            Fault::SaveFailsAfterWriting,
+        ][self.fault.load(Ordering::SeqCst)]
+    }
+}
+
+#[derive(Debug)]
+struct Injected;
+
+impl std::fmt::Display for Injected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected failure")
+    }
+}
+
+impl std::error::Error for Injected {}
+
+impl Store for FlakyStore {
+    type Error = Injected;
+
+    async fn load(&self, user_id: &str) -> Result<Option<Versioned>, Injected> {
+        if self.fault() == Fault::LoadFails {
+            return Err(Injected);
+        }
+        Ok(self.inner.load(user_id).await.unwrap())
+    }
+
+    async fn save(
+        &self,
+        user_id: &str,
+        record: &TwoFactorRecord,
+        expected: Option<u64>,
+    ) -> Result<SaveOutcome, Injected> {
+        match self.fault() {
+            Fault::SaveFailsBeforeWriting => Err(Injected),
+            Fault::SaveFailsAfterWriting => {
+                let _ = self.inner.save(user_id, record, expected).await.unwrap();
+                Err(Injected)
+            }
+            _ => Ok(self.inner.save(user_id, record, expected).await.unwrap()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_never_leaves_a_half_applied_flow() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = service(FlakyStore::default(), clock.clone(), true);
+    let (app, codes) = enable(&tf, &clock).await;
+    let codes: Vec<String> = codes.iter().map(str::to_owned).collect();
+    let faults = [
+        Fault::LoadFails,
+        Fault::SaveFailsBeforeWriting,
+        Fault::SaveFailsAfterWriting,
+        Fault::None,
+    ];
+    for (i, code) in codes.iter().enumerate() {
+        let fault = faults[i % faults.len()];
+        let before = tf.store().inner.load(USER).await.unwrap().unwrap();
+        tf.store().set(fault);
+        let result = tf.use_recovery_code(USER, code).await;
+        tf.store().set(Fault::None);
+        let after = tf.store().inner.load(USER).await.unwrap().unwrap();
+        let left_before = before.record.recovery_codes_left().unwrap();
+        let left_after = after.record.recovery_codes_left().unwrap();
+        match fault {
+            Fault::LoadFails | Fault::SaveFailsBeforeWriting => {
+                assert!(matches!(result, Err(ServiceError::Store(Injected))));
+                assert_eq!(after, before, "a failed flow changed the record");
+                // The code was not used up: it still works.
+                assert!(
+                    tf.use_recovery_code(USER, code)
+                        .await
+                        .unwrap()
+                        .result
+                        .is_ok()
+                );
+            }
+            Fault::SaveFailsAfterWriting => {
+                assert!(matches!(result, Err(ServiceError::Store(Injected))));
+                // Committed whole: exactly the new record, the code gone.
+                assert_eq!(left_after, left_before - 1);
+                assert!(after.record.is_enabled());
+                assert!(
+                    tf.use_recovery_code(USER, code)
+                        .await
+                        .unwrap()
+                        .result
+                        .is_err()
+                );
+                tf.unlock(USER).await.unwrap().result.unwrap();
+            }
+            Fault::None => {
+                assert!(result.unwrap().result.is_ok());
+                assert_eq!(left_after, left_before - 1);
+            }
+        }
+    }
+    // The TOTP side too: a sign-in whose save failed can be retried with the same code.
+    let later = T0 + 60;
+    clock.store(later, Ordering::SeqCst);
+    let code = app.generate(later).to_string();
+    tf.store().set(Fault::SaveFailsBeforeWriting);
+    assert!(tf.verify_code(USER, &code).await.is_err());
+    tf.store().set(Fault::None);
+    assert!(tf.verify_code(USER, &code).await.unwrap().result.is_ok());
+}
+
+#[tokio::test]
+async fn the_whole_product_flow_through_the_service() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = service(MemoryStore::new(), clock.clone(), false);
+    let (app, codes) = enable(&tf, &clock).await;
+    assert!(tf.record(USER).await.unwrap().is_enabled());
+
+    clock.store(T0 + 30, Ordering::SeqCst);
+    let signed_in = tf
+        .verify_code(USER, &app.generate(T0 + 30).to_string())
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    let token = tf
+        .trust_device(USER, &signed_in, Some("Firefox on Linux"))
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    assert_eq!(tf.check_device(USER, token.as_str()).await.unwrap(), Ok(()));
+    clock.store(
+        T0 + 31 + Settings::DEFAULT_DEVICE_LIFETIME,
+        Ordering::SeqCst,
+    );
+    assert_eq!(
+        tf.check_device(USER, token.as_str()).await.unwrap(),
+        Err(Error::InvalidDeviceToken)
+    );
+
+    let used = tf
+        .use_recovery_code(USER, codes.iter().nth(3).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(used.events, [Event::RecoveryCodeUsed { remaining: 9 }]);
+}
+
+#[cfg(feature = "testing")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_passes_the_conformance_suite() {
+    twofa::store::conformance::check_store(&MemoryStore::new())
+        .await
+        .unwrap();
+    twofa::store::conformance::check_store(&YieldingStore::default())
+        .await
+        .unwrap();
+}
+
+#[cfg(feature = "testing")]
+#[tokio::test]
+async fn the_conformance_suite_catches_a_store_without_compare_and_swap() {
+    /// Saves unconditionally: the classic bug.
+    #[derive(Debug, Default)]
+    struct LastWriteWins(MemoryStore);
+
+    impl Store for LastWriteWins {
+        type Error = Error;
+
+        async fn load(&self, user_id: &str) -> Result<Option<Versioned>, Error> {
+            self.0.load(user_id).await
+        }
+
+        async fn save(
+            &self,
+            user_id: &str,
+            record: &TwoFactorRecord,
+            _expected: Option<u64>,
+        ) -> Result<SaveOutcome, Error> {
+            let current = self.0.load(user_id).await?.map(|v| v.version);
+            self.0.save(user_id, record, current).await
+        }
+    }
+
+    let failure = twofa::store::conformance::check_store(&LastWriteWins::default())
+        .await
+        .unwrap_err();
+    assert_eq!(failure.check, "insert if absent");
+}
