@@ -1,33 +1,156 @@
-//! The smallest useful tour: make a secret, show it to the user, check a code.
+//! The whole product flow, step by step, against an in-memory store.
 //!
-//! Run with `cargo run --example quickstart`.
+//! ```sh
+//! cargo run --example quickstart                  # unattended: computes the app's codes itself
+//! cargo run --example quickstart -- --interactive # type codes from a real authenticator app
+//! ```
 
-use twofa::{Error, Secret, Totp};
+use std::io::{BufRead, Write};
+use std::sync::Arc;
 
-fn main() -> Result<(), Error> {
-    // 1. A new 160-bit secret from the operating system's generator.
-    let totp = Totp::new(Secret::generate());
+use twofa::account::{PasswordConfirmed, Reauthentication, Settings};
+use twofa::seal::AesGcmSealer;
+use twofa::store::{MemoryStore, TwoFactor};
+use twofa::{Error, Pbkdf2Hasher, QrCode, Totp};
 
-    // 2. What the user types into an authenticator app by hand.
-    println!("Secret key (base32): {}", &*totp.secret().to_base32());
+const USER: &str = "user-42";
 
-    // 3. The code the app shows right now, and how long it stays.
-    let code = totp.generate_now()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    println!(
-        "Current code: {code} (changes in {} s)",
-        totp.seconds_left(now)?
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let interactive = std::env::args().any(|a| a == "--interactive");
+
+    // The host's setup, once: settings, a sealing key (from your secret store, in real life),
+    // the recovery-code hasher, and a store (your database, in real life).
+    let key = AesGcmSealer::generate_key()?;
+    let tf = TwoFactor::new(
+        MemoryStore::new(),
+        Settings::new("Plausible Analytics"),
+        Arc::new(AesGcmSealer::new("2026-11", &*key)?),
+        Arc::new(Pbkdf2Hasher::new()),
     );
 
-    // 4. The server checks what the user typed; a second use of the same code is refused.
-    let accepted = totp.verify_now(code.as_str(), None)?;
-    println!("Code accepted for time step {}", accepted.step);
-    match totp.verify_now(code.as_str(), Some(accepted.step)) {
-        Err(Error::ReplayedCode) => println!("The same code again: refused as a replay"),
+    // 1. Enable 2FA: show the QR code and the key.
+    step("Enable two-factor authentication");
+    let enrollment = tf
+        .start_enrollment(USER, "alice@example.com")
+        .await?
+        .result?;
+    let qr = QrCode::from_uri(enrollment.uri())?;
+    println!("{}", qr.to_terminal_inverted());
+    println!("Can't scan? Enter this key: {}", &*enrollment.manual_key());
+    // Stands in for the user's phone in the unattended run.
+    let app = enrollment.uri().to_totp()?;
+
+    let code = read_code(interactive, &app, "Enter the code from your app to confirm")?;
+    let codes = tf.confirm_enrollment(USER, &code).await?.result?;
+    println!("Enabled. Save these recovery codes somewhere safe; they are shown only once:");
+    println!("{codes}");
+
+    // 2. Sign in with a code. The code that confirmed enrolment is used up; the unattended run
+    //    takes the app's next code, which the default window (one step each way) accepts.
+    step("Sign in with a code");
+    let code = if interactive {
+        read_code(
+            true,
+            &app,
+            "Wait for the next code, then enter it to sign in",
+        )?
+    } else {
+        let next = app.generate(unix_now() + app.period()).to_string();
+        println!("Enter the current code to sign in: {next} (the app's next code)");
+        next
+    };
+    let outcome = tf.verify_code(USER, &code).await?;
+    let signed_in = outcome.result?;
+    println!("Signed in ({:?})", signed_in.method());
+
+    step("The same code again");
+    let replay = tf.verify_code(USER, &code).await?;
+    match replay.result {
+        Err(Error::ReplayedCode) => println!(
+            "Refused as a replay; the user sees \"invalid code\", the host logs {:?}",
+            replay.events
+        ),
         other => println!("Unexpected: {other:?}"),
     }
+
+    // 3. Trust this device for 30 days.
+    step("Trust this device");
+    let token = tf
+        .trust_device(USER, &signed_in, Some("Firefox on Linux"))
+        .await?
+        .result?;
+    println!(
+        "Cookie value issued for device {} (kept secret, {} characters); the record keeps only its hash",
+        token.device_id(),
+        token.as_str().len()
+    );
+    println!(
+        "Next visit with that cookie: {:?}",
+        tf.check_device(USER, token.as_str()).await?
+    );
+
+    // 4. Lost phone: sign in with a recovery code.
+    step("Sign in with a recovery code");
+    let first = codes.iter().next().unwrap_or_default().to_lowercase();
+    let used = tf.use_recovery_code(USER, &first).await?;
+    println!(
+        "Typed in lower case, still accepted: {:?}",
+        used.result?.method()
+    );
+    println!(
+        "Used again: {:?}",
+        tf.use_recovery_code(USER, &first).await?.result.err()
+    );
+
+    // 5. New recovery codes, after the password is confirmed again.
+    step("Generate new recovery codes");
+    let check = |user: &str, password: &str| user == USER && password == "correct horse";
+    let now = unix_now();
+    let proof = PasswordConfirmed::check(&check, USER, "correct horse", now)?;
+    let fresh = tf
+        .regenerate_recovery_codes(USER, Reauthentication::Password(proof.clone()))
+        .await?
+        .result?;
+    println!("{} new codes; every old one stopped working.", fresh.len());
+
+    // 6. Disable 2FA, again after the password.
+    step("Disable two-factor authentication");
+    let disabled = tf.disable(USER, Reauthentication::Password(proof)).await?;
+    disabled.result?;
+    println!("Disabled: {:?}", disabled.events);
+    println!("Status now: {:?}", tf.status(USER).await?);
+    println!(
+        "The device cookie now: {:?}",
+        tf.check_device(USER, token.as_str()).await?
+    );
     Ok(())
+}
+
+fn step(title: &str) {
+    println!("\n== {title}");
+}
+
+fn read_code(
+    interactive: bool,
+    app: &Totp,
+    prompt: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
+    if !interactive {
+        let code = app.generate(unix_now()).to_string();
+        println!("{prompt}: {code} (computed by the example)");
+        return Ok(code);
+    }
+    print!("{prompt}: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim().to_owned())
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
