@@ -1,6 +1,125 @@
 //! Authenticator-app two-factor authentication for Rust web applications.
 //!
-//! Getting started: see the README; the full flow documentation arrives with the service layer.
+//! `twofa` gives your users what the best products offer: an "Enable 2FA" page with a QR code
+//! and a key to type, codes from any authenticator app at sign-in, recovery codes for a lost
+//! phone, "trust this device for 30 days", and re-confirmed regeneration and disabling. Every
+//! security decision (secrets, time windows, replay, throttling, hashing, sealing) is made
+//! here; every storage decision is yours, through the [`Store`] trait.
+//!
+//! # Getting started
+//!
+//! ```
+//! use std::sync::Arc;
+//! use twofa::account::{PasswordConfirmed, Reauthentication, Settings};
+//! use twofa::seal::AesGcmSealer;
+//! use twofa::{Error, MemoryStore, Pbkdf2Hasher, TwoFactor};
+//!
+//! # tokio_test::block_on(async {
+//! // Once, at start-up: your store (here in memory), your settings, a sealing key kept
+//! // outside the database, and the recovery-code hasher.
+//! let key = AesGcmSealer::generate_key()?;
+//! let tf = TwoFactor::new(
+//!     MemoryStore::new(),
+//!     Settings::new("Plausible Analytics"),
+//!     Arc::new(AesGcmSealer::new("2026-11", &*key)?),
+//!     Arc::new(Pbkdf2Hasher::new()),
+//! );
+//!
+//! // Enable: show the QR code (SVG) and the key; the user scans it.
+//! let enrollment = tf.start_enrollment("user-42", "alice@example.com").await?.result?;
+//! let svg = enrollment.qr_code()?.to_svg();
+//! let key_to_type = enrollment.manual_key();
+//! # let app = enrollment.uri().to_totp()?; // the user's phone, for this example
+//! # let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+//! # let typed = app.generate(now).to_string();
+//!
+//! // The user types the code the app shows; on success show the recovery codes, once.
+//! let recovery_codes = tf.confirm_enrollment("user-42", &typed).await?.result?;
+//!
+//! // Sign in, after the password: the next code from the app.
+//! # let typed = app.generate(now + 30).to_string();
+//! let signed_in = tf.verify_code("user-42", &typed).await?;
+//! assert!(signed_in.result.is_ok());
+//!
+//! // The same code again is refused, and reported so you can log it.
+//! let again = tf.verify_code("user-42", &typed).await?;
+//! assert_eq!(again.result.err(), Some(Error::ReplayedCode));
+//!
+//! // Disable, after the password is confirmed again by your own check.
+//! let check = |_user: &str, password: &str| password == "correct horse";
+//! let proof = PasswordConfirmed::check(&check, "user-42", "correct horse", now)?;
+//! tf.disable("user-42", Reauthentication::Password(proof)).await?.result?;
+//! # let _ = (svg, key_to_type, recovery_codes);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! # mod tokio_test {
+//! #     pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #         tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! #     }
+//! # }
+//! ```
+//!
+//! `cargo run --example quickstart` runs the whole flow and prints each step.
+//!
+//! # The flows, step by step
+//!
+//! | the user… | you call | and then |
+//! |---|---|---|
+//! | opens "Enable 2FA" | [`TwoFactor::start_enrollment`] | show [`Enrollment::qr_code`](account::Enrollment::qr_code) and [`manual_key`](account::Enrollment::manual_key); 2FA is *pending* |
+//! | types the first code | [`TwoFactor::confirm_enrollment`] | show the [`RecoveryCodes`] once; 2FA is *enabled* |
+//! | signs in (after the password) | [`TwoFactor::verify_code`] | on [`Error::InvalidCode`] or [`Error::ReplayedCode`] show the same "invalid code" message; on [`Error::Throttled`] say when to retry |
+//! | lost the phone | [`TwoFactor::use_recovery_code`] | tell them how many codes remain ([`account::Event::RecoveryCodeUsed`]) |
+//! | ticks "trust this device" | [`TwoFactor::trust_device`] with the [`SignedIn`](account::SignedIn) value | put the token in a `Secure`, `HttpOnly` cookie; next time [`TwoFactor::check_device`] |
+//! | asks for new recovery codes | [`PasswordConfirmed::check`](account::PasswordConfirmed::check), then [`TwoFactor::regenerate_recovery_codes`] | show the new codes once; the old ones are dead |
+//! | turns 2FA off | [`PasswordConfirmed::check`](account::PasswordConfirmed::check), then [`TwoFactor::disable`] | secret, codes and devices are gone |
+//! | changes the password | [`TwoFactor::revoke_all_devices`] | |
+//!
+//! Every call returns an [`Outcome`](store::Outcome): the result, and [`account::Event`]s to
+//! turn into e-mails or audit-log lines ("2FA was turned off", "a recovery code was used",
+//! "a code was replayed"). Hosts with a synchronous database run the same flows on a
+//! [`TwoFactorRecord`](account::TwoFactorRecord) inside their own transaction; see
+//! [`account`].
+//!
+//! # Threat model
+//!
+//! What `twofa` defends against, and how:
+//!
+//! - **Guessing codes.** A guess hits one of the three codes a ±1 window accepts with
+//!   probability 3 in a million. Failures of codes and recovery codes count together in the
+//!   stored record, so restarts and multiple servers do not reset them: after 5 free attempts
+//!   each failure doubles the wait (1 s up to 15 minutes), and 30 consecutive failures lock
+//!   the second factor until you unlock it ([`account::ThrottlePolicy`], after RFC 4226 §7.3
+//!   and NIST SP 800-63B's limit of 100). While throttled, nothing is evaluated.
+//! - **Replay.** A code, once accepted, cannot be used again: the accepted time step is
+//!   stored, and codes at or before it are refused as [`Error::ReplayedCode`]. Concurrent
+//!   requests cannot both win, because the store saves with compare-and-swap (see
+//!   [`store`]); the same holds for recovery codes.
+//! - **Timing.** Codes, recovery-code hashes and device tokens are compared in constant time,
+//!   and every step of the window is computed, with no early exit.
+//! - **A stolen database.** The TOTP secret is sealed with AES-256-GCM under your key, bound
+//!   to the user id ([`seal`]); recovery codes are stored only as salted PBKDF2 hashes
+//!   ([`recovery`]); device tokens only as SHA-256 hashes. Without the sealing key, a database
+//!   dump yields no secret and no usable token.
+//! - **Leaks through logs.** No secret, code, hash or token appears in `Debug`, `Display` of
+//!   errors, or events; secrets are zeroized when dropped.
+//!
+//! What remains yours: passwords and sessions (2FA runs after the password check, and the
+//! session must only be upgraded on success); HTTPS; cookie flags; keeping the sealing key
+//! out of the database; rate limits on the password step itself; and telling users by
+//! e-mail about the events above.
+//!
+//! # Feature flags
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `std` | yes | the system clock helpers, [`QrCode`], the [`store`] layer |
+//! | `os-rng` | yes | [`Secret::generate`], [`os_rng`] and the service (OS randomness through `getrandom`) |
+//! | `aes-gcm` | yes | [`seal::AesGcmSealer`] |
+//! | `png` | no | [`QrCode::to_png`](qr::QrCode) |
+//! | `testing` | no | `store::conformance`, a test suite for your [`Store`] |
+//!
+//! Without default features, the [`otp`], [`uri`], [`recovery`], [`seal`] and [`account`]
+//! layers build for `no_std` targets with `alloc`.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
