@@ -1,5 +1,6 @@
 //! Generate and verify, per algorithm; side by side with totp-rs 6.0; and the floor of two
 //! raw SHA-1 compressions, which is what one HMAC-SHA-1 code costs once the key is absorbed.
+#![allow(clippy::unwrap_used)] // benchmark setup: failing loudly is the point
 
 use std::hint::black_box;
 

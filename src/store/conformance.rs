@@ -206,8 +206,9 @@ fn failure(check: &'static str, detail: &str) -> ConformanceFailure {
 /// Polls every future until all are done, so their store calls interleave on whatever
 /// runtime the caller uses (the suite depends on none).
 async fn join_all<F: Future>(futures: Vec<Pin<Box<F>>>) -> Vec<F::Output> {
-    let mut slots: Vec<(Pin<Box<F>>, Option<F::Output>)> =
-        futures.into_iter().map(|f| (f, None)).collect();
+    /// A future and, once it finished, its output.
+    type Slot<F> = (Pin<Box<F>>, Option<<F as Future>::Output>);
+    let mut slots: Vec<Slot<F>> = futures.into_iter().map(|f| (f, None)).collect();
     std::future::poll_fn(move |cx| {
         let mut pending = false;
         for (future, output) in slots.iter_mut() {
