@@ -415,3 +415,26 @@ async fn the_conformance_suite_catches_a_store_without_compare_and_swap() {
         .unwrap_err();
     assert_eq!(failure.check, "insert if absent");
 }
+
+/// Every flow's future is `Send`, so axum and actix-web handlers can await it. This test is
+/// checked by the compiler: it fails to build if any future is not `Send`.
+#[test]
+fn service_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = service(MemoryStore::new(), clock, false);
+    let signed_in_outcome = tf.verify_code(USER, "123456");
+    assert_send(&signed_in_outcome);
+    assert_send(&tf.start_enrollment(USER, "alice"));
+    assert_send(&tf.confirm_enrollment(USER, "123456"));
+    assert_send(&tf.cancel_enrollment(USER));
+    assert_send(&tf.use_recovery_code(USER, "AAAAA-AAAAA"));
+    assert_send(&tf.regenerate_recovery_codes(USER, twofa::account::Reauthentication::Code("1")));
+    assert_send(&tf.disable(USER, twofa::account::Reauthentication::Code("1")));
+    assert_send(&tf.check_device(USER, "token"));
+    assert_send(&tf.revoke_device(USER, "id"));
+    assert_send(&tf.revoke_all_devices(USER));
+    assert_send(&tf.unlock(USER));
+    assert_send(&tf.reseal(USER));
+    assert_send(&tf.status(USER));
+}
