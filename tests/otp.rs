@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use proptest::prelude::*;
 use twofa::{Algorithm, Error, Hotp, Secret, Totp};
@@ -257,13 +256,6 @@ for line in sys.stdin:
     totp = pyotp.TOTP(secret, digits=int(digits), digest=digest, interval=int(period))
     print(totp.at(int(time)))
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .env("TZ", "UTC")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
     let mut input = String::new();
     for case in &cases {
         input.push_str(&format!(
@@ -275,16 +267,7 @@ for line in sys.stdin:
             case.time
         ));
     }
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "pyotp failed: {out:?}");
-    let theirs: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
+    let theirs: Vec<String> = common::python(script, &input)
         .lines()
         .map(str::to_owned)
         .collect();

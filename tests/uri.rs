@@ -7,9 +7,6 @@
 mod cases;
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use twofa::uri::{CompatibilityWarning, OtpType, SecretProblem, UriError, UriPart};
@@ -18,30 +15,6 @@ use twofa::{Algorithm, Error, Hotp, OtpAuthUri, Secret, Totp};
 /// A valid 20-byte secret.
 const S: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const TIME: u64 = 1_700_000_000;
-
-/// Runs a Python script with `input` on stdin and returns its stdout.
-fn python(script: &str, input: &str) -> String {
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn hex(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
@@ -88,7 +61,7 @@ for line in sys.stdin:
     let uris: Vec<OtpAuthUri> = cases.iter().map(cases::Case::uri).collect();
     let input: String = uris.iter().map(|u| format!("{u}\n")).collect();
     let script = READ.replace("int(sys.argv[1])", &TIME.to_string());
-    let output = python(&script, &input);
+    let output = common::python(&script, &input);
     let lines: Vec<&str> = output.lines().collect();
     assert_eq!(lines.len(), cases.len());
     for ((case, uri), line) in cases.iter().zip(&uris).zip(lines) {
@@ -155,7 +128,7 @@ for line in sys.stdin:
         })
         .collect();
     let script = WRITE.replace("TIME", &TIME.to_string());
-    let output = python(&script, &input);
+    let output = common::python(&script, &input);
     let lines: Vec<&str> = output.lines().collect();
     assert_eq!(lines.len(), cases.len());
     for (case, line) in cases.iter().zip(lines) {

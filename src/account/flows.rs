@@ -189,11 +189,7 @@ impl TwoFactorRecord {
             Ok(verified) => verified.step,
             Err(error) => return self.failed(ctx, error, now),
         };
-        let (codes, recovery) = match RecoveryCodeSet::generate_with(
-            ctx.hasher,
-            rng,
-            ctx.settings.recovery_code_count(),
-        ) {
+        let (codes, recovery) = match new_recovery_codes(ctx, rng) {
             Ok(made) => made,
             Err(error) => return Transition::unchanged(self, error),
         };
@@ -324,11 +320,7 @@ impl TwoFactorRecord {
         if let Err(error) = next.reauthenticate(ctx, proof, now, &mut events) {
             return next.settle_failure(self, error, events);
         }
-        let (codes, set) = match RecoveryCodeSet::generate_with(
-            ctx.hasher,
-            rng,
-            ctx.settings.recovery_code_count(),
-        ) {
+        let (codes, set) = match new_recovery_codes(ctx, rng) {
             Ok(made) => made,
             Err(error) => return Transition::unchanged(self, error),
         };
@@ -619,6 +611,14 @@ impl<T> Transition<T> {
             changed: false,
         }
     }
+}
+
+/// A fresh set of recovery codes of the configured size.
+fn new_recovery_codes<R: CryptoRng + ?Sized>(
+    ctx: &Context<'_>,
+    rng: &mut R,
+) -> Result<(RecoveryCodes, RecoveryCodeSet), Error> {
+    RecoveryCodeSet::generate_with(ctx.hasher, rng, ctx.settings.recovery_code_count())
 }
 
 /// Opens the sealed secret and builds its verifier.

@@ -140,60 +140,37 @@ pub trait SecretSealer: Send + Sync {
     }
 }
 
-impl<S: SecretSealer + ?Sized> SecretSealer for &S {
-    fn seal(&self, secret: &Secret, user_id: &str) -> Result<SealedSecret, Error> {
-        (**self).seal(secret, user_id)
-    }
+/// Forwards every method of [`SecretSealer`] through a pointer type.
+macro_rules! forward_sealer {
+    ($(#[$attr:meta])* $pointer:ty) => {
+        $(#[$attr])*
+        impl<S: SecretSealer + ?Sized> SecretSealer for $pointer {
+            fn seal(&self, secret: &Secret, user_id: &str) -> Result<SealedSecret, Error> {
+                (**self).seal(secret, user_id)
+            }
 
-    fn open(&self, sealed: &SealedSecret, user_id: &str) -> Result<Secret, Error> {
-        (**self).open(sealed, user_id)
-    }
+            fn open(&self, sealed: &SealedSecret, user_id: &str) -> Result<Secret, Error> {
+                (**self).open(sealed, user_id)
+            }
 
-    fn needs_reseal(&self, sealed: &SealedSecret) -> bool {
-        (**self).needs_reseal(sealed)
-    }
+            fn needs_reseal(&self, sealed: &SealedSecret) -> bool {
+                (**self).needs_reseal(sealed)
+            }
 
-    fn reseal(&self, sealed: &SealedSecret, user_id: &str) -> Result<Option<SealedSecret>, Error> {
-        (**self).reseal(sealed, user_id)
-    }
+            fn reseal(
+                &self,
+                sealed: &SealedSecret,
+                user_id: &str,
+            ) -> Result<Option<SealedSecret>, Error> {
+                (**self).reseal(sealed, user_id)
+            }
+        }
+    };
 }
 
-impl<S: SecretSealer + ?Sized> SecretSealer for Box<S> {
-    fn seal(&self, secret: &Secret, user_id: &str) -> Result<SealedSecret, Error> {
-        (**self).seal(secret, user_id)
-    }
-
-    fn open(&self, sealed: &SealedSecret, user_id: &str) -> Result<Secret, Error> {
-        (**self).open(sealed, user_id)
-    }
-
-    fn needs_reseal(&self, sealed: &SealedSecret) -> bool {
-        (**self).needs_reseal(sealed)
-    }
-
-    fn reseal(&self, sealed: &SealedSecret, user_id: &str) -> Result<Option<SealedSecret>, Error> {
-        (**self).reseal(sealed, user_id)
-    }
-}
-
-#[cfg(target_has_atomic = "ptr")]
-impl<S: SecretSealer + ?Sized> SecretSealer for alloc::sync::Arc<S> {
-    fn seal(&self, secret: &Secret, user_id: &str) -> Result<SealedSecret, Error> {
-        (**self).seal(secret, user_id)
-    }
-
-    fn open(&self, sealed: &SealedSecret, user_id: &str) -> Result<Secret, Error> {
-        (**self).open(sealed, user_id)
-    }
-
-    fn needs_reseal(&self, sealed: &SealedSecret) -> bool {
-        (**self).needs_reseal(sealed)
-    }
-
-    fn reseal(&self, sealed: &SealedSecret, user_id: &str) -> Result<Option<SealedSecret>, Error> {
-        (**self).reseal(sealed, user_id)
-    }
-}
+forward_sealer!(&S);
+forward_sealer!(Box<S>);
+forward_sealer!(#[cfg(target_has_atomic = "ptr")] alloc::sync::Arc<S>);
 
 #[cfg(test)]
 mod tests {
