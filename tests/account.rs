@@ -452,6 +452,22 @@ fn the_device_list_is_bounded_and_forgets_the_oldest() {
             .err(),
         Some(Error::DeviceLabelTooLong)
     );
+    // The sign-in proof must be this user's, and recent.
+    let late = now + SignedIn::TRUST_WINDOW + 1;
+    assert_eq!(
+        record
+            .trust_device(&fx.ctx(), &proof, None, &mut rng, late)
+            .outcome
+            .err(),
+        Some(Error::ReauthenticationRequired)
+    );
+    assert_eq!(
+        record
+            .trust_device(&fx.ctx_for("user-7"), &proof, None, &mut rng, now)
+            .outcome
+            .err(),
+        Some(Error::ReauthenticationRequired)
+    );
 }
 
 #[test]

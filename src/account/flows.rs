@@ -65,11 +65,23 @@ impl fmt::Debug for Enrollment {
 /// the user proved the second factor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedIn {
+    user_id: String,
     method: SignInMethod,
     at: u64,
 }
 
 impl SignedIn {
+    /// How long after the sign-in a device may still be trusted with it, in seconds.
+    pub const TRUST_WINDOW: u64 = 600;
+
+    fn new(ctx: &Context<'_>, method: SignInMethod, at: u64) -> Self {
+        SignedIn {
+            user_id: ctx.user_id.into(),
+            method,
+            at,
+        }
+    }
+
     /// How the user signed in.
     pub fn method(&self) -> SignInMethod {
         self.method
@@ -246,10 +258,7 @@ impl TwoFactorRecord {
         let mut events = Vec::new();
         match next.check_code(ctx, code, now, &mut events) {
             Ok(offset) => Transition {
-                outcome: Ok(SignedIn {
-                    method: SignInMethod::Code { offset },
-                    at: now,
-                }),
+                outcome: Ok(SignedIn::new(ctx, SignInMethod::Code { offset }, now)),
                 record: next,
                 events,
                 changed: true,
@@ -285,10 +294,11 @@ impl TwoFactorRecord {
             Ok(remaining) => {
                 next.throttle.reset();
                 Transition {
-                    outcome: Ok(SignedIn {
-                        method: SignInMethod::RecoveryCode { remaining },
-                        at: now,
-                    }),
+                    outcome: Ok(SignedIn::new(
+                        ctx,
+                        SignInMethod::RecoveryCode { remaining },
+                        now,
+                    )),
                     record: next,
                     events: alloc::vec![Event::RecoveryCodeUsed { remaining }],
                     changed: true,
@@ -365,24 +375,31 @@ impl TwoFactorRecord {
         }
     }
 
-    /// Trusts the device the user just signed in on, for
+    /// Trusts the device the user just signed in on (within [`SignedIn::TRUST_WINDOW`] of
+    /// `signed_in`), for
     /// [`Settings::device_lifetime`](super::Settings::device_lifetime). Returns the token for
     /// the cookie; the record keeps only its hash. The oldest device is forgotten when the
     /// list is full, and expired ones are pruned.
     ///
     /// # Errors
     ///
-    /// [`Error::NotEnabled`]; [`Error::DeviceLabelTooLong`].
+    /// [`Error::NotEnabled`]; [`Error::DeviceLabelTooLong`];
+    /// [`Error::ReauthenticationRequired`] when `signed_in` is another user's or older than
+    /// [`SignedIn::TRUST_WINDOW`].
     pub fn trust_device<R: CryptoRng + ?Sized>(
         &self,
         ctx: &Context<'_>,
-        _signed_in: &SignedIn,
+        signed_in: &SignedIn,
         label: Option<&str>,
         rng: &mut R,
         now: u64,
     ) -> Transition<DeviceToken> {
         if !self.is_enabled() {
             return Transition::unchanged(self, Error::NotEnabled);
+        }
+        let fresh = now >= signed_in.at && now - signed_in.at <= SignedIn::TRUST_WINDOW;
+        if signed_in.user_id != ctx.user_id || !fresh {
+            return Transition::unchanged(self, Error::ReauthenticationRequired);
         }
         let issued = devices::issue(
             ctx.user_id,
