@@ -14,49 +14,47 @@
 //! use twofa::seal::AesGcmSealer;
 //! use twofa::{Error, MemoryStore, Pbkdf2Hasher, TwoFactor};
 //!
-//! # tokio_test::block_on(async {
-//! // Once, at start-up: your store (here in memory), your settings, a sealing key kept
-//! // outside the database, and the recovery-code hasher.
-//! let key = AesGcmSealer::generate_key()?;
-//! let tf = TwoFactor::new(
-//!     MemoryStore::new(),
-//!     Settings::new("Plausible Analytics"),
-//!     Arc::new(AesGcmSealer::new("2026-11", &*key)?),
-//!     Arc::new(Pbkdf2Hasher::new()),
-//! );
+//! async fn tour() -> Result<(), Box<dyn std::error::Error>> {
+//!     // Once, at start-up: your store (here in memory), your settings, a sealing key kept
+//!     // outside the database, and the recovery-code hasher.
+//!     let key = AesGcmSealer::generate_key()?;
+//!     let tf = TwoFactor::new(
+//!         MemoryStore::new(),
+//!         Settings::new("Plausible Analytics"),
+//!         Arc::new(AesGcmSealer::new("2026-11", &*key)?),
+//!         Arc::new(Pbkdf2Hasher::new()),
+//!     );
 //!
-//! // Enable: show the QR code (SVG) and the key; the user scans it.
-//! let enrollment = tf.start_enrollment("user-42", "alice@example.com").await?.result?;
-//! let svg = enrollment.qr_code()?.to_svg();
-//! let key_to_type = enrollment.manual_key();
-//! # let app = enrollment.uri().to_totp()?; // the user's phone, for this example
-//! # let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-//! # let typed = app.generate(now).to_string();
+//!     // Enable: show the QR code (SVG) and the key; the user scans it.
+//!     let enrollment = tf.start_enrollment("user-42", "alice@example.com").await?.result?;
+//!     let svg = enrollment.qr_code()?.to_svg();
+//!     let key_to_type = enrollment.manual_key();
 //!
-//! // The user types the code the app shows; on success show the recovery codes, once.
-//! let recovery_codes = tf.confirm_enrollment("user-42", &typed).await?.result?;
+//!     // In this example we play the user's phone; in your app, `typed` comes from a form.
+//!     let phone = enrollment.uri().to_totp()?;
+//!     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+//!     let typed = phone.generate(now).to_string();
 //!
-//! // Sign in, after the password: the next code from the app.
-//! # let typed = app.generate(now + 30).to_string();
-//! let signed_in = tf.verify_code("user-42", &typed).await?;
-//! assert!(signed_in.result.is_ok());
+//!     // The user types the code the app shows; on success show the recovery codes, once.
+//!     let recovery_codes = tf.confirm_enrollment("user-42", &typed).await?.result?;
 //!
-//! // The same code again is refused, and reported so you can log it.
-//! let again = tf.verify_code("user-42", &typed).await?;
-//! assert_eq!(again.result.err(), Some(Error::ReplayedCode));
+//!     // Sign in, after the password, with the app's next code.
+//!     let typed = phone.generate(now + 30).to_string();
+//!     let signed_in = tf.verify_code("user-42", &typed).await?;
+//!     assert!(signed_in.result.is_ok());
 //!
-//! // Disable, after the password is confirmed again by your own check.
-//! let check = |_user: &str, password: &str| password == "correct horse";
-//! let proof = PasswordConfirmed::check(&check, "user-42", "correct horse", now)?;
-//! tf.disable("user-42", Reauthentication::Password(proof)).await?.result?;
-//! # let _ = (svg, key_to_type, recovery_codes);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! # }).unwrap();
-//! # mod tokio_test {
-//! #     pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-//! #         tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
-//! #     }
-//! # }
+//!     // The same code again is refused, and reported so you can log it.
+//!     let again = tf.verify_code("user-42", &typed).await?;
+//!     assert_eq!(again.result.err(), Some(Error::ReplayedCode));
+//!
+//!     // Disable, after the password is confirmed again by your own check.
+//!     let check = |_user: &str, password: &str| password == "correct horse";
+//!     let proof = PasswordConfirmed::check(&check, "user-42", "correct horse", now)?;
+//!     tf.disable("user-42", Reauthentication::Password(proof)).await?.result?;
+//! #     let _ = (svg, key_to_type, recovery_codes);
+//!     Ok(())
+//! }
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(tour()).unwrap();
 //! ```
 //!
 //! `cargo run --example quickstart` runs the whole flow and prints each step.
