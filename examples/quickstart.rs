@@ -24,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key = AesGcmSealer::generate_key()?;
     let tf = TwoFactor::new(
         MemoryStore::new(),
-        Settings::new("Plausible Analytics"),
+        Settings::new("Plausible Analytics")?,
         Arc::new(AesGcmSealer::new("2026-11", &*key)?),
         Arc::new(Pbkdf2Hasher::new()),
     );

@@ -75,6 +75,11 @@ pub enum Error {
     LockedOut,
     /// A throttle policy outside the allowed bounds.
     InvalidThrottlePolicy,
+    /// A setting outside its documented bounds; names the setting.
+    InvalidSetting {
+        /// The setting, such as `"device_lifetime"`.
+        setting: &'static str,
+    },
     /// A trusted-device token that is unknown, expired, revoked or another user's.
     InvalidDeviceToken,
     /// A trusted-device label longer than
@@ -138,6 +143,9 @@ impl fmt::Display for Error {
             Self::LockedOut => f.write_str("too many failed attempts; the account is locked"),
             Self::InvalidThrottlePolicy => {
                 f.write_str("the lockout threshold must be between 1 and 100 failures")
+            }
+            Self::InvalidSetting { setting } => {
+                write!(f, "the setting `{setting}` is outside its allowed range")
             }
             Self::InvalidDeviceToken => f.write_str("the trusted-device token is not valid"),
             Self::DeviceLabelTooLong => f.write_str("the trusted-device label is too long"),

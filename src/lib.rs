@@ -20,7 +20,7 @@
 //!     let key = AesGcmSealer::generate_key()?;
 //!     let tf = TwoFactor::new(
 //!         MemoryStore::new(),
-//!         Settings::new("Plausible Analytics"),
+//!         Settings::new("Plausible Analytics")?,
 //!         Arc::new(AesGcmSealer::new("2026-11", &*key)?),
 //!         Arc::new(Pbkdf2Hasher::new()),
 //!     );

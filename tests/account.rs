@@ -22,7 +22,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         Fixture {
-            settings: Settings::new("Plausible Analytics"),
+            settings: Settings::new("Plausible Analytics").unwrap(),
             sealer: Box::new(AesGcmSealer::new("k1", &[7; 32]).unwrap()),
             hasher: Pbkdf2Hasher::new()
                 .with_iterations(Pbkdf2Hasher::MIN_ITERATIONS)
@@ -415,7 +415,7 @@ fn device_tokens_fail_when_expired_revoked_foreign_or_after_re_enrolment() {
 #[test]
 fn the_device_list_is_bounded_and_forgets_the_oldest() {
     let mut fx = Fixture::new();
-    fx.settings = fx.settings.clone().max_devices(3);
+    fx.settings = fx.settings.clone().max_devices(3).unwrap();
     let (mut record, app, _) = enabled(&fx);
     let mut rng = twofa::os_rng();
     let now = T0 + 30;
@@ -713,7 +713,7 @@ impl twofa::rand_core::TryCryptoRng for PredictableRng {}
 fn golden_records_still_decode() {
     let sealer = DangerPlaintextSealer;
     let hasher = Pbkdf2Hasher::new().with_iterations(1_000).unwrap();
-    let settings = Settings::new("Golden");
+    let settings = Settings::new("Golden").unwrap();
     let ctx = Context::new(USER, &settings, &sealer, &hasher);
     let app = Totp::new(twofa::Secret::from_base32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ").unwrap());
     let path = concat!(
@@ -774,4 +774,120 @@ proptest::proptest! {
         let _ = TwoFactorRecord::decode(&text);
         let _ = TwoFactorRecord::decode(&format!("2fa1.{text}"));
     }
+}
+
+#[test]
+fn a_lockout_also_blocks_the_password_proof() {
+    let fx = Fixture::new();
+    let (mut record, app, _) = enabled(&fx);
+    let mut rng = twofa::os_rng();
+    let mut now = T0 + 30;
+    while !record.is_locked_out() {
+        let attempt = record.verify_code(&fx.ctx(), &wrong_code(&app, now), now);
+        if let Err(Error::Throttled { retry_at }) = attempt.outcome {
+            now = retry_at;
+        }
+        record = attempt.record;
+    }
+    let proof = Reauthentication::Password(password(USER, now));
+    assert_eq!(
+        record.disable(&fx.ctx(), proof.clone(), now).outcome.err(),
+        Some(Error::LockedOut)
+    );
+    assert_eq!(
+        record
+            .regenerate_recovery_codes(&fx.ctx(), proof, &mut rng, now)
+            .outcome
+            .err(),
+        Some(Error::LockedOut)
+    );
+}
+
+#[test]
+fn events_only_for_what_happened() {
+    let fx = Fixture::new();
+    let (record, app, _) = enabled(&fx);
+    assert!(record.unlock().events.is_empty());
+    assert!(!record.unlock().changed());
+    assert!(record.revoke_all_devices().events.is_empty());
+
+    // Evicting the oldest device is reported as its revocation.
+    let mut fx = fx;
+    fx.settings = fx.settings.clone().max_devices(1).unwrap();
+    let mut rng = twofa::os_rng();
+    let now = T0 + 30;
+    let proof = record
+        .verify_code(&fx.ctx(), &app.generate(now).to_string(), now)
+        .outcome
+        .unwrap();
+    let first = record.trust_device(&fx.ctx(), &proof, None, &mut rng, now);
+    let first_id = first.outcome.as_ref().unwrap().device_id().to_owned();
+    let second = first
+        .record
+        .trust_device(&fx.ctx(), &proof, None, &mut rng, now + 1);
+    assert_eq!(second.events.len(), 2);
+    assert_eq!(
+        second.events[0],
+        Event::DeviceRevoked {
+            device_id: first_id
+        }
+    );
+}
+
+#[test]
+fn debug_output_shows_no_code_or_secret() {
+    let fx = Fixture::new();
+    let (record, app, codes) = enabled(&fx);
+    let code = app.generate(T0 + 30).to_string();
+    let shown = format!("{:?}", Reauthentication::Code(&code));
+    assert!(!shown.contains(&code), "{shown}");
+    let shown = format!("{record:?} {codes:?}");
+    assert!(!shown.contains(&*app.secret().to_base32()));
+    for c in codes.iter() {
+        assert!(!shown.contains(c));
+    }
+}
+
+#[test]
+fn settings_refuse_what_would_break_every_user() {
+    assert!(matches!(Settings::new("Acme: EU"), Err(Error::Uri(_))));
+    let settings = Settings::new("Acme").unwrap();
+    assert!(settings.clone().window(11, 1).is_err());
+    assert!(
+        settings
+            .clone()
+            .totp(twofa::Algorithm::Sha1, 9, 30)
+            .is_err()
+    );
+    assert!(settings.clone().totp(twofa::Algorithm::Sha1, 6, 0).is_err());
+    assert!(settings.clone().recovery_codes(0).is_err());
+    assert!(settings.clone().recovery_codes(33).is_err());
+    assert_eq!(
+        settings.clone().device_lifetime(0).err(),
+        Some(Error::InvalidSetting {
+            setting: "device_lifetime"
+        })
+    );
+    assert!(settings.clone().max_devices(0).is_err());
+    assert!(settings.clone().max_devices(51).is_err());
+    assert!(settings.totp(twofa::Algorithm::Sha256, 8, 60).is_ok());
+}
+
+#[test]
+fn a_recovery_code_of_another_hasher_is_not_counted_as_a_guess() {
+    let fx = Fixture::new();
+    let (record, _, codes) = enabled(&fx);
+    // The host misconfigured its hasher (a pepper it did not have before).
+    let peppered = Pbkdf2Hasher::new()
+        .with_iterations(Pbkdf2Hasher::MIN_ITERATIONS)
+        .unwrap()
+        .with_pepper(&[1; 32])
+        .unwrap();
+    let ctx = Context::new(USER, &fx.settings, &*fx.sealer, &peppered);
+    let attempt = record.use_recovery_code(&ctx, codes.iter().next().unwrap(), T0 + 1);
+    assert!(matches!(
+        attempt.outcome,
+        Err(Error::Recovery(RecoveryError::HasherMismatch))
+    ));
+    assert!(!attempt.changed());
 }

@@ -40,7 +40,7 @@ impl Store for YieldingStore {
 /// A service whose clock the test moves, with a throttle lenient enough that 64 failures are
 /// all evaluated, and a cheap hasher (the work factor is not under test here).
 fn service<S: Store>(store: S, clock: Arc<AtomicU64>, lenient: bool) -> TwoFactor<S> {
-    let mut settings = Settings::new("Plausible Analytics");
+    let mut settings = Settings::new("Plausible Analytics").unwrap();
     if lenient {
         settings = settings.throttle(
             ThrottlePolicy::default()
@@ -413,7 +413,8 @@ async fn the_conformance_suite_catches_a_store_without_compare_and_swap() {
     let failure = twofa::store::conformance::check_store(&LastWriteWins::default())
         .await
         .unwrap_err();
-    assert_eq!(failure.check, "insert if absent");
+    // It writes where it should report a conflict: the first check to see that fails.
+    assert_eq!(failure.check, "update of a missing record");
 }
 
 /// Every flow's future is `Send`, so axum and actix-web handlers can await it. This test is
@@ -437,4 +438,31 @@ fn service_futures_are_send() {
     assert_send(&tf.unlock(USER));
     assert_send(&tf.reseal(USER));
     assert_send(&tf.status(USER));
+}
+
+#[tokio::test]
+async fn a_broken_clock_fails_closed() {
+    struct Broken;
+    impl twofa::store::Clock for Broken {
+        fn now(&self) -> Result<u64, Error> {
+            Err(Error::TimeBeforeEpoch)
+        }
+    }
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = service(MemoryStore::new(), clock.clone(), false);
+    let (app, _) = enable(&tf, &clock).await;
+    let now = T0 + 60;
+    let tf = tf.with_clock(Arc::new(Broken));
+    let before = tf.record(USER).await.unwrap();
+    let outcome = tf
+        .verify_code(USER, &app.generate(now).to_string())
+        .await
+        .unwrap();
+    assert_eq!(outcome.result.err(), Some(Error::TimeBeforeEpoch));
+    assert_eq!(tf.record(USER).await.unwrap(), before);
+    assert_eq!(
+        tf.check_device(USER, "anything").await.unwrap(),
+        Err(Error::TimeBeforeEpoch)
+    );
+    assert!(format!("{:?}", tf.store()).contains("users: 1"));
 }

@@ -232,6 +232,9 @@ fn decode(bytes: &[u8]) -> Result<TwoFactorRecord, RecordError> {
             let enabled_at = reader.u64()?;
             let has_step = reader.flag("last step")?;
             let step = reader.u64()?;
+            if !has_step && step != 0 {
+                return Err(RecordError::InvalidField("last step"));
+            }
             let recovery = reader.bytes16()?;
             let recovery = core::str::from_utf8(recovery)
                 .ok()

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::devices::{self, DeviceToken};
 use super::reauth::PasswordConfirmed;
 use super::{Context, Event, State, Transition, TwoFactorRecord};
-use crate::recovery::{RecoveryCodeSet, RecoveryCodes};
+use crate::recovery::{RecoveryCodeSet, RecoveryCodes, RecoveryError};
 use crate::{Error, OtpAuthUri, Secret, Totp};
 
 /// What the "Enable 2FA" page shows: the otpauth URI (as a QR code) and the key for typing by
@@ -112,13 +112,23 @@ pub enum SignInMethod {
 
 /// Proof of re-authentication for [`TwoFactorRecord::regenerate_recovery_codes`] and
 /// [`TwoFactorRecord::disable`]: the password confirmed again, or a current code from the
-/// authenticator app (checked with the same replay and throttle rules as sign-in).
-#[derive(Debug, Clone)]
+/// authenticator app (checked with the same replay and throttle rules as sign-in). `Debug`
+/// hides the code.
+#[derive(Clone)]
 pub enum Reauthentication<'a> {
     /// The password, confirmed by the host's check.
     Password(PasswordConfirmed),
     /// A current TOTP code.
     Code(&'a str),
+}
+
+impl fmt::Debug for Reauthentication<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Password(proof) => f.debug_tuple("Password").field(proof).finish(),
+            Self::Code(_) => f.write_str("Code([redacted])"),
+        }
+    }
 }
 
 impl TwoFactorRecord {
@@ -304,7 +314,12 @@ impl TwoFactorRecord {
                     changed: true,
                 }
             }
-            Err(error) => self.failed(ctx, error, now),
+            // Only a wrong code is the user's failure; a hasher misconfiguration is the host's
+            // and must not lock users out.
+            Err(error @ Error::Recovery(RecoveryError::InvalidCode)) => {
+                self.failed(ctx, error, now)
+            }
+            Err(error) => Transition::unchanged(self, error),
         }
     }
 
@@ -413,6 +428,7 @@ impl TwoFactorRecord {
             Err(error) => return Transition::unchanged(self, error),
         };
         let mut next = self.clone();
+        let mut events = Vec::new();
         next.devices.retain(|d| !d.is_expired(now));
         while next.devices.len() >= ctx.settings.max_device_count() {
             let oldest = next
@@ -421,16 +437,20 @@ impl TwoFactorRecord {
                 .enumerate()
                 .min_by_key(|(_, d)| d.created_at)
                 .map(|(i, _)| i);
-            if let Some(index) = oldest {
-                next.devices.remove(index);
-            }
+            let Some(index) = oldest else { break };
+            let evicted = next.devices.remove(index);
+            events.push(Event::DeviceRevoked {
+                device_id: evicted.id(),
+            });
         }
-        let device_id = device.id();
+        events.push(Event::DeviceTrusted {
+            device_id: device.id(),
+        });
         next.devices.push(device);
         Transition {
             outcome: Ok(token),
             record: next,
-            events: alloc::vec![Event::DeviceTrusted { device_id }],
+            events,
             changed: true,
         }
     }
@@ -485,7 +505,11 @@ impl TwoFactorRecord {
         Transition {
             outcome: Ok(()),
             record: next,
-            events: alloc::vec![Event::AllDevicesRevoked],
+            events: if changed {
+                alloc::vec![Event::AllDevicesRevoked]
+            } else {
+                Vec::new()
+            },
             changed,
         }
     }
@@ -499,7 +523,11 @@ impl TwoFactorRecord {
         Transition {
             outcome: Ok(()),
             record: next,
-            events: alloc::vec![Event::Unlocked],
+            events: if changed {
+                alloc::vec![Event::Unlocked]
+            } else {
+                Vec::new()
+            },
             changed,
         }
     }
@@ -578,6 +606,11 @@ impl TwoFactorRecord {
     ) -> Result<(), Error> {
         match proof {
             Reauthentication::Password(confirmed) => {
+                // A lockout means someone has been guessing codes; the password alone must not
+                // then be enough to turn the second factor off.
+                if self.throttle.locked {
+                    return Err(Error::LockedOut);
+                }
                 if confirmed.is_valid_for(ctx.user_id, now, ctx.settings.reauthentication_secs()) {
                     Ok(())
                 } else {

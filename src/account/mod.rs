@@ -12,7 +12,7 @@
 //! use twofa::seal::DangerPlaintextSealer;
 //! use twofa::{Pbkdf2Hasher, Totp};
 //!
-//! let settings = Settings::new("Example");
+//! let settings = Settings::new("Example")?;
 //! let hasher = Pbkdf2Hasher::new();
 //! let ctx = Context::new("user-42", &settings, &DangerPlaintextSealer, &hasher);
 //! let mut rng = twofa::os_rng();

@@ -44,6 +44,10 @@ pub struct PasswordConfirmed {
 }
 
 impl PasswordConfirmed {
+    /// How far in the future (seconds) a proof's time may lie, for clock differences between
+    /// the server that checked the password and the one that uses the proof.
+    pub const CLOCK_SKEW: u64 = 60;
+
     /// Runs the host's password check and, when it passes, returns the proof.
     ///
     /// # Errors
@@ -71,8 +75,12 @@ impl PasswordConfirmed {
     }
 
     /// Whether this proof is for `user_id` and still fresh at `now`.
+    ///
+    /// A proof stamped up to [`PasswordConfirmed::CLOCK_SKEW`] in the future is accepted, for
+    /// servers whose clocks differ a little.
     pub(crate) fn is_valid_for(&self, user_id: &str, now: u64, lifetime: u64) -> bool {
-        self.user_id == user_id && now >= self.at && now - self.at <= lifetime
+        let not_future = now.saturating_add(Self::CLOCK_SKEW) >= self.at;
+        self.user_id == user_id && not_future && now.saturating_sub(self.at) <= lifetime
     }
 }
 

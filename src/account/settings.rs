@@ -19,10 +19,12 @@ use super::throttle::ThrottlePolicy;
 /// ```
 /// use twofa::account::Settings;
 ///
-/// let settings = Settings::new("Plausible Analytics")
-///     .window(1, 1)
-///     .device_lifetime(30 * 24 * 3600);
+/// let settings = Settings::new("Plausible Analytics")?
+///     .window(1, 1)?
+///     .device_lifetime(14 * 24 * 3600)?;
 /// assert_eq!(settings.issuer(), "Plausible Analytics");
+/// assert!(Settings::new("Acme: EU").is_err()); // a colon cannot appear in the label
+/// # Ok::<(), twofa::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
@@ -48,10 +50,19 @@ impl Settings {
     /// The ceiling on [`Settings::max_devices`].
     pub const MAX_DEVICES: usize = 50;
 
+    /// The shortest device lifetime accepted, in seconds.
+    pub const MIN_DEVICE_LIFETIME: u64 = 60;
+
     /// The defaults, with the issuer name authenticator apps show above the code.
-    pub fn new(issuer: &str) -> Settings {
-        Settings {
-            issuer: issuer.into(),
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Uri`] when the issuer cannot appear in an otpauth URI (it contains `:` or is
+    /// longer than the label allows).
+    pub fn new(issuer: &str) -> Result<Settings, Error> {
+        crate::uri::check_issuer(issuer)?;
+        Ok(Settings {
+            issuer: issuer.trim().into(),
             algorithm: Algorithm::Sha1,
             digits: 6,
             period: 30,
@@ -62,32 +73,65 @@ impl Settings {
             device_lifetime: Self::DEFAULT_DEVICE_LIFETIME,
             max_devices: Self::DEFAULT_MAX_DEVICES,
             reauthentication_lifetime: 300,
-        }
+        })
     }
 
     /// The TOTP algorithm, digits and period for new enrolments. Many authenticator apps
     /// ignore anything but SHA-1, 6 digits and 30 s (see
-    /// [`OtpAuthUri`](crate::OtpAuthUri)'s compatibility report); checked when an enrolment
-    /// starts.
-    pub fn totp(mut self, algorithm: Algorithm, digits: u32, period: u64) -> Self {
+    /// [`OtpAuthUri::compatibility`](crate::OtpAuthUri::compatibility)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidDigits`] outside 6 to 8; [`Error::InvalidPeriod`] for 0.
+    pub fn totp(mut self, algorithm: Algorithm, digits: u32, period: u64) -> Result<Self, Error> {
+        crate::otp::check_digits(digits)?;
+        if period == 0 {
+            return Err(Error::InvalidPeriod);
+        }
         self.algorithm = algorithm;
         self.digits = digits;
         self.period = period;
-        self
+        Ok(self)
     }
 
-    /// Steps accepted before and after the current one (default 1 and 1, at most
-    /// [`Totp::MAX_WINDOW`] each; checked when used).
-    pub fn window(mut self, back: u32, forward: u32) -> Self {
+    /// Steps accepted before and after the current one (default 1 and 1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WindowTooLarge`] over [`Totp::MAX_WINDOW`] on either side.
+    pub fn window(mut self, back: u32, forward: u32) -> Result<Self, Error> {
+        for requested in [back, forward] {
+            if requested > Totp::MAX_WINDOW {
+                return Err(Error::WindowTooLarge {
+                    requested,
+                    max: Totp::MAX_WINDOW,
+                });
+            }
+        }
         self.window_back = back;
         self.window_forward = forward;
-        self
+        Ok(self)
     }
 
     /// How many recovery codes a new set has (default 10).
-    pub fn recovery_codes(mut self, count: usize) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// [`RecoveryError::InvalidCount`](crate::RecoveryError::InvalidCount) outside
+    /// [`RecoveryCodeSet::MIN_COUNT`](crate::RecoveryCodeSet::MIN_COUNT) to
+    /// [`RecoveryCodeSet::MAX_COUNT`](crate::RecoveryCodeSet::MAX_COUNT).
+    pub fn recovery_codes(mut self, count: usize) -> Result<Self, Error> {
+        use crate::recovery::RecoveryCodeSet as Set;
+        if !(Set::MIN_COUNT..=Set::MAX_COUNT).contains(&count) {
+            return Err(crate::RecoveryError::InvalidCount {
+                requested: count,
+                min: Set::MIN_COUNT,
+                max: Set::MAX_COUNT,
+            }
+            .into());
+        }
         self.recovery_codes = count;
-        self
+        Ok(self)
     }
 
     /// How failed attempts are slowed down and finally locked out.
@@ -97,16 +141,34 @@ impl Settings {
     }
 
     /// How long a trusted device skips the code, in seconds (default 30 days).
-    pub fn device_lifetime(mut self, seconds: u64) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] under [`Settings::MIN_DEVICE_LIFETIME`].
+    pub fn device_lifetime(mut self, seconds: u64) -> Result<Self, Error> {
+        if seconds < Self::MIN_DEVICE_LIFETIME {
+            return Err(Error::InvalidSetting {
+                setting: "device_lifetime",
+            });
+        }
         self.device_lifetime = seconds;
-        self
+        Ok(self)
     }
 
-    /// The most trusted devices per user (default 10, at most [`Settings::MAX_DEVICES`]); when
-    /// a new one would exceed it, the oldest is forgotten.
-    pub fn max_devices(mut self, count: usize) -> Self {
-        self.max_devices = count.clamp(1, Self::MAX_DEVICES);
-        self
+    /// The most trusted devices per user (default 10); when a new one would exceed it, the
+    /// oldest is forgotten.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] for 0 or more than [`Settings::MAX_DEVICES`].
+    pub fn max_devices(mut self, count: usize) -> Result<Self, Error> {
+        if count == 0 || count > Self::MAX_DEVICES {
+            return Err(Error::InvalidSetting {
+                setting: "max_devices",
+            });
+        }
+        self.max_devices = count;
+        Ok(self)
     }
 
     /// How long a [`PasswordConfirmed`](super::PasswordConfirmed) proof stays valid, in seconds

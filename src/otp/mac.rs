@@ -225,7 +225,9 @@ impl BlockHash for Sha1 {
     }
 
     fn digest_into(message: &[u8], out: &mut [u8]) {
-        out.copy_from_slice(&sha1::Sha1::digest(message));
+        let mut digest = sha1::Sha1::digest(message);
+        out.copy_from_slice(&digest);
+        digest.as_mut_slice().zeroize();
     }
 }
 
@@ -261,7 +263,9 @@ impl BlockHash for Sha256 {
     }
 
     fn digest_into(message: &[u8], out: &mut [u8]) {
-        out.copy_from_slice(&sha2::Sha256::digest(message));
+        let mut digest = sha2::Sha256::digest(message);
+        out.copy_from_slice(&digest);
+        digest.as_mut_slice().zeroize();
     }
 }
 
@@ -299,7 +303,9 @@ impl BlockHash for Sha512 {
     }
 
     fn digest_into(message: &[u8], out: &mut [u8]) {
-        out.copy_from_slice(&sha2::Sha512::digest(message));
+        let mut digest = sha2::Sha512::digest(message);
+        out.copy_from_slice(&digest);
+        digest.as_mut_slice().zeroize();
     }
 }
 

@@ -10,10 +10,11 @@ mod secret;
 mod totp;
 
 pub use algorithm::Algorithm;
+pub(crate) use code::check_digits;
 pub use code::{Code, MAX_DIGITS, MIN_DIGITS};
 pub use hotp::{Hotp, HotpBuilder};
 pub use secret::Secret;
 pub use totp::{Totp, TotpBuilder, Verified};
 
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", feature = "os-rng"))]
 pub(crate) use totp::unix_now;

@@ -100,7 +100,7 @@ impl Secret {
     /// [`Error::InvalidBase32Length`] when the symbols cannot encode whole bytes, and the
     /// length errors of [`Secret::from_bytes`].
     pub fn from_base32(text: &str) -> Result<Secret, Error> {
-        let bytes = Zeroizing::new(decode_base32(text, Self::MAX_LEN)?);
+        let bytes = decode_base32(text, Self::MAX_LEN)?;
         Self::from_bytes(&bytes)
     }
 
@@ -123,7 +123,7 @@ impl Secret {
     ///
     /// As [`Secret::from_base32`], with a minimum of 10 bytes.
     pub fn from_legacy_base32(text: &str) -> Result<Secret, Error> {
-        let bytes = Zeroizing::new(decode_base32(text, Self::MAX_LEN)?);
+        let bytes = decode_base32(text, Self::MAX_LEN)?;
         Self::from_legacy_bytes(&bytes)
     }
 
@@ -186,11 +186,14 @@ impl PartialEq for Secret {
 impl Eq for Secret {}
 
 /// Decodes lenient base32 (RFC 4648 alphabet) into at most `max_len` bytes.
-fn decode_base32(text: &str, max_len: usize) -> Result<Vec<u8>, Error> {
+///
+/// Everything that held secret bits is zeroized on every path, including errors, and the
+/// output never reallocates (which would leave a copy behind).
+fn decode_base32(text: &str, max_len: usize) -> Result<Zeroizing<Vec<u8>>, Error> {
     // Refuse absurd input before allocating for it: every 8 symbols make 5 bytes.
     let max_symbols = max_len.div_ceil(5) * 8;
-    let mut out = Vec::with_capacity(max_len.min(text.len() * 5 / 8 + 1));
-    let mut buffer: u64 = 0;
+    let mut out = Zeroizing::new(Vec::with_capacity(max_symbols / 8 * 5));
+    let mut buffer = Zeroizing::new(0u64);
     let mut bits = 0u32;
     let mut symbols = 0usize;
     let mut padding = false;
@@ -212,22 +215,19 @@ fn decode_base32(text: &str, max_len: usize) -> Result<Vec<u8>, Error> {
         }
         symbols += 1;
         if symbols > max_symbols {
-            out.zeroize();
             return Err(Error::SecretTooLong {
                 len: text.len() * 5 / 8,
                 max: max_len,
             });
         }
-        buffer = (buffer << 5) | u64::from(value);
+        *buffer = (*buffer << 5) | u64::from(value);
         bits += 5;
         if bits >= 8 {
             bits -= 8;
-            out.push((buffer >> bits) as u8);
+            out.push((*buffer >> bits) as u8);
         }
     }
-    buffer.zeroize();
     if symbols == 0 || matches!(symbols % 8, 1 | 3 | 6) {
-        out.zeroize();
         return Err(Error::InvalidBase32Length);
     }
     Ok(out)

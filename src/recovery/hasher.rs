@@ -110,8 +110,9 @@ pub trait CodeHasher: Send + Sync {
 /// # Pepper
 ///
 /// A pepper is a secret key kept out of the database (in the host's configuration or a key
-/// manager). With one, the stored hashes are useless to whoever steals only the database, and
-/// nobody who can write to it can forge a set whose codes they know. The code is first keyed
+/// manager). With one, the stored hashes are useless to whoever steals only the database
+/// (someone who can *write* to the database is out of scope: they could turn 2FA off in the
+/// record outright). The code is first keyed
 /// with the pepper by HMAC-SHA256, and the result goes through PBKDF2. A set records that it
 /// was peppered (`p=1`), and checking it with a hasher without the pepper (or the reverse)
 /// fails with [`RecoveryError::HasherMismatch`]. The pepper is zeroized on drop and `Debug`

@@ -12,10 +12,11 @@
 //! # What sealing protects, and what it does not
 //!
 //! - A leak of the records alone reveals no secret.
-//! - The user id is part of the authenticated data. Someone who can write to the database
-//!   but does not hold the key cannot copy their own sealed secret into another user's record
-//!   to sign in as that user with their own phone: opening fails with
-//!   [`SealError::OpenFailed`].
+//! - The user id is part of the authenticated data, so a sealed secret copied into another
+//!   user's record does not open ([`SealError::OpenFailed`]). This stops a mix-up of rows,
+//!   not an attacker who can write to the database: such an attacker can simply write a
+//!   record with two-factor authentication turned off. Write access to the store is outside
+//!   what `twofa` can defend; protect it like the password table.
 //! - Any changed byte (key id, nonce, ciphertext, tag) makes opening fail.
 //! - Whoever holds both the key and the records, or the memory of the running server, can
 //!   read the secrets. Sealing does not replace protecting the server.

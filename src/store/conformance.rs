@@ -16,10 +16,12 @@
 //! block_on(check_store(&MemoryStore::new())).unwrap();
 //! ```
 //!
-//! It uses user ids starting with `twofa-conformance-`, and checks: a round trip keeps the
-//! record; a missing user loads as `None`; an insert happens only where no record exists; a
-//! save with a stale version conflicts and writes nothing; and of many concurrent saves from
-//! the same version exactly one wins.
+//! It uses user ids starting with `twofa-conformance-`, and checks: a missing user loads as
+//! `None`; an update of a missing record conflicts and creates nothing; a round trip keeps
+//! the largest record a user can have (enabled, 50 trusted devices with long labels: about
+//! 11 KB of text, so a too-narrow column is caught); an insert happens only where no record
+//! exists; a save with a stale version conflicts and writes nothing; and of many concurrent
+//! inserts, and of many concurrent saves from one version, exactly one wins.
 
 use std::fmt;
 use std::future::Future;
@@ -62,7 +64,7 @@ const RACERS: usize = 16;
 /// The first [`ConformanceFailure`], including a store error met on the way.
 pub async fn check_store<S: Store>(store: &S) -> Result<(), ConformanceFailure> {
     let user = |name: &str| format!("twofa-conformance-{name}");
-    let distinct = distinct_record();
+    let large = large_record()?;
 
     // Missing user.
     let missing = load(store, &user("missing"), "missing user").await?;
@@ -72,9 +74,25 @@ pub async fn check_store<S: Store>(store: &S) -> Result<(), ConformanceFailure> 
         "loaded a record nobody saved",
     )?;
 
-    // Insert if absent, then round trip.
+    // An update of a record that does not exist is a conflict, not an insert.
+    let ghost = user("update-missing");
+    let phantom = save(store, &ghost, &large, Some(1), "update of a missing record").await?;
+    ensure(
+        phantom == SaveOutcome::Conflict,
+        "update of a missing record",
+        "a save expecting version 1 created a record",
+    )?;
+    ensure(
+        load(store, &ghost, "update of a missing record")
+            .await?
+            .is_none(),
+        "update of a missing record",
+        "the conflicting save wrote something",
+    )?;
+
+    // Insert if absent, then a round trip of the largest record a user can have.
     let id = user("round-trip");
-    let first = save(store, &id, &distinct, None, "insert").await?;
+    let first = save(store, &id, &large, None, "insert").await?;
     ensure(
         first == SaveOutcome::Saved,
         "insert",
@@ -97,9 +115,13 @@ pub async fn check_store<S: Store>(store: &S) -> Result<(), ConformanceFailure> 
         .await?
         .ok_or_else(|| failure("round trip", "the saved record did not load"))?;
     ensure(
-        loaded.record == distinct,
+        loaded.record == large,
         "round trip",
-        "the loaded record differs from the saved one",
+        &format!(
+            "the loaded record differs from the saved one (it encodes to {} characters; \
+             is the column wide enough?)",
+            large.encode().len()
+        ),
     )?;
 
     // Stale version.
@@ -110,7 +132,7 @@ pub async fn check_store<S: Store>(store: &S) -> Result<(), ConformanceFailure> 
         "update",
         "a save with the current version conflicted",
     )?;
-    let late = save(store, &id, &distinct, Some(stale), "stale-version conflict").await?;
+    let late = save(store, &id, &large, Some(stale), "stale-version conflict").await?;
     ensure(
         late == SaveOutcome::Conflict,
         "stale-version conflict",
@@ -128,6 +150,13 @@ pub async fn check_store<S: Store>(store: &S) -> Result<(), ConformanceFailure> 
         "the version did not change on save",
     )?;
 
+    // Concurrent inserts for a new user: exactly one wins.
+    let id = user("insert-race");
+    let inserts: Vec<_> = (0..RACERS)
+        .map(|_| Box::pin(store.save(&id, &large, None)))
+        .collect();
+    count_single_winner(join_all(inserts).await, "concurrent inserts")?;
+
     // Concurrent savers from the same version: exactly one wins.
     let id = user("race");
     let _ = save(store, &id, &TwoFactorRecord::new(), None, "race setup").await?;
@@ -135,33 +164,66 @@ pub async fn check_store<S: Store>(store: &S) -> Result<(), ConformanceFailure> 
         .await?
         .ok_or_else(|| failure("race setup", "the record did not load"))?;
     let savers: Vec<_> = (0..RACERS)
-        .map(|_| Box::pin(store.save(&id, &distinct, Some(base.version))))
+        .map(|_| Box::pin(store.save(&id, &large, Some(base.version))))
         .collect();
-    let results = join_all(savers).await;
+    count_single_winner(join_all(savers).await, "concurrent savers")
+}
+
+fn count_single_winner<E: fmt::Display>(
+    results: Vec<Result<SaveOutcome, E>>,
+    check: &'static str,
+) -> Result<(), ConformanceFailure> {
     let mut wins = 0;
     for result in results {
         match result {
             Ok(SaveOutcome::Saved) => wins += 1,
             Ok(SaveOutcome::Conflict) => {}
-            Err(e) => return Err(failure("concurrent savers", &e.to_string())),
+            Err(e) => return Err(failure(check, &e.to_string())),
         }
     }
     ensure(
         wins == 1,
-        "concurrent savers",
-        &format!("{wins} of {RACERS} concurrent saves from one version won; exactly 1 must"),
+        check,
+        &format!("{wins} of {RACERS} concurrent saves won; exactly 1 must"),
     )
 }
 
-/// A record unlike a new one, so a store that drops fields is caught.
-fn distinct_record() -> TwoFactorRecord {
-    let settings = Settings::new("Conformance");
+/// The largest record a user can have with the default settings: enabled, a full set of
+/// recovery codes, and the most trusted devices with the longest labels. A store whose
+/// column is too narrow fails the round trip.
+fn large_record() -> Result<TwoFactorRecord, ConformanceFailure> {
+    let setup = |e: crate::Error| failure("setup", &e.to_string());
+    let settings = Settings::new("Conformance")
+        .and_then(|s| s.max_devices(Settings::MAX_DEVICES))
+        .map_err(setup)?;
     let sealer = DangerPlaintextSealer;
     let hasher = Pbkdf2Hasher::new();
     let ctx = Context::new("twofa-conformance", &settings, &sealer, &hasher);
-    TwoFactorRecord::new()
-        .start_enrollment(&ctx, "conformance", &mut crate::os_rng(), 1_700_000_000)
+    let mut rng = crate::os_rng();
+    let now = 1_700_000_000;
+    let started = TwoFactorRecord::new().start_enrollment(&ctx, "conformance", &mut rng, now);
+    let phone = started
+        .outcome
+        .map_err(setup)?
+        .uri()
+        .to_totp()
+        .map_err(setup)?;
+    let code = phone.generate(now).to_string();
+    let enabled = started
         .record
+        .confirm_enrollment(&ctx, &code, &mut rng, now);
+    enabled.outcome.map_err(setup)?;
+    let next = phone.generate(now + 30).to_string();
+    let signed_in = enabled.record.verify_code(&ctx, &next, now + 30);
+    let proof = signed_in.outcome.map_err(setup)?;
+    let mut record = signed_in.record;
+    let label = "L".repeat(crate::account::TrustedDevice::MAX_LABEL_LEN);
+    for i in 0..Settings::MAX_DEVICES as u64 {
+        let trusted = record.trust_device(&ctx, &proof, Some(&label), &mut rng, now + 30 + i);
+        trusted.outcome.map_err(setup)?;
+        record = trusted.record;
+    }
+    Ok(record)
 }
 
 async fn load<S: Store>(

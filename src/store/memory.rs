@@ -32,7 +32,7 @@ use crate::account::TwoFactorRecord;
 /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
 /// # }
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct MemoryStore {
     rows: Mutex<HashMap<String, (String, u64)>>,
 }
@@ -54,6 +54,16 @@ impl MemoryStore {
     /// Whether no user has a record.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    /// Shows how many users have a record; never the records, which hold hashes and sealed
+    /// secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("users", &self.len())
+            .finish()
     }
 }
 

@@ -17,12 +17,17 @@ use crate::seal::SecretSealer;
 /// Any `Fn() -> u64 + Send + Sync` is a clock.
 pub trait Clock: Send + Sync {
     /// The current Unix time in seconds.
-    fn now(&self) -> u64;
+    ///
+    /// # Errors
+    ///
+    /// When the time cannot be read; the service then refuses the flow (fails closed) with
+    /// this error and changes nothing.
+    fn now(&self) -> Result<u64, Error>;
 }
 
 impl<F: Fn() -> u64 + Send + Sync> Clock for F {
-    fn now(&self) -> u64 {
-        self()
+    fn now(&self) -> Result<u64, Error> {
+        Ok(self())
     }
 }
 
@@ -31,8 +36,11 @@ impl<F: Fn() -> u64 + Send + Sync> Clock for F {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> u64 {
-        crate::otp::unix_now().unwrap_or(0)
+    /// # Errors
+    ///
+    /// [`Error::TimeBeforeEpoch`] when the system clock reads a time before 1970.
+    fn now(&self) -> Result<u64, Error> {
+        crate::otp::unix_now()
     }
 }
 
@@ -312,9 +320,11 @@ impl<S: Store> TwoFactor<S> {
     ) -> Result<Result<(), Error>, ServiceError<S::Error>> {
         let record = self.record(user_id).await?;
         let ctx = self.context(user_id);
-        Ok(record
-            .check_device(&ctx, token, self.clock.now())
-            .map(|_| ()))
+        let now = match self.clock.now() {
+            Ok(now) => now,
+            Err(error) => return Ok(Err(error)),
+        };
+        Ok(record.check_device(&ctx, token, now).map(|_| ()))
     }
 
     /// Revokes one trusted device; see [`TwoFactorRecord::revoke_device`].
@@ -386,7 +396,16 @@ impl<S: Store> TwoFactor<S> {
                 Some(v) => (v.record, Some(v.version)),
                 None => (TwoFactorRecord::new(), None),
             };
-            let transition = flow(&record, &self.context(user_id), self.clock.now());
+            let now = match self.clock.now() {
+                Ok(now) => now,
+                Err(error) => {
+                    return Ok(Outcome {
+                        result: Err(error),
+                        events: Vec::new(),
+                    });
+                }
+            };
+            let transition = flow(&record, &self.context(user_id), now);
             if !transition.changed() {
                 return Ok(Outcome {
                     result: transition.outcome,

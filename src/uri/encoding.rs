@@ -40,7 +40,8 @@ pub(crate) enum Plus {
 /// as the input, so the caller's length cap on the input bounds the allocation.
 pub(crate) fn decode(text: &str, plus: Plus) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+    // The value may be the secret: wiped if decoding fails half way; never reallocated.
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(bytes.len()));
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         match b {
@@ -60,7 +61,7 @@ pub(crate) fn decode(text: &str, plus: Plus) -> Option<Vec<u8>> {
             }
         }
     }
-    Some(out)
+    Some(core::mem::take(&mut *out))
 }
 
 fn is_unreserved(b: u8) -> bool {

@@ -518,6 +518,11 @@ impl FromStr for OtpAuthUri {
     }
 }
 
+/// Refuses an issuer that no label could carry, whatever the account name.
+pub(crate) fn check_issuer(issuer: &str) -> Result<(), UriError> {
+    check_names(issuer.trim(), "x")
+}
+
 /// Refuses names that cannot be written in a label, and labels over the cap.
 fn check_names(issuer: &str, account: &str) -> Result<(), UriError> {
     if issuer.contains(':') {
