@@ -74,9 +74,9 @@
 //!
 //! Every call returns an [`Outcome`](store::Outcome): the result, and [`account::Event`]s to
 //! turn into e-mails or audit-log lines ("2FA was turned off", "a recovery code was used",
-//! "a code was replayed"). Hosts with a synchronous database run the same flows on a
-//! [`TwoFactorRecord`](account::TwoFactorRecord) inside their own transaction; see
-//! [`account`].
+//! "a code was replayed"). Hosts that load and save records themselves run the same flows on
+//! a [`TwoFactorRecord`](account::TwoFactorRecord); [`account`] says how to do that without
+//! losing replay protection.
 //!
 //! # Threat model
 //!
@@ -103,8 +103,11 @@
 //!
 //! What remains yours: passwords and sessions (2FA runs after the password check, and the
 //! session must only be upgraded on success); HTTPS; cookie flags; keeping the sealing key
-//! out of the database; rate limits on the password step itself; and telling users by
-//! e-mail about the events above.
+//! out of the database; rate limits per user and per address in front of the password step
+//! and of these flows (each recovery-code check costs a few milliseconds of key derivation,
+//! and concurrent attempts each pay it); and telling users by e-mail about the events above.
+//! A [`PasswordConfirmed`](account::PasswordConfirmed) or [`SignedIn`](account::SignedIn)
+//! proof can be used again within its short lifetime; keep it in the request that made it.
 //!
 //! # Feature flags
 //!

@@ -282,7 +282,7 @@ impl TwoFactorRecord {
     /// # Errors
     ///
     /// [`Error::NotEnabled`]; [`Error::Recovery`] with
-    /// [`RecoveryError::InvalidCode`](crate::RecoveryError::InvalidCode) for a wrong or
+    /// [`RecoveryError::InvalidCode`] for a wrong or
     /// malformed code (the failure counts); [`Error::Throttled`] and [`Error::LockedOut`].
     pub fn use_recovery_code(
         &self,

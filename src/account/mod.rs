@@ -4,8 +4,21 @@
 //! the failure count and the trusted devices. Each flow is a method that takes the record (by
 //! reference), the input and the current time, and returns a [`Transition`]: the outcome, the
 //! next record, and the [`Event`]s a host turns into e-mails or audit logs. Nothing here reads a
-//! clock, touches a database or does any other I/O, so a host that keeps its data in SQL runs a
-//! flow inside its own transaction:
+//! clock, touches a database or does any other I/O.
+//!
+//! # Running flows yourself
+//!
+//! Most hosts should use the [`TwoFactor`](crate::TwoFactor) service, which does the loading
+//! and saving safely. A host that runs flows on records itself must keep two rules, or codes
+//! can be used twice and the throttle undone:
+//!
+//! 1. **Save whenever [`Transition::changed`] is true — also when the outcome is an error.**
+//!    A wrong code changes the failure count; an accepted code records its step.
+//! 2. **Make the load and the save atomic per user.** A plain transaction at the default
+//!    isolation level (READ COMMITTED in PostgreSQL, REPEATABLE READ in MySQL) does *not*
+//!    stop two requests from both loading the same record and both succeeding. Use
+//!    `SELECT … FOR UPDATE`, SERIALIZABLE isolation, or a version-checked `UPDATE … WHERE
+//!    version = $loaded` (see [`store`](crate::store)).
 //!
 //! ```
 //! use twofa::account::{Context, Settings, TwoFactorRecord};
@@ -14,29 +27,40 @@
 //!
 //! let settings = Settings::new("Example")?;
 //! let hasher = Pbkdf2Hasher::new();
+//! // DangerPlaintextSealer keeps this example short; use AesGcmSealer in an application.
 //! let ctx = Context::new("user-42", &settings, &DangerPlaintextSealer, &hasher);
 //! let mut rng = twofa::os_rng();
 //! let now = 1_700_000_000;
+//! # let database = std::cell::RefCell::new(String::new());
+//! # let save = |record: &TwoFactorRecord| *database.borrow_mut() = record.encode();
 //!
 //! // Enable: start, show the QR code, confirm with a code from the app.
 //! let started = TwoFactorRecord::new().start_enrollment(&ctx, "alice@example.com", &mut rng, now);
+//! if started.changed() {
+//!     save(&started.record);
+//! }
 //! let enrollment = started.outcome?;
-//! let code = enrollment.uri().to_totp()?.generate(now).to_string();
-//! let confirmed = started.record.confirm_enrollment(&ctx, &code, &mut rng, now);
+//! let phone = enrollment.uri().to_totp()?; // stands in for the user's app
+//! let confirmed = started.record.confirm_enrollment(&ctx, &phone.generate(now).to_string(), &mut rng, now);
+//! if confirmed.changed() {
+//!     save(&confirmed.record);
+//! }
 //! let recovery_codes = confirmed.outcome?; // show these once
-//! let record = confirmed.record; // save it
 //!
-//! // Sign in thirty seconds later.
+//! // Sign in thirty seconds later: load, apply, save if changed, then act on the outcome.
 //! let later = now + 30;
-//! let code = enrollment.uri().to_totp()?.generate(later).to_string();
-//! let signed_in = record.verify_code(&ctx, &code, later);
+//! # let loaded = TwoFactorRecord::decode(&database.borrow())?;
+//! let signed_in = loaded.verify_code(&ctx, &phone.generate(later).to_string(), later);
+//! if signed_in.changed() {
+//!     save(&signed_in.record);
+//! }
 //! assert!(signed_in.outcome.is_ok());
 //! # let _ = recovery_codes;
 //! # Ok::<(), twofa::Error>(())
 //! ```
 //!
-//! The [`TwoFactor`](crate::TwoFactor) service runs the same transitions against a
-//! [`Store`](crate::store::Store) with compare-and-swap, for async hosts.
+//! A pending enrolment does not expire by itself; starting again replaces it, and
+//! [`TwoFactorRecord::cancel_enrollment`] drops it.
 
 mod devices;
 mod encoding;
