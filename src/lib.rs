@@ -139,9 +139,16 @@ pub mod uri;
 
 pub use error::Error;
 pub use otp::{Algorithm, Code, Hotp, HotpBuilder, Secret, Totp, TotpBuilder, Verified};
+#[cfg(feature = "std")]
+pub use qr::QrCode;
 pub use rand_core;
+pub use recovery::{CodeHasher, Pbkdf2Hasher, RecoveryCodeSet, RecoveryCodes, RecoveryError};
+#[cfg(feature = "aes-gcm")]
+pub use seal::AesGcmSealer;
+pub use seal::{DangerPlaintextSealer, SealedSecret, SecretSealer};
 #[cfg(all(feature = "std", feature = "os-rng"))]
 pub use store::{MemoryStore, Store, TwoFactor};
+pub use uri::OtpAuthUri;
 
 /// The operating system's random number generator, as the infallible [`rand_core::CryptoRng`]
 /// that the flows of [`account`] take.
@@ -153,19 +160,6 @@ pub use store::{MemoryStore, Store, TwoFactor};
 pub fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
     rand_core::UnwrapErr(getrandom::SysRng)
 }
-
-// Re-exports of the uri and qr layers (issue 3).
-#[cfg(feature = "std")]
-pub use qr::QrCode;
-pub use uri::OtpAuthUri;
-
-// Re-exports of the recovery layer (issue 4).
-pub use recovery::{CodeHasher, Pbkdf2Hasher, RecoveryCodeSet, RecoveryCodes, RecoveryError};
-
-// Re-exports of the seal layer (issue 5).
-#[cfg(feature = "aes-gcm")]
-pub use seal::AesGcmSealer;
-pub use seal::{DangerPlaintextSealer, SealedSecret, SecretSealer};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

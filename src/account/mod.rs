@@ -64,10 +64,12 @@
 
 mod devices;
 mod encoding;
-mod flows;
-mod reauth;
+mod enrollment;
+mod reauthentication;
 mod settings;
+mod sign_in;
 mod throttle;
+mod trust;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -75,9 +77,10 @@ use core::fmt;
 
 pub use devices::{DeviceToken, TrustedDevice};
 pub use encoding::RecordError;
-pub use flows::{Enrollment, Reauthentication, SignInMethod, SignedIn};
-pub use reauth::{PasswordCheck, PasswordConfirmed};
+pub use enrollment::Enrollment;
+pub use reauthentication::{PasswordCheck, PasswordConfirmed, Reauthentication};
 pub use settings::Settings;
+pub use sign_in::{SignInMethod, SignedIn};
 pub use throttle::ThrottlePolicy;
 
 use crate::recovery::{CodeHasher, RecoveryCodeSet};
