@@ -48,17 +48,14 @@ impl TwoFactorRecord {
         rng: &mut R,
         now: u64,
     ) -> Transition<RecoveryCodes> {
-        if !self.is_enabled() {
-            return Transition::unchanged(self, Error::NotEnabled);
-        }
-        let mut next = self.clone();
-        let mut events = Vec::new();
-        if let Err(error) = next.reauthenticate(ctx, proof, now, &mut events) {
-            return next.settle_failure(self, error, events);
-        }
+        let (mut next, mut events) = match self.reauthenticated(ctx, proof, now) {
+            Ok(checked) => checked,
+            Err(failed) => return failed,
+        };
         let (codes, set) = match new_recovery_codes(ctx, rng) {
             Ok(made) => made,
-            Err(error) => return Transition::unchanged(self, error),
+            // Keep what the proof changed (a code's step is used up).
+            Err(error) => return next.settle_failure(self, error, events),
         };
         if let State::Enabled { recovery, .. } = &mut next.state {
             *recovery = set;
@@ -84,20 +81,35 @@ impl TwoFactorRecord {
         proof: Reauthentication<'_>,
         now: u64,
     ) -> Transition<()> {
-        if !self.is_enabled() {
-            return Transition::unchanged(self, Error::NotEnabled);
-        }
-        let mut next = self.clone();
-        let mut events = Vec::new();
-        if let Err(error) = next.reauthenticate(ctx, proof, now, &mut events) {
-            return next.settle_failure(self, error, events);
-        }
+        let (_, mut events) = match self.reauthenticated(ctx, proof, now) {
+            Ok(checked) => checked,
+            Err(failed) => return failed,
+        };
         events.push(Event::Disabled);
         Transition {
             outcome: Ok(()),
             record: TwoFactorRecord::default(),
             events,
             changed: true,
+        }
+    }
+
+    /// The record after `proof` was checked, with the events so far; or the failed flow.
+    #[allow(clippy::result_large_err)] // private; the Err is the flow's result, returned as is
+    fn reauthenticated<T>(
+        &self,
+        ctx: &Context<'_>,
+        proof: Reauthentication<'_>,
+        now: u64,
+    ) -> Result<(TwoFactorRecord, Vec<Event>), Transition<T>> {
+        if !self.is_enabled() {
+            return Err(Transition::unchanged(self, Error::NotEnabled));
+        }
+        let mut next = self.clone();
+        let mut events = Vec::new();
+        match next.reauthenticate(ctx, proof, now, &mut events) {
+            Ok(()) => Ok((next, events)),
+            Err(error) => Err(next.settle_failure(self, error, events)),
         }
     }
 
