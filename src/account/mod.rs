@@ -198,9 +198,19 @@ pub struct Transition<T> {
 }
 
 impl<T> Transition<T> {
+    /// A flow that failed before changing anything.
     fn unchanged(record: &TwoFactorRecord, error: crate::Error) -> Self {
+        Self::unchanged_with(record, Err(error))
+    }
+
+    /// A flow that succeeded without changing anything.
+    fn unchanged_ok(record: &TwoFactorRecord, value: T) -> Self {
+        Self::unchanged_with(record, Ok(value))
+    }
+
+    fn unchanged_with(record: &TwoFactorRecord, outcome: Result<T, crate::Error>) -> Self {
         Transition {
-            outcome: Err(error),
+            outcome,
             record: record.clone(),
             events: Vec::new(),
             changed: false,

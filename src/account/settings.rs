@@ -85,9 +85,7 @@ impl Settings {
     /// [`Error::InvalidDigits`] outside 6 to 8; [`Error::InvalidPeriod`] for 0.
     pub fn totp(mut self, algorithm: Algorithm, digits: u32, period: u64) -> Result<Self, Error> {
         crate::otp::check_digits(digits)?;
-        if period == 0 {
-            return Err(Error::InvalidPeriod);
-        }
+        crate::otp::check_period(period)?;
         self.algorithm = algorithm;
         self.digits = digits;
         self.period = period;
@@ -100,14 +98,7 @@ impl Settings {
     ///
     /// [`Error::WindowTooLarge`] over [`Totp::MAX_WINDOW`] on either side.
     pub fn window(mut self, back: u32, forward: u32) -> Result<Self, Error> {
-        for requested in [back, forward] {
-            if requested > Totp::MAX_WINDOW {
-                return Err(Error::WindowTooLarge {
-                    requested,
-                    max: Totp::MAX_WINDOW,
-                });
-            }
-        }
+        crate::otp::check_window(back, forward)?;
         self.window_back = back;
         self.window_forward = forward;
         Ok(self)

@@ -223,17 +223,6 @@ impl TwoFactorRecord {
     }
 }
 
-impl<T> Transition<T> {
-    pub(super) fn unchanged_ok(record: &TwoFactorRecord, value: T) -> Self {
-        Transition {
-            outcome: Ok(value),
-            record: record.clone(),
-            events: Vec::new(),
-            changed: false,
-        }
-    }
-}
-
 /// Opens the sealed secret and builds its verifier.
 pub(super) fn open(
     ctx: &Context<'_>,

@@ -178,8 +178,6 @@ pub(crate) trait BlockHash {
     fn compress(state: &mut Self::State, block: &Self::Block);
     /// The state as big-endian bytes: the digest once the last block is compressed.
     fn write_digest(state: &Self::State, out: &mut [u8]);
-    /// Byte `index` of the digest held in the state.
-    fn digest_byte(state: &Self::State, index: usize) -> u8;
     /// The whole-message hash, for keys longer than a block.
     fn digest_into(message: &[u8], out: &mut [u8]);
 
@@ -219,11 +217,6 @@ impl BlockHash for Sha1 {
         write_words(state, out);
     }
 
-    #[inline]
-    fn digest_byte(state: &[u32; 5], index: usize) -> u8 {
-        state[index / 4].to_be_bytes()[index % 4]
-    }
-
     fn digest_into(message: &[u8], out: &mut [u8]) {
         let mut digest = sha1::Sha1::digest(message);
         out.copy_from_slice(&digest);
@@ -255,11 +248,6 @@ impl BlockHash for Sha256 {
 
     fn write_digest(state: &[u32; 8], out: &mut [u8]) {
         write_words(state, out);
-    }
-
-    #[inline]
-    fn digest_byte(state: &[u32; 8], index: usize) -> u8 {
-        state[index / 4].to_be_bytes()[index % 4]
     }
 
     fn digest_into(message: &[u8], out: &mut [u8]) {
@@ -297,11 +285,6 @@ impl BlockHash for Sha512 {
         }
     }
 
-    #[inline]
-    fn digest_byte(state: &[u64; 8], index: usize) -> u8 {
-        state[index / 8].to_be_bytes()[index % 8]
-    }
-
     fn digest_into(message: &[u8], out: &mut [u8]) {
         let mut digest = sha2::Sha512::digest(message);
         out.copy_from_slice(&digest);
@@ -315,19 +298,22 @@ fn write_words(state: &[u32], out: &mut [u8]) {
     }
 }
 
-/// Dynamic truncation (RFC 4226 section 5.3): four bytes at the offset named by the low nibble
-/// of the last byte, with the top bit cleared. The digest is read straight from the state
-/// words (big-endian); digests are at least 20 bytes, so the offset (at most 15) plus 4 stays
-/// inside.
+/// Dynamic truncation (RFC 4226 section 5.3) of the digest held in `state`: four bytes at
+/// the offset named by the low nibble of the last byte, with the top bit cleared. Digests are
+/// at least 20 bytes, so the offset (at most 15) plus 4 stays inside.
 #[inline]
 fn truncate<H: BlockHash>(state: &H::State) -> u32 {
-    let offset = usize::from(H::digest_byte(state, H::OUTPUT_LEN - 1) & 0x0f);
-    u32::from_be_bytes([
-        H::digest_byte(state, offset),
-        H::digest_byte(state, offset + 1),
-        H::digest_byte(state, offset + 2),
-        H::digest_byte(state, offset + 3),
-    ]) & 0x7fff_ffff
+    let mut buffer = [0u8; 64];
+    let digest = &mut buffer[..H::OUTPUT_LEN];
+    H::write_digest(state, digest);
+    let offset = usize::from(digest[H::OUTPUT_LEN - 1] & 0x0f);
+    let word = [
+        digest[offset],
+        digest[offset + 1],
+        digest[offset + 2],
+        digest[offset + 3],
+    ];
+    u32::from_be_bytes(word) & 0x7fff_ffff
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub use code::{Code, MAX_DIGITS, MIN_DIGITS};
 pub use hotp::{Hotp, HotpBuilder};
 pub use secret::Secret;
 pub use totp::{Totp, TotpBuilder, Verified};
+pub(crate) use totp::{check_period, check_window};
 
 #[cfg(all(feature = "std", feature = "os-rng"))]
 pub(crate) use totp::unix_now;

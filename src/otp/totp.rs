@@ -62,17 +62,8 @@ impl Totp {
     /// A TOTP with the defaults: SHA-1, 6 digits, 30-second period, `T0` = 0, and a window of
     /// one step back and one forward.
     pub fn new(secret: Secret) -> Totp {
-        let mac = KeyedMac::new(Algorithm::Sha1, secret.expose_bytes());
-        Totp {
-            secret,
-            mac,
-            algorithm: Algorithm::Sha1,
-            digits: 6,
-            period: 30,
-            t0: 0,
-            window_back: 1,
-            window_forward: 1,
-        }
+        // The builder's defaults are valid settings, so they need no checks.
+        Totp::builder(secret).assemble()
     }
 
     /// Starts configuring a TOTP with other settings.
@@ -233,16 +224,10 @@ impl Totp {
     ///
     /// [`Error::TimeBeforeEpoch`] when `unix_time` is before `T0`.
     pub fn step_at(&self, unix_time: u64) -> Result<u64, Error> {
-        let elapsed = unix_time
+        unix_time
             .checked_sub(self.t0)
-            .ok_or(Error::TimeBeforeEpoch)?;
-        // Nearly every deployment uses 30 s; dividing by the constant compiles to a multiply,
-        // which saves a 64-bit division on every code.
-        Ok(if self.period == 30 {
-            elapsed / 30
-        } else {
-            elapsed / self.period
-        })
+            .map(|elapsed| elapsed / self.period)
+            .ok_or(Error::TimeBeforeEpoch)
     }
 
     /// Seconds until the step that contains `unix_time` ends and a new code appears, from
@@ -363,30 +348,48 @@ impl TotpBuilder {
     /// [`Error::InvalidDigits`] outside 6 to 8, [`Error::InvalidPeriod`] for a period of 0,
     /// [`Error::WindowTooLarge`] for a window over [`Totp::MAX_WINDOW`] on either side.
     pub fn build(self) -> Result<Totp, Error> {
-        let digits = check_digits(self.digits)?;
-        if self.period == 0 {
-            return Err(Error::InvalidPeriod);
-        }
-        for requested in [self.window_back, self.window_forward] {
-            if requested > Totp::MAX_WINDOW {
-                return Err(Error::WindowTooLarge {
-                    requested,
-                    max: Totp::MAX_WINDOW,
-                });
-            }
-        }
+        check_digits(self.digits)?;
+        check_period(self.period)?;
+        check_window(self.window_back, self.window_forward)?;
+        Ok(self.assemble())
+    }
+
+    /// The `Totp` for these settings, which the caller has checked.
+    fn assemble(self) -> Totp {
         let mac = KeyedMac::new(self.algorithm, self.secret.expose_bytes());
-        Ok(Totp {
+        Totp {
             secret: self.secret,
             mac,
             algorithm: self.algorithm,
-            digits,
+            digits: self.digits,
             period: self.period,
             t0: self.t0,
             window_back: self.window_back,
             window_forward: self.window_forward,
-        })
+        }
     }
+}
+
+/// Refuses a period of 0 seconds.
+pub(crate) fn check_period(period: u64) -> Result<(), Error> {
+    if period == 0 {
+        Err(Error::InvalidPeriod)
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses a window over [`Totp::MAX_WINDOW`] steps on either side.
+pub(crate) fn check_window(back: u32, forward: u32) -> Result<(), Error> {
+    for requested in [back, forward] {
+        if requested > Totp::MAX_WINDOW {
+            return Err(Error::WindowTooLarge {
+                requested,
+                max: Totp::MAX_WINDOW,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `matched - current` as a signed number; both lie within `MAX_WINDOW` of each other.
