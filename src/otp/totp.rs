@@ -174,7 +174,7 @@ impl Totp {
         let current = self.step_at(unix_time)?;
         let typed = parse_input(code, self.digits)?;
         let mut fresh = Choice::from(0);
-        let mut replayed = Choice::from(0);
+        let mut any = Choice::from(0);
         let mut matched = 0u64;
         let first = current.saturating_sub(u64::from(self.window_back));
         let last = current.saturating_add(u64::from(self.window_forward));
@@ -184,20 +184,21 @@ impl Totp {
         // Ascending, so the latest fresh match wins.
         for (step, value) in (first..=last).zip(values.iter()) {
             let hit = reduce(*value, self.digits).ct_eq(&typed);
-            let is_fresh = match last_accepted_step {
-                Some(accepted) => Choice::from(u8::from(step > accepted)),
-                None => Choice::from(1),
+            let fresh_hit = match last_accepted_step {
+                Some(accepted) => hit & Choice::from(u8::from(step > accepted)),
+                None => hit,
             };
-            matched.conditional_assign(&step, hit & is_fresh);
-            fresh |= hit & is_fresh;
-            replayed |= hit & !is_fresh;
+            matched.conditional_assign(&step, fresh_hit);
+            fresh |= fresh_hit;
+            any |= hit;
         }
+        // Without a fresh match, any match is of a step already used.
         if bool::from(fresh) {
             Ok(Verified {
                 step: matched,
                 offset: offset(matched, current),
             })
-        } else if bool::from(replayed) {
+        } else if bool::from(any) {
             Err(Error::ReplayedCode)
         } else {
             Err(Error::InvalidCode)
