@@ -131,6 +131,43 @@ fn bad_configuration_is_a_typed_error() {
     );
 }
 
+/// `generate_now` and `verify_now` read the system clock: the code is the one of the time
+/// read just before or just after, it verifies once, and the same step is then a replay.
+#[test]
+fn the_now_variants_read_the_system_clock() {
+    let unix = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let totp = Totp::new(Secret::from_bytes(SEED_20).unwrap());
+    let before = unix();
+    let code = totp.generate_now().unwrap();
+    let after = unix();
+    assert!(code == totp.generate(before) || code == totp.generate(after));
+    let matched = totp.verify_now(code.as_str(), None).unwrap();
+    let steps = totp.step_at(before).unwrap()..=totp.step_at(unix()).unwrap();
+    assert!(steps.contains(&matched.step), "{matched:?}");
+    assert_eq!(
+        totp.verify_now(code.as_str(), Some(matched.step)),
+        Err(Error::ReplayedCode)
+    );
+    // A clock before T0 is an error, not the code of step 0.
+    let future = Totp::builder(Secret::from_bytes(SEED_20).unwrap())
+        .t0(u64::MAX)
+        .build()
+        .unwrap();
+    assert_eq!(
+        future.generate_now().map(|c| c.len()),
+        Err(Error::TimeBeforeEpoch)
+    );
+    assert_eq!(
+        future.verify_now(code.as_str(), None),
+        Err(Error::TimeBeforeEpoch)
+    );
+}
+
 #[test]
 fn zero_window_accepts_only_the_current_step() {
     let totp = Totp::builder(Secret::from_bytes(SEED_20).unwrap())

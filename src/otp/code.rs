@@ -34,12 +34,13 @@ pub struct Code {
 }
 
 impl Code {
-    /// Formats `value` as `digits` decimal digits; `digits` must already be validated and
-    /// `value` be below `10^digits`.
+    /// The code for an HOTP value before reduction (RFC 4226 section 5.3): its last `digits`
+    /// decimal digits, for an already validated number of digits.
     pub(crate) fn new(value: u32, digits: u32) -> Code {
+        let digits = digits.clamp(MIN_DIGITS, MAX_DIGITS);
         Code {
-            digits: eight_digits(value),
-            len: digits.clamp(MIN_DIGITS, MAX_DIGITS) as u8,
+            digits: eight_digits(reduce(value, digits)),
+            len: digits as u8,
         }
     }
 
@@ -166,6 +167,9 @@ mod tests {
         assert_eq!(Code::new(42, 6).as_str(), "000042");
         assert_eq!(Code::new(0, 8).as_str(), "00000000");
         assert_eq!(Code::new(1_234_567, 7).to_string(), "1234567");
+        // RFC 4226 Appendix D, count 0: the truncated value and its 6-digit code.
+        assert_eq!(Code::new(1_284_755_224, 6).as_str(), "755224");
+        assert_eq!(Code::new(1_284_755_224, 8).as_str(), "84755224");
         assert_eq!(
             alloc::format!("{:?}", Code::new(42, 6)),
             "Code([redacted; 6 digits])"

@@ -29,7 +29,6 @@ use crate::Error;
 pub struct Hotp {
     secret: Secret,
     mac: KeyedMac,
-    algorithm: Algorithm,
     digits: u32,
 }
 
@@ -56,14 +55,13 @@ impl Hotp {
         Hotp {
             secret,
             mac,
-            algorithm,
             digits,
         }
     }
 
     /// The code for `counter`.
     pub fn generate(&self, counter: u64) -> Code {
-        Code::new(self.value(counter), self.digits)
+        Code::new(self.mac.truncated(counter), self.digits)
     }
 
     /// Checks `code` against the counters `counter ..= counter + look_ahead` and returns the
@@ -112,16 +110,12 @@ impl Hotp {
 
     /// The hash algorithm.
     pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        self.mac.algorithm()
     }
 
     /// The number of digits in a code.
     pub fn digits(&self) -> u32 {
         self.digits
-    }
-
-    fn value(&self, counter: u64) -> u32 {
-        reduce(self.mac.truncated(counter), self.digits)
     }
 }
 
@@ -129,7 +123,7 @@ impl fmt::Debug for Hotp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hotp")
             .field("secret", &self.secret)
-            .field("algorithm", &self.algorithm)
+            .field("algorithm", &self.algorithm())
             .field("digits", &self.digits)
             .finish()
     }

@@ -47,6 +47,14 @@ impl KeyedMac {
         }
     }
 
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::Sha1(_) => Algorithm::Sha1,
+            Self::Sha256(_) => Algorithm::Sha256,
+            Self::Sha512(_) => Algorithm::Sha512,
+        }
+    }
+
     /// HOTP(K, C) before reduction modulo 10^digits: the 31-bit value of RFC 4226 section 5.3.
     #[inline]
     pub(crate) fn truncated(&self, counter: u64) -> u32 {
@@ -98,7 +106,9 @@ impl<H: BlockHash> Keyed<H> {
         if key.len() <= bytes.len() {
             bytes[..key.len()].copy_from_slice(key);
         } else {
-            H::digest_into(key, &mut bytes[..H::OUTPUT_LEN]);
+            let mut digest = H::Hasher::digest(key);
+            bytes[..digest.len()].copy_from_slice(&digest);
+            digest.as_mut_slice().zeroize();
         }
         bytes.iter_mut().for_each(|b| *b ^= 0x36);
         let mut inner = H::IV;
@@ -126,10 +136,8 @@ impl<H: BlockHash> Keyed<H> {
             let lanes = chunk.len();
             // Build every block before the first compression, so that the compressions follow
             // one another with nothing in between and the processor can overlap them.
-            let mut blocks = [H::INNER_PADDING; LANES];
-            for (lane, block) in blocks.iter_mut().enumerate().take(lanes) {
-                *block = inner_block::<H>(base.wrapping_add(lane as u64));
-            }
+            let mut blocks: [H::Block; LANES] =
+                core::array::from_fn(|lane| inner_block::<H>(base.wrapping_add(lane as u64)));
             let mut states = [self.inner; LANES];
             for (state, block) in states.iter_mut().zip(&blocks).take(lanes) {
                 H::compress(state, block);
@@ -227,13 +235,14 @@ impl<H: BlockHash> Drop for Keyed<H> {
 pub(crate) trait BlockHash {
     type State: Copy + Zeroize;
     type Block: Copy + AsMut<[u8]>;
+    /// The whole-message hash, for keys longer than a block.
+    type Hasher: Digest;
     const ZERO_BLOCK: Self::Block;
     const IV: Self::State;
     /// The inner hash's last block without the counter: [`padded`] for an 8-byte message.
     const INNER_PADDING: Self::Block;
     /// The outer hash's last block without the inner digest.
     const OUTER_PADDING: Self::Block;
-    const OUTPUT_LEN: usize;
 
     fn compress(state: &mut Self::State, block: &Self::Block);
     /// Writes the state as big-endian bytes (the digest, once the last block is compressed)
@@ -242,8 +251,6 @@ pub(crate) trait BlockHash {
     /// Dynamic truncation (RFC 4226 section 5.3) of the digest held in `state`: the 31 bits
     /// at the offset named by the low nibble of the digest's last byte.
     fn truncate(state: &Self::State) -> u32;
-    /// The whole-message hash, for keys longer than a block.
-    fn digest_into(message: &[u8], out: &mut [u8]);
 }
 
 pub(crate) enum Sha1 {}
@@ -253,6 +260,7 @@ pub(crate) enum Sha512 {}
 impl BlockHash for Sha1 {
     type State = [u32; 5];
     type Block = [u8; 64];
+    type Hasher = sha1::Sha1;
     const ZERO_BLOCK: [u8; 64] = [0; 64];
     const IV: [u32; 5] = [
         0x6745_2301,
@@ -263,7 +271,6 @@ impl BlockHash for Sha1 {
     ];
     const INNER_PADDING: [u8; 64] = padded(8);
     const OUTER_PADDING: [u8; 64] = padded(20);
-    const OUTPUT_LEN: usize = 20;
 
     #[inline]
     fn compress(state: &mut [u32; 5], block: &[u8; 64]) {
@@ -281,17 +288,12 @@ impl BlockHash for Sha1 {
     fn truncate(state: &[u32; 5]) -> u32 {
         truncate_words(state)
     }
-
-    fn digest_into(message: &[u8], out: &mut [u8]) {
-        let mut digest = sha1::Sha1::digest(message);
-        out.copy_from_slice(&digest);
-        digest.as_mut_slice().zeroize();
-    }
 }
 
 impl BlockHash for Sha256 {
     type State = [u32; 8];
     type Block = [u8; 64];
+    type Hasher = sha2::Sha256;
     const ZERO_BLOCK: [u8; 64] = [0; 64];
     const IV: [u32; 8] = [
         0x6a09_e667,
@@ -305,7 +307,6 @@ impl BlockHash for Sha256 {
     ];
     const INNER_PADDING: [u8; 64] = padded(8);
     const OUTER_PADDING: [u8; 64] = padded(32);
-    const OUTPUT_LEN: usize = 32;
 
     #[inline]
     fn compress(state: &mut [u32; 8], block: &[u8; 64]) {
@@ -319,17 +320,12 @@ impl BlockHash for Sha256 {
     fn truncate(state: &[u32; 8]) -> u32 {
         truncate_words(state)
     }
-
-    fn digest_into(message: &[u8], out: &mut [u8]) {
-        let mut digest = sha2::Sha256::digest(message);
-        out.copy_from_slice(&digest);
-        digest.as_mut_slice().zeroize();
-    }
 }
 
 impl BlockHash for Sha512 {
     type State = [u64; 8];
     type Block = [u8; 128];
+    type Hasher = sha2::Sha512;
     const ZERO_BLOCK: [u8; 128] = [0; 128];
     const IV: [u64; 8] = [
         0x6a09_e667_f3bc_c908,
@@ -343,7 +339,6 @@ impl BlockHash for Sha512 {
     ];
     const INNER_PADDING: [u8; 128] = padded(8);
     const OUTER_PADDING: [u8; 128] = padded(64);
-    const OUTPUT_LEN: usize = 64;
 
     #[inline]
     fn compress(state: &mut [u64; 8], block: &[u8; 128]) {
@@ -362,12 +357,6 @@ impl BlockHash for Sha512 {
         let offset = (state[7] & 0x0f) as usize;
         let pair = (u128::from(state[offset / 8]) << 64) | u128::from(state[offset / 8 + 1]);
         (pair >> (96 - 8 * (offset % 8))) as u32 & 0x7fff_ffff
-    }
-
-    fn digest_into(message: &[u8], out: &mut [u8]) {
-        let mut digest = sha2::Sha512::digest(message);
-        out.copy_from_slice(&digest);
-        digest.as_mut_slice().zeroize();
     }
 }
 

@@ -34,7 +34,6 @@ use crate::Error;
 pub struct Totp {
     secret: Secret,
     mac: KeyedMac,
-    algorithm: Algorithm,
     digits: u32,
     period: u64,
     t0: u64,
@@ -112,7 +111,7 @@ impl Totp {
 
     /// The code for a time step.
     pub fn generate_at_step(&self, step: u64) -> Code {
-        Code::new(self.value(step), self.digits)
+        Code::new(self.mac.truncated(step), self.digits)
     }
 
     /// The code for the current time of the system clock.
@@ -251,7 +250,7 @@ impl Totp {
 
     /// The hash algorithm.
     pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        self.mac.algorithm()
     }
 
     /// The number of digits in a code.
@@ -273,17 +272,13 @@ impl Totp {
     pub fn window(&self) -> (u32, u32) {
         (self.window_back, self.window_forward)
     }
-
-    fn value(&self, step: u64) -> u32 {
-        reduce(self.mac.truncated(step), self.digits)
-    }
 }
 
 impl fmt::Debug for Totp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Totp")
             .field("secret", &self.secret)
-            .field("algorithm", &self.algorithm)
+            .field("algorithm", &self.algorithm())
             .field("digits", &self.digits)
             .field("period", &self.period)
             .field("t0", &self.t0)
@@ -361,7 +356,6 @@ impl TotpBuilder {
         Totp {
             secret: self.secret,
             mac,
-            algorithm: self.algorithm,
             digits: self.digits,
             period: self.period,
             t0: self.t0,
