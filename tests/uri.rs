@@ -181,6 +181,26 @@ fn every_case_parses_back_to_itself() {
     }
 }
 
+/// Whatever parses displays as text that parses again: an issuer taken from the parameter
+/// counts towards the label cap it will be written into.
+#[test]
+fn what_parses_displays_as_something_that_parses() {
+    let issuer = "a".repeat(OtpAuthUri::MAX_LABEL_LEN);
+    let text = format!("otpauth://totp/x?secret={S}&issuer={issuer}");
+    assert!(matches!(
+        text.parse::<OtpAuthUri>(),
+        Err(Error::Uri(UriError::TooLong {
+            part: UriPart::Label,
+            ..
+        }))
+    ));
+    // Just under the cap: parses, and its text parses back to the same URI.
+    let issuer = "a".repeat(OtpAuthUri::MAX_LABEL_LEN - 2);
+    let text = format!("otpauth://totp/x?secret={S}&issuer={issuer}");
+    let uri: OtpAuthUri = text.parse().unwrap();
+    assert_eq!(uri.to_string().parse::<OtpAuthUri>().unwrap(), uri);
+}
+
 #[test]
 fn lenient_forms_real_uris_take() {
     let table: &[(&str, Option<&str>, &str)] = &[

@@ -36,8 +36,8 @@ use zeroize::Zeroizing;
 
 pub use compat::{Compatibility, CompatibilityWarning};
 pub use error::{SecretProblem, UriError, UriPart};
-use write::check_image;
 pub(crate) use write::check_issuer;
+use write::{check_image, check_names};
 
 use crate::{Algorithm, Error, Hotp, Secret, Totp};
 

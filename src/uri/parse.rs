@@ -5,7 +5,7 @@ use alloc::string::String;
 use zeroize::Zeroizing;
 
 use super::encoding::{self, Plus};
-use super::{Kind, OtpAuthUri, UriError, UriPart, check_image};
+use super::{Kind, OtpAuthUri, UriError, UriPart, check_image, check_names};
 use crate::{Algorithm, Secret};
 
 /// The parameters the parser reads; all others are ignored.
@@ -66,6 +66,9 @@ pub(super) fn parse(text: &str, min_secret_len: usize) -> Result<OtpAuthUri, Uri
         }
         (from_label, _) => from_label,
     };
+    // The issuer may come from the parameter rather than the label; the label written back
+    // must pass the same checks as one built from these names.
+    check_names(issuer.as_deref().unwrap_or(""), &account)?;
 
     let algorithm = match params.algorithm.as_deref() {
         None => Algorithm::Sha1,

@@ -91,7 +91,7 @@ pub(crate) fn check_issuer(issuer: &str) -> Result<(), UriError> {
 }
 
 /// Refuses names that cannot be written in a label, and labels over the cap.
-fn check_names(issuer: &str, account: &str) -> Result<(), UriError> {
+pub(super) fn check_names(issuer: &str, account: &str) -> Result<(), UriError> {
     if issuer.contains(':') {
         return Err(UriError::ColonInName {
             part: UriPart::Issuer,
