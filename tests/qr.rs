@@ -84,11 +84,16 @@ fn uris() -> Vec<OtpAuthUri> {
     let mut uris: Vec<OtpAuthUri> = cases::cases().iter().map(cases::Case::uri).collect();
     let totp = Totp::new(Secret::from_bytes(&[0x5a; 20]).unwrap());
     for (issuer, account) in [
-        ("Plausible Analytics", "alice@example.com"),
-        ("", "no-issuer@example.com"),
-        ("Ünïcødé GmbH", "🔐🔑"),
+        (Some("Plausible Analytics"), "alice@example.com"),
+        (None, "no-issuer@example.com"),
+        (Some("Ünïcødé GmbH"), "🔐🔑"),
     ] {
-        uris.push(OtpAuthUri::from_totp(&totp, issuer, account).unwrap());
+        uris.push(
+            OtpAuthUri::for_totp(&totp, account)
+                .issuer(issuer)
+                .build()
+                .unwrap(),
+        );
     }
     uris
 }

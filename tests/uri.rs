@@ -1,5 +1,6 @@
-//! otpauth URIs through the public API: round trips with pyotp in both directions, the issue's
-//! examples, a table of malformed URIs with their typed errors, and properties.
+//! otpauth URIs through the public API: round trips with pyotp in both directions, the text
+//! totp-rs writes, URIs as people paste them, a table of malformed URIs with their typed
+//! errors, and properties.
 // Helpers outside `#[test]` functions fail the test by panicking, like the tests themselves.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -152,18 +153,36 @@ for line in sys.stdin:
     }
 }
 
+/// The URI totp-rs (an independent implementation) writes for the defaults, an issuer and an
+/// account.
+fn totp_rs_url(issuer: Option<&str>, account: &str) -> String {
+    totp_rs::Builder::new()
+        .with_secret(Secret::from_base32(S).unwrap().expose_bytes().to_vec())
+        .with_issuer(issuer)
+        .with_account_name(account)
+        .build()
+        .unwrap()
+        .to_url()
+        .unwrap()
+}
+
 #[test]
-fn the_issue_example() {
+fn writes_what_totp_rs_writes() {
     let totp = Totp::new(Secret::from_base32(S).unwrap());
-    let uri = OtpAuthUri::from_totp(&totp, "Plausible Analytics", "alice@example.com").unwrap();
-    assert_eq!(
-        uri.to_string(),
-        format!(
-            "otpauth://totp/Plausible%20Analytics:alice%40example.com?secret={S}\
-             &issuer=Plausible%20Analytics"
-        )
-    );
-    assert!(uri.compatibility().is_widely_supported());
+    for (issuer, account) in [
+        (Some("Plausible Analytics"), "alice@example.com"),
+        (None, "bob"),
+        (Some("Ünïcødé GmbH"), "jörg+1@example.com"),
+    ] {
+        let expected = totp_rs_url(issuer, account);
+        let uri = OtpAuthUri::for_totp(&totp, account)
+            .issuer(issuer)
+            .build()
+            .unwrap();
+        assert_eq!(uri.to_string(), expected);
+        assert_eq!(*uri.to_zeroizing_string(), expected);
+        assert!(uri.compatibility().is_widely_supported());
+    }
 }
 
 #[test]
@@ -410,12 +429,24 @@ fn malformed_uris_give_typed_errors() {
             E::UnknownAlgorithm,
         ),
         (
-            "otpauth://totp/x?secret=S&image=http%3A%2F%2Fexample.com%2Fa.png".into(),
-            E::ImageNotHttps,
+            "otpauth://totp/x?secret=S&encoder=steam".into(),
+            E::UnsupportedEncoder,
         ),
         (
-            "otpauth://totp/x?secret=S&image=javascript:alert(1)".into(),
-            E::ImageNotHttps,
+            "otpauth://totp/Steam:x?secret=S&issuer=Steam&ENCODER=Steam&digits=5".into(),
+            E::UnsupportedEncoder,
+        ),
+        (
+            "otpauth://hotp/x?secret=S&counter=1&encoder=base26".into(),
+            E::UnsupportedEncoder,
+        ),
+        (
+            "otpauth://totp/x?secret=S&encoder=steam&encoder=steam".into(),
+            E::DuplicateParameter { name: "encoder" },
+        ),
+        (
+            "otpauth://totp/x?secret=S&image=a&image=b".into(),
+            E::DuplicateParameter { name: "image" },
         ),
         (
             "otpauth://totp/%E?secret=S".into(),
@@ -484,6 +515,16 @@ fn malformed_uris_give_typed_errors() {
             },
         ),
         (
+            // Under the cap as received (574 bytes), over it as written: raw UTF-8 is
+            // percent-encoded, and the issuer is written twice.
+            format!("otpauth://totp/x?secret=S&issuer={}", "é".repeat(255)),
+            E::TooLong {
+                part: UriPart::Uri,
+                len: 3125,
+                max: 2048,
+            },
+        ),
+        (
             // Measured once decoded: 1539 bytes of escapes are 513 bytes.
             format!("otpauth://totp/x?secret=S&image={}", "%41".repeat(513)),
             E::TooLong {
@@ -510,7 +551,10 @@ fn hotp_parameters_and_conversions() {
         .algorithm(Algorithm::Sha256)
         .build()
         .unwrap();
-    let uri = OtpAuthUri::from_hotp(&hotp, u64::MAX, "Token Co", "bob").unwrap();
+    let uri = OtpAuthUri::for_hotp(&hotp, u64::MAX, "bob")
+        .issuer("Token Co")
+        .build()
+        .unwrap();
     let text = uri.to_string();
     assert!(text.starts_with("otpauth://hotp/Token%20Co:bob?"), "{text}");
     assert!(text.contains("&counter=18446744073709551615"), "{text}");
@@ -549,15 +593,187 @@ fn legacy_secrets_only_when_asked() {
 }
 
 #[test]
+fn pasted_uris_keep_their_white_space_outside() {
+    let uri = format!("otpauth://totp/Acme:alice?secret={S}&issuer=Acme");
+    let expected: OtpAuthUri = uri.parse().unwrap();
+    for pasted in [
+        format!("{uri}\n"),
+        format!("{uri}\r\n"),
+        format!("  {uri} \t\n"),
+        format!("\u{a0}{uri}\u{2028}"),
+        // A newline straight after the secret, as a copy of the last parameter gives it.
+        format!("otpauth://totp/Acme:alice?issuer=Acme&secret={S}\n"),
+    ] {
+        assert_eq!(
+            pasted.parse::<OtpAuthUri>(),
+            Ok(expected.clone()),
+            "{pasted:?}"
+        );
+        assert_eq!(OtpAuthUri::parse_legacy(&pasted), Ok(expected.clone()));
+    }
+    // White space inside the URI is not trimmed away.
+    assert_eq!(
+        format!("otpauth://totp/Acme:alice?secret={S}\n&issuer=Acme").parse::<OtpAuthUri>(),
+        Err(Error::Uri(UriError::InvalidSecret(
+            SecretProblem::InvalidCharacter { position: 32 }
+        )))
+    );
+    // The length cap applies to the URI, not to the white space around it.
+    let padded = format!("{uri}{}", " ".repeat(OtpAuthUri::MAX_LEN));
+    assert_eq!(padded.parse::<OtpAuthUri>(), Ok(expected));
+}
+
+#[test]
+fn control_characters_in_names_are_refused_raw_or_encoded() {
+    use UriPart::{Label, Parameter};
+    for (control, escaped) in [
+        ('\0', "%00"),
+        ('\n', "%0A"),
+        ('\r', "%0d"),
+        ('\t', "%09"),
+        ('\u{1b}', "%1B"),
+        ('\u{7f}', "%7F"),
+        ('\u{85}', "%C2%85"),
+        ('\u{9b}', "%C2%9B"),
+    ] {
+        for c in [control.to_string(), escaped.to_string()] {
+            for (text, part) in [
+                (format!("otpauth://totp/Ac{c}me:alice?secret={S}"), Label),
+                (format!("otpauth://totp/Acme:ali{c}ce?secret={S}"), Label),
+                // At the edges of a name, where trimming would otherwise hide it.
+                (format!("otpauth://totp/Acme{c}:alice?secret={S}"), Label),
+                (format!("otpauth://totp/alice{c}?secret={S}"), Label),
+                (
+                    format!("otpauth://totp/alice?secret={S}&issuer=Ac{c}me"),
+                    Parameter("issuer"),
+                ),
+                // (Before the secret: at the very end, a raw one is white space around the
+                // pasted URI.)
+                (
+                    format!("otpauth://totp/alice?issuer=Acme{c}&secret={S}"),
+                    Parameter("issuer"),
+                ),
+            ] {
+                let refused = Err(Error::Uri(UriError::ControlCharacter { part }));
+                assert_eq!(text.parse::<OtpAuthUri>(), refused, "{text:?}");
+                assert_eq!(OtpAuthUri::parse_legacy(&text), refused, "{text:?}");
+            }
+        }
+    }
+    // Even in a label prefix that `parse_legacy` would drop for the issuer parameter.
+    assert_eq!(
+        OtpAuthUri::parse_legacy(&format!("otpauth://totp/A%1Bb:x?secret={S}&issuer=C")),
+        Err(Error::Uri(UriError::ControlCharacter { part: Label }))
+    );
+}
+
+#[test]
+fn a_non_https_image_is_dropped_and_reported() {
+    for image in [
+        "http%3A%2F%2Fexample.com%2Fa.png",
+        "javascript:alert(1)",
+        "https://",
+        "",
+    ] {
+        let text = format!("otpauth://totp/Acme:alice?secret={S}&issuer=Acme&image={image}");
+        let uri: OtpAuthUri = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(uri.image(), None, "{text}");
+        let report = uri.compatibility();
+        assert!(!report.is_widely_supported(), "{text}");
+        assert_eq!(
+            report.warnings().collect::<Vec<_>>(),
+            [CompatibilityWarning::ImageDropped],
+            "{text}"
+        );
+        assert!(
+            CompatibilityWarning::ImageDropped
+                .to_string()
+                .contains("https")
+        );
+        // What is left is the URI without the image, and writes as such.
+        let without = format!("otpauth://totp/Acme:alice?secret={S}&issuer=Acme");
+        assert_eq!(uri.to_string(), without);
+        let reread: OtpAuthUri = without.parse().unwrap();
+        assert_eq!(reread, uri);
+        assert!(reread.compatibility().is_widely_supported());
+        assert_eq!(OtpAuthUri::parse_legacy(&text).unwrap().image(), None);
+    }
+    // An https image is kept, with no warning; other warnings come first.
+    let text =
+        format!("otpauth://totp/x?secret={S}&digits=8&image=HTTPS%3A%2F%2Fexample.com%2Fa.png");
+    let uri: OtpAuthUri = text.parse().unwrap();
+    assert_eq!(uri.image(), Some("HTTPS://example.com/a.png"));
+    assert_eq!(
+        uri.compatibility().warnings().collect::<Vec<_>>(),
+        [CompatibilityWarning::Digits(8)]
+    );
+    let text = format!("otpauth://hotp/x?secret={S}&counter=0&image=ftp://a");
+    assert_eq!(
+        text.parse::<OtpAuthUri>()
+            .unwrap()
+            .compatibility()
+            .warnings()
+            .collect::<Vec<_>>(),
+        [
+            CompatibilityWarning::CounterBased,
+            CompatibilityWarning::ImageDropped
+        ]
+    );
+}
+
+#[test]
+fn parse_legacy_lets_the_issuer_parameter_win() {
+    // Microsoft's form: the label prefix names the tenant, the parameter the issuer.
+    let text = format!("otpauth://totp/Contoso:me@example.com?secret={S}&issuer=Microsoft");
+    assert_eq!(
+        text.parse::<OtpAuthUri>(),
+        Err(Error::Uri(UriError::IssuerMismatch))
+    );
+    let uri = OtpAuthUri::parse_legacy(&text).unwrap();
+    assert_eq!(uri.issuer(), Some("Microsoft"));
+    assert_eq!(uri.account(), "me@example.com");
+    assert_eq!(
+        uri.to_string(),
+        format!("otpauth://totp/Microsoft:me%40example.com?secret={S}&issuer=Microsoft")
+    );
+    // Agreement up to white space is no mismatch, in either mode.
+    let text = format!("otpauth://totp/%20Acme%20:x?secret={S}&issuer=Acme+");
+    assert_eq!(text.parse::<OtpAuthUri>().unwrap().issuer(), Some("Acme"));
+    // The parameter still has to be a name the label can carry.
+    let text = format!("otpauth://totp/Contoso:me?secret={S}&issuer=Micro:soft");
+    assert_eq!(
+        OtpAuthUri::parse_legacy(&text),
+        Err(Error::Uri(UriError::ColonInName {
+            part: UriPart::Issuer
+        }))
+    );
+}
+
+#[test]
+fn an_empty_encoder_is_no_encoder() {
+    for text in [
+        format!("otpauth://totp/x?secret={S}&encoder="),
+        format!("otpauth://totp/x?secret={S}&encoder=+"),
+    ] {
+        let uri: OtpAuthUri = text.parse().unwrap();
+        assert_eq!(uri.digits(), 6);
+    }
+    let steam = format!("otpauth://totp/Steam:x?secret={S}&encoder=steam");
+    assert_eq!(
+        OtpAuthUri::parse_legacy(&steam),
+        Err(Error::Uri(UriError::UnsupportedEncoder))
+    );
+}
+
+#[test]
 fn debug_redacts_and_display_exposes() {
-    let uri: OtpAuthUri = format!("otpauth://totp/Acme:alice?secret={S}")
-        .parse()
-        .unwrap();
+    let text = totp_rs_url(Some("Acme"), "alice");
+    let uri: OtpAuthUri = text.parse().unwrap();
     let debug = format!("{uri:?}");
     assert!(!debug.contains(&S[..8]), "{debug}");
     assert!(debug.contains("Acme") && debug.contains("alice"), "{debug}");
-    assert!(uri.to_string().contains(S));
-    assert_eq!(*uri.to_zeroizing_string(), uri.to_string());
+    assert_eq!(uri.to_string(), text);
+    assert_eq!(*uri.to_zeroizing_string(), text);
     assert_eq!(
         &*uri.manual_entry_key(),
         "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ"
@@ -645,7 +861,7 @@ proptest! {
 
     #[test]
     fn built_uris_round_trip(
-        issuer in "[^:]{0,20}",
+        issuer in prop::option::of("[^:]{0,20}"),
         account in "[^:]{0,20}",
         algorithm in prop::sample::select(vec![Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512]),
         digits in 6u32..=8,
@@ -657,18 +873,26 @@ proptest! {
         let secret = Secret::from_bytes(&bytes).unwrap();
         let built = if hotp {
             let hotp = Hotp::builder(secret).algorithm(algorithm).digits(digits).build().unwrap();
-            OtpAuthUri::from_hotp(&hotp, counter, &issuer, &account)
+            OtpAuthUri::for_hotp(&hotp, counter, &account).issuer(issuer.as_deref()).build()
         } else {
             let totp = Totp::builder(secret).algorithm(algorithm).digits(digits).period(period)
                 .build().unwrap();
-            OtpAuthUri::from_totp(&totp, &issuer, &account)
+            OtpAuthUri::for_totp(&totp, &account).issuer(issuer.as_deref()).build()
         };
-        if account.trim().is_empty() {
-            prop_assert_eq!(built, Err(Error::Uri(UriError::EmptyAccount)));
+        let has_control = |name: &str| name.chars().any(char::is_control);
+        let refusal = match issuer.as_deref() {
+            Some(issuer) if has_control(issuer) => Some(UriError::ControlCharacter { part: UriPart::Issuer }),
+            Some(issuer) if issuer.trim().is_empty() => Some(UriError::EmptyIssuer),
+            _ if has_control(&account) => Some(UriError::ControlCharacter { part: UriPart::Account }),
+            _ if account.trim().is_empty() => Some(UriError::EmptyAccount),
+            _ => None,
+        };
+        if let Some(refusal) = refusal {
+            prop_assert_eq!(built, Err(Error::Uri(refusal)));
             return Ok(());
         }
         let uri = built.unwrap();
-        prop_assert_eq!(uri.issuer(), Some(issuer.trim()).filter(|i| !i.is_empty()));
+        prop_assert_eq!(uri.issuer(), issuer.as_deref().map(str::trim));
         prop_assert_eq!(uri.account(), account.trim());
         let parsed: OtpAuthUri = uri.to_string().parse().unwrap();
         prop_assert_eq!(parsed, uri);

@@ -84,7 +84,10 @@ impl TwoFactorRecord {
             let secret = Secret::generate_with(rng);
             let sealed = ctx.sealer.seal(&secret, ctx.user_id)?;
             let totp = ctx.settings.verifier(secret, parameters)?;
-            let uri = OtpAuthUri::from_totp(&totp, ctx.settings.issuer(), account_name)?;
+            let issuer = Some(ctx.settings.issuer()).filter(|issuer| !issuer.is_empty());
+            let uri = OtpAuthUri::for_totp(&totp, account_name)
+                .issuer(issuer)
+                .build()?;
             Ok::<_, Error>((sealed, uri))
         })();
         let (sealed, uri) = match prepared {

@@ -16,7 +16,9 @@
 //! use twofa::{OtpAuthUri, QrCode, Secret, Totp};
 //!
 //! let totp = Totp::new(Secret::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")?);
-//! let uri = OtpAuthUri::from_totp(&totp, "Plausible Analytics", "alice@example.com")?;
+//! let uri = OtpAuthUri::for_totp(&totp, "alice@example.com")
+//!     .issuer("Plausible Analytics")
+//!     .build()?;
 //! let qr = QrCode::from_uri(&uri)?;
 //! let svg = qr.to_svg();
 //! assert!(svg.starts_with("<svg "));
