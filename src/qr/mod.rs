@@ -420,29 +420,6 @@ mod tests {
     }
 
     #[test]
-    fn terminal_text_maps_back_to_the_matrix() {
-        let qr = QrCode::encode("terminal test").unwrap();
-        let side = qr.size() + 8;
-        for inverted in [false, true] {
-            let text = qr.terminal(inverted);
-            let lines: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
-            assert_eq!(lines.len(), side.div_ceil(2));
-            for y in 0..side {
-                assert_eq!(lines[y / 2].len(), side);
-                for (x, &c) in lines[y / 2].iter().enumerate() {
-                    let drawn = if y % 2 == 0 {
-                        matches!(c, '█' | '▀')
-                    } else {
-                        matches!(c, '█' | '▄')
-                    };
-                    let dark = x >= 4 && y >= 4 && qr.is_dark(x - 4, y - 4);
-                    assert_eq!(drawn, dark != inverted, "({x}, {y}) inverted={inverted}");
-                }
-            }
-        }
-    }
-
-    #[test]
     fn debug_hides_the_modules() {
         let qr = QrCode::encode("secret stuff").unwrap();
         assert_eq!(

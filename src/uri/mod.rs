@@ -440,7 +440,6 @@ impl Eq for OtpAuthUri {}
 mod tests {
     use super::*;
     use alloc::format;
-    use alloc::string::ToString;
 
     fn secret() -> Secret {
         Secret::from_bytes(b"12345678901234567890").unwrap()

@@ -258,7 +258,7 @@ fn decimal(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::uri::SecretProblem;
+    use crate::Algorithm;
 
     const S: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
