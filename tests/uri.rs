@@ -185,6 +185,223 @@ fn writes_what_totp_rs_writes() {
     }
 }
 
+/// The secret `12345678901234567890` of RFC 4226's test vectors, base32 `S`.
+fn secret20() -> Secret {
+    Secret::from_bytes(b"12345678901234567890").unwrap()
+}
+
+/// Byte for byte the text pyotp writes, defaults left out, for TOTP settings and names that
+/// need encoding (pyotp puts `counter` elsewhere, so HOTP is compared field by field above;
+/// and it leaves `/` unencoded in the label, where this crate encodes it).
+#[test]
+fn writes_what_pyotp_writes() {
+    if !common::pyotp_available() {
+        return;
+    }
+    const WRITE: &str = r#"
+import sys, hashlib, pyotp
+for line in sys.stdin:
+    issuer, name, algorithm, digits, period, image = line.rstrip("\n").split("\t")
+    issuer = None if issuer == "-" else bytes.fromhex(issuer).decode()
+    extra = {} if image == "-" else {"image": image}
+    otp = pyotp.TOTP(sys.argv[1] if len(sys.argv) > 1 else "SECRET", digits=int(digits),
+                     digest=getattr(hashlib, algorithm), interval=int(period))
+    print(otp.provisioning_uri(name=bytes.fromhex(name).decode(), issuer_name=issuer, **extra))
+"#;
+    let cases: [(Option<&str>, &str, Algorithm, u32, u64, Option<&str>); 5] = [
+        (Some("A B"), "c+d@e", Algorithm::Sha1, 6, 60, None),
+        (
+            Some("Acme"),
+            "x",
+            Algorithm::Sha512,
+            7,
+            30,
+            Some("https://example.com/logo.png?size=64&v=2"),
+        ),
+        (None, "alice@example.com", Algorithm::Sha256, 8, 15, None),
+        (
+            Some("Ünïcødé GmbH"),
+            "jörg.ops~1_y-z",
+            Algorithm::Sha1,
+            6,
+            30,
+            None,
+        ),
+        (
+            Some("a&b=c?d#e%f"),
+            "🔐 'quoted' \"name\"",
+            Algorithm::Sha1,
+            6,
+            30,
+            None,
+        ),
+    ];
+    let input: String = cases
+        .iter()
+        .map(|(issuer, account, algorithm, digits, period, image)| {
+            format!(
+                "{}\t{}\t{}\t{digits}\t{period}\t{}\n",
+                issuer.map_or("-".to_string(), hex),
+                hex(account),
+                algorithm.as_str().to_lowercase(),
+                image.unwrap_or("-"),
+            )
+        })
+        .collect();
+    let output = common::python(&WRITE.replace("\"SECRET\"", &format!("{S:?}")), &input);
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines.len(), cases.len());
+    for ((issuer, account, algorithm, digits, period, image), expected) in cases.iter().zip(lines) {
+        let totp = Totp::builder(secret20())
+            .algorithm(*algorithm)
+            .digits(*digits)
+            .period(*period)
+            .build()
+            .unwrap();
+        // Padded names: the builder trims them.
+        let padded_issuer = issuer.map(|issuer| format!(" {issuer}\u{a0}"));
+        let padded_account = format!("  {account} ");
+        let builder = OtpAuthUri::for_totp(&totp, &padded_account).issuer(padded_issuer.as_deref());
+        let uri = match image {
+            Some(image) => builder.image(image),
+            None => builder,
+        }
+        .build()
+        .unwrap();
+        assert_eq!(uri.to_string(), expected);
+        assert_eq!(*uri.to_zeroizing_string(), expected);
+    }
+}
+
+#[test]
+fn refuses_names_the_label_cannot_hold() {
+    let totp = Totp::new(secret20());
+    let build = |issuer: Option<&str>, account: &str| {
+        OtpAuthUri::for_totp(&totp, account).issuer(issuer).build()
+    };
+    let refused = |part| Err(Error::Uri(UriError::ColonInName { part }));
+    assert_eq!(build(Some("A:B"), "alice"), refused(UriPart::Issuer));
+    assert_eq!(build(Some("AB"), "alice:x"), refused(UriPart::Account));
+    assert_eq!(
+        build(Some("AB"), " "),
+        Err(Error::Uri(UriError::EmptyAccount))
+    );
+    assert_eq!(
+        build(None, &"a".repeat(513)),
+        Err(Error::Uri(UriError::TooLong {
+            part: UriPart::Label,
+            len: 513,
+            max: 512
+        }))
+    );
+    assert!(build(None, &"a".repeat(512)).is_ok());
+    // The issuer and its colon count: 510 + 1 + 1 fits, 510 + 1 + 2 does not.
+    let issuer = "i".repeat(510);
+    assert!(build(Some(&issuer), "a").is_ok());
+    assert!(build(Some(&issuer), "ab").is_err());
+    // 500 characters that each take 3 bytes once encoded: the label fits, the URI not.
+    let wide = "é".repeat(250);
+    assert!(matches!(
+        build(Some(&wide[..200]), &wide[..300]),
+        Err(Error::Uri(UriError::TooLong {
+            part: UriPart::Uri,
+            ..
+        }))
+    ));
+    let uri = build(None, "alice").unwrap();
+    assert_eq!(uri.issuer(), None);
+    assert!(!uri.to_string().contains("issuer"));
+}
+
+#[test]
+fn an_issuer_is_given_or_left_out_never_empty() {
+    let totp = Totp::new(secret20());
+    for blank in ["", "  "] {
+        assert_eq!(
+            OtpAuthUri::for_totp(&totp, "alice").issuer(blank).build(),
+            Err(Error::Uri(UriError::EmptyIssuer)),
+            "{blank:?}"
+        );
+    }
+    let hotp = Hotp::new(secret20());
+    let uri = OtpAuthUri::for_hotp(&hotp, 3, "alice")
+        .issuer(None)
+        .build()
+        .unwrap();
+    assert_eq!((uri.issuer(), uri.account()), (None, "alice"));
+}
+
+#[test]
+fn refuses_control_characters_in_names() {
+    let totp = Totp::new(secret20());
+    for control in [
+        '\0', '\n', '\r', '\t', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}',
+    ] {
+        let name = format!("a{control}b");
+        let edge = format!("ab{control}");
+        for (issuer, account, part) in [
+            (name.as_str(), "alice", UriPart::Issuer),
+            ("Acme", name.as_str(), UriPart::Account),
+            // At the edge, before trimming could hide it.
+            (edge.as_str(), "alice", UriPart::Issuer),
+            ("Acme", edge.as_str(), UriPart::Account),
+        ] {
+            assert_eq!(
+                OtpAuthUri::for_totp(&totp, account).issuer(issuer).build(),
+                Err(Error::Uri(UriError::ControlCharacter { part })),
+                "{issuer:?} {account:?}"
+            );
+        }
+    }
+    // Other characters outside ASCII are names like any other.
+    let uri = OtpAuthUri::for_totp(&totp, "j\u{f6}rg \u{1f510}")
+        .issuer("\u{a0}\u{dc}nic\u{f8}de\u{200b}")
+        .build()
+        .unwrap();
+    assert_eq!(uri.issuer(), Some("\u{dc}nic\u{f8}de\u{200b}"));
+}
+
+#[test]
+fn refuses_a_start_time_the_uri_cannot_express() {
+    let totp = Totp::builder(secret20()).t0(1).build().unwrap();
+    assert_eq!(
+        OtpAuthUri::for_totp(&totp, "b").build(),
+        Err(Error::Uri(UriError::NonZeroT0))
+    );
+}
+
+#[test]
+fn image_must_be_https() {
+    let totp = Totp::new(secret20());
+    let build = |url| OtpAuthUri::for_totp(&totp, "b").image(url).build();
+    for bad in [
+        "http://example.com/x.png",
+        "https://",
+        "example.com",
+        "",
+        "javascript:x",
+    ] {
+        assert_eq!(
+            build(bad),
+            Err(Error::Uri(UriError::ImageNotHttps)),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        build("HTTPS://example.com/").unwrap().image(),
+        Some("HTTPS://example.com/")
+    );
+    let long = format!("https://example.com/{}", "x".repeat(600));
+    assert_eq!(
+        build(&long),
+        Err(Error::Uri(UriError::TooLong {
+            part: UriPart::Parameter("image"),
+            len: 620,
+            max: 512
+        }))
+    );
+}
+
 #[test]
 fn every_case_parses_back_to_itself() {
     for case in cases::cases() {
@@ -543,6 +760,28 @@ fn malformed_uris_give_typed_errors() {
         let shown = format!("{error} / {error:?}");
         assert!(!shown.contains(&S[..8]), "{shown}");
     }
+}
+
+#[test]
+fn errors_say_what_is_wrong_and_where() {
+    let message = |text: String| text.parse::<OtpAuthUri>().unwrap_err().to_string();
+    assert_eq!(
+        message(format!("otpauth://totp/{}?secret={S}", "b".repeat(513))),
+        "otpauth URI: the label is 513 bytes long; at most 512 are allowed"
+    );
+    assert_eq!(
+        message("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP".into()),
+        "otpauth URI: the secret is not valid: 10 bytes long; at least 16 are required"
+    );
+    assert_eq!(
+        message(format!("otpauth://totp/x?issuer=a%00&secret={S}")),
+        "otpauth URI: the issuer parameter contains a control character"
+    );
+    assert_eq!(
+        message(format!("otpauth://totp/x?secret={S}&encoder=steam")),
+        "otpauth URI: the encoder parameter asks for codes other than decimal digits, which \
+         are not supported"
+    );
 }
 
 #[test]
