@@ -250,7 +250,7 @@ impl OtpAuthUri {
     /// use twofa::{OtpAuthUri, Secret, Totp};
     ///
     /// let totp = Totp::new(Secret::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")?);
-    /// let uri = OtpAuthUri::from_totp(&totp, "Example", "alice")?;
+    /// let uri = OtpAuthUri::for_totp(&totp, "alice").build()?;
     /// assert_eq!(&*uri.manual_entry_key(), "JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP");
     /// # Ok::<(), twofa::Error>(())
     /// ```
