@@ -357,9 +357,9 @@ fn the_matrix_has_the_structure_of_a_qr_code() {
             );
         }
         // The timing patterns alternate between the finders on row 6 and column 6.
-        for i in 8..size - 8 {
+        for (i, row) in m.iter().enumerate().take(size - 8).skip(8) {
             assert_eq!(m[6][i], i % 2 == 0, "timing, row 6, column {i}");
-            assert_eq!(m[i][6], i % 2 == 0, "timing, column 6, row {i}");
+            assert_eq!(row[6], i % 2 == 0, "timing, column 6, row {i}");
         }
         // The module beside the bottom-left finder is always dark.
         assert!(m[size - 8][8]);

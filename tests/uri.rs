@@ -208,7 +208,7 @@ for line in sys.stdin:
                      digest=getattr(hashlib, algorithm), interval=int(period))
     print(otp.provisioning_uri(name=bytes.fromhex(name).decode(), issuer_name=issuer, **extra))
 "#;
-    let cases: [(Option<&str>, &str, Algorithm, u32, u64, Option<&str>); 5] = [
+    let cases = [
         (Some("A B"), "c+d@e", Algorithm::Sha1, 6, 60, None),
         (
             Some("Acme"),
