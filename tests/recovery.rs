@@ -121,6 +121,11 @@ fn codes_are_read_the_way_people_type_them() {
         look_alikes.to_lowercase(),
         code.replace('1', "I"),
         code.replace('1', "L"),
+        // As long as input may be.
+        format!(
+            "{}{code}",
+            " ".repeat(RecoveryCodeSet::MAX_INPUT_LEN - code.len())
+        ),
     ] {
         assert_eq!(
             set.clone().use_code(&typed, USER, &hasher),

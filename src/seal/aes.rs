@@ -122,12 +122,7 @@ impl AesGcmSealer {
     /// has the key id.
     pub fn with_old_key(mut self, key_id: &str, key: &[u8]) -> Result<AesGcmSealer, Error> {
         let key = SealingKey::new(key_id, key)?;
-        if self.find(key_id).is_some() {
-            return Err(SealError::DuplicateKeyId {
-                key_id: key_id.into(),
-            }
-            .into());
-        }
+        key.check_unique(self.keys())?;
         self.old.push(key);
         Ok(self)
     }
@@ -159,35 +154,23 @@ impl AesGcmSealer {
         V: AsRef<[u8]>,
     {
         KeyId::new(current_key_id)?;
-        let mut current = None;
-        let mut old = Vec::new();
+        let mut old: Vec<SealingKey> = Vec::new();
         for (key_id, key) in keys {
-            let (key_id, key) = (key_id.as_ref(), key.as_ref());
-            let key = SealingKey::new(key_id, key)?;
-            let seen = current
-                .iter()
-                .chain(&old)
-                .any(|seen: &SealingKey| seen.id == key.id);
-            if seen {
-                return Err(SealError::DuplicateKeyId {
-                    key_id: key_id.into(),
-                }
-                .into());
-            }
-            if key_id == current_key_id {
-                current = Some(key);
-            } else {
-                old.push(key);
-            }
+            let key = SealingKey::new(key_id.as_ref(), key.as_ref())?;
+            key.check_unique(old.iter())?;
+            old.push(key);
         }
-        match current {
-            Some(current) => Ok(AesGcmSealer { current, old }),
-            None if old.is_empty() => Err(SealError::EmptyKeyring.into()),
-            None => Err(SealError::UnknownCurrentKeyId {
+        if old.is_empty() {
+            return Err(SealError::EmptyKeyring.into());
+        }
+        let current = old
+            .iter()
+            .position(|key| key.id.as_str() == current_key_id)
+            .ok_or_else(|| SealError::UnknownCurrentKeyId {
                 key_id: current_key_id.into(),
-            }
-            .into()),
-        }
+            })?;
+        let current = old.remove(current);
+        Ok(AesGcmSealer { current, old })
     }
 
     /// Makes a new random 32-byte key from the operating system's generator.
@@ -235,9 +218,7 @@ impl AesGcmSealer {
     /// The ids of every key in the keyring: the current key's first, then the old keys' in
     /// the order they were given.
     pub fn key_ids(&self) -> impl Iterator<Item = &str> {
-        core::iter::once(&self.current)
-            .chain(&self.old)
-            .map(|key| key.id.as_str())
+        self.keys().map(|key| key.id.as_str())
     }
 
     /// Seals as [`SecretSealer::seal`] does, drawing the nonce from the given generator
@@ -281,21 +262,18 @@ impl AesGcmSealer {
         nonce: &[u8; NONCE_LEN],
     ) -> Result<SealedSecret, Error> {
         let key = &self.current;
-        let sealed = SealedSecret::build(
+        Ok(SealedSecret::build(
             SealScheme::Aes256Gcm,
             &key.id,
             nonce,
             secret,
             |header, body| encrypt(&key.cipher, nonce, &associated_data(header, user_id), body),
-        )?;
-        Ok(sealed)
+        )?)
     }
 
-    /// The key of the keyring with the given id.
-    fn find(&self, key_id: &str) -> Option<&SealingKey> {
-        core::iter::once(&self.current)
-            .chain(&self.old)
-            .find(|key| key.id.as_str() == key_id)
+    /// Every key: the current one first, then the old ones.
+    fn keys(&self) -> impl Iterator<Item = &SealingKey> {
+        core::iter::once(&self.current).chain(&self.old)
     }
 }
 
@@ -331,7 +309,8 @@ impl SecretSealer for AesGcmSealer {
             .into());
         }
         let key = self
-            .find(sealed.key_id())
+            .keys()
+            .find(|key| key.id.as_str() == sealed.key_id())
             .ok_or_else(|| SealError::UnknownKeyId {
                 key_id: sealed.key_id().into(),
             })?;
@@ -374,6 +353,19 @@ impl SealingKey {
             expected: AesGcmSealer::KEY_LEN,
         })?;
         Ok(SealingKey { id, cipher })
+    }
+
+    /// Refuses a key whose id is already among `keys`.
+    fn check_unique<'a>(
+        &self,
+        mut keys: impl Iterator<Item = &'a SealingKey>,
+    ) -> Result<(), SealError> {
+        if keys.any(|seen| seen.id == self.id) {
+            return Err(SealError::DuplicateKeyId {
+                key_id: self.id.as_str().into(),
+            });
+        }
+        Ok(())
     }
 }
 

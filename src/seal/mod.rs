@@ -189,14 +189,13 @@ forward_sealer!(&S);
 forward_sealer!(Box<S>);
 forward_sealer!(#[cfg(target_has_atomic = "ptr")] alloc::sync::Arc<S>);
 
-#[cfg(test)]
+#[cfg(all(test, feature = "danger-plaintext-sealer"))]
 mod tests {
     use super::*;
     use alloc::sync::Arc;
 
     fn assert_object_safe(_: &dyn SecretSealer) {}
 
-    #[cfg(feature = "danger-plaintext-sealer")]
     #[test]
     fn sealers_work_behind_pointers() {
         let sealer = DangerPlaintextSealer::new();
@@ -210,7 +209,7 @@ mod tests {
         assert_eq!(by_ref.reseal(&sealed, "u").unwrap(), None);
     }
 
-    #[cfg(all(feature = "aes-gcm", feature = "danger-plaintext-sealer"))]
+    #[cfg(feature = "aes-gcm")]
     #[test]
     fn reseal_moves_plaintext_out_only_through_both_sealers() {
         // An AES sealer cannot open a plaintext secret, so it cannot reseal one either: the

@@ -78,7 +78,7 @@ const FIXED_HEADER_LEN: usize = 3;
 
 /// A key id that follows the layout's rules (see [`check_key_id`]), so that sealing with it
 /// cannot fail on the key id.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KeyId(Cow<'static, str>);
 
 impl KeyId {
@@ -388,6 +388,38 @@ mod tests {
         assert_eq!(sealed.body(), &[5; 20]);
         assert_eq!(sealed.tag(), &[6; 16]);
         assert_eq!(sealed.as_bytes(), &bytes[..]);
+    }
+
+    #[test]
+    fn build_lays_out_what_from_bytes_reads() {
+        let secret = Secret::from_legacy_bytes(&[5; 10]).unwrap();
+        let key_id = KeyId::new("k1").unwrap();
+        let sealed = SealedSecret::build(
+            SealScheme::Aes256Gcm,
+            &key_id,
+            &[9; AES_GCM_NONCE_LEN],
+            &secret,
+            |header, body| {
+                assert_eq!(header, &[1, 1, 2, b'k', b'1']);
+                assert_eq!(body, &[5; 10]);
+                body.fill(7);
+                Ok([6; SealedSecret::TAG_LEN])
+            },
+        )
+        .unwrap();
+        let mut expected = vec![1, 1, 2, b'k', b'1'];
+        expected.extend_from_slice(&[9; 12]);
+        expected.extend_from_slice(&[7; 10]);
+        expected.extend_from_slice(&[6; 16]);
+        assert_eq!(sealed.as_bytes(), &expected[..]);
+        assert_eq!(SealedSecret::from_bytes(&expected).unwrap(), sealed);
+        assert_eq!(sealed.scheme(), SealScheme::Aes256Gcm);
+        let failed =
+            SealedSecret::build(SealScheme::Aes256Gcm, &key_id, &[0; 12], &secret, |_, _| {
+                Err(SealError::EncryptionFailed)
+            });
+        assert_eq!(failed, Err(SealError::EncryptionFailed));
+        assert_eq!(KeyId::new(""), Err(SealError::EmptyKeyId));
     }
 
     #[test]
