@@ -432,6 +432,38 @@ fn a_changed_encoding_is_refused_or_matches_nothing() {
         Some(EncodingPart::Hashes)
     );
     assert_eq!(malformed(&format!(" {stored}")), Some(EncodingPart::Format));
+    // Numbers have one spelling each.
+    for version in ["v=02", "v=+2", "v=2a", "v=", "v=-2", "v=0x2"] {
+        let text = stored.replacen("v=2", version, 1);
+        assert_eq!(malformed(&text), Some(EncodingPart::Version), "{version}");
+    }
+    assert_eq!(
+        RecoveryCodeSet::decode(&stored.replacen("v=2", "v=0", 1)),
+        Err(Error::Recovery(RecoveryError::UnsupportedVersion {
+            version: 0
+        }))
+    );
+    for iterations in ["i=01", "i=0", "i=+1", "i=10000001"] {
+        let mut set = RecoveryCodeSet::decode(&stored.replacen("i=1", iterations, 1)).unwrap();
+        assert_eq!(
+            set.use_code(codes.iter().next().unwrap(), USER, &hasher),
+            Err(Error::Recovery(RecoveryError::InvalidParameters)),
+            "{iterations}"
+        );
+    }
+    assert_eq!(
+        RecoveryCodeSet::decode(&stored.replacen('$', "", 1))
+            .unwrap_err()
+            .to_string(),
+        "recovery codes: encoded set has a malformed format"
+    );
+    let salt = stored.split('$').nth(5).unwrap();
+    assert_eq!(
+        RecoveryCodeSet::decode(&stored.replacen(salt, "AAAA", 1))
+            .unwrap_err()
+            .to_string(),
+        "recovery codes: encoded set has a malformed salt"
+    );
     // Changing one character of a hash (to another that keeps the base64 canonical) gives a
     // set that decodes, but where that code no longer works.
     let last = codes.iter().last().unwrap();
@@ -462,6 +494,22 @@ fn sets_are_checked_with_the_parameters_they_were_made_with() {
             .use_code(codes.iter().next().unwrap(), USER, &newer),
         Ok(1)
     );
+}
+
+#[test]
+fn the_hasher_reports_its_configuration() {
+    let default = Pbkdf2Hasher::new();
+    assert_eq!(default.iterations(), Pbkdf2Hasher::DEFAULT_ITERATIONS);
+    assert!(!default.has_pepper());
+    let tuned = Pbkdf2Hasher::new().with_iterations(200_000).unwrap();
+    assert_eq!(
+        (tuned.iterations(), tuned.parameters().as_str()),
+        (200_000, "i=200000")
+    );
+    let peppered = tuned.with_pepper(&[1; 16]).unwrap();
+    assert!(peppered.has_pepper());
+    assert_eq!(peppered.parameters(), "i=200000,p=1");
+    assert_eq!(cheap().iterations(), 1);
 }
 
 #[test]
@@ -506,17 +554,29 @@ impl CodeHasher for HmacScheme {
 }
 
 /// Breaks the contract in the way given.
-struct Broken(&'static str, &'static str, usize);
+/// Its name and parameters, and hashes of the given length: distinct for distinct codes
+/// unless `constant`.
+struct Broken(String, String, usize, bool);
+
+impl Broken {
+    fn named(algorithm: &str, parameters: &str) -> Broken {
+        Broken(algorithm.into(), parameters.into(), 32, false)
+    }
+    fn sized(len: usize) -> Broken {
+        Broken("ok".into(), String::new(), len, false)
+    }
+}
 
 impl CodeHasher for Broken {
     fn algorithm(&self) -> &str {
-        self.0
+        &self.0
     }
     fn parameters(&self) -> String {
-        self.1.into()
+        self.1.clone()
     }
-    fn hash(&self, _: &[u8], _: &[u8], _: &str) -> Result<Vec<u8>, Error> {
-        Ok(vec![0; self.2])
+    fn hash(&self, code: &[u8], _: &[u8], _: &str) -> Result<Vec<u8>, Error> {
+        let fill = if self.3 { &[0][..] } else { code };
+        Ok(fill.iter().copied().cycle().take(self.2).collect())
     }
 }
 
@@ -544,22 +604,56 @@ fn another_scheme_plugs_in_and_is_never_confused_with_pbkdf2() {
 #[test]
 fn a_hasher_that_breaks_the_contract_is_refused() {
     let invalid = Err(Error::Recovery(RecoveryError::InvalidHasher));
-    for broken in [
-        Broken("Upper", "", 32),
-        Broken("", "", 32),
-        Broken("has$dollar", "", 32),
-        Broken("ok", "no-equals", 32),
-        Broken("ok", "a=b$c", 32),
-        Broken("ok", "", 15),
-        Broken("ok", "", 65),
+    let value = |len: usize| "v".repeat(len);
+    let broken = [
+        Broken::named("Upper", ""),
+        Broken::named("", ""),
+        Broken::named("has$dollar", ""),
+        Broken::named("under_score", ""),
+        Broken::named(&"a".repeat(33), ""),
+        Broken::named("ok", "no-equals"),
+        Broken::named("ok", "a=b$c"),
+        Broken::named("ok", "a="),
+        Broken::named("ok", "=b"),
+        Broken::named("ok", "A=b"),
+        Broken::named("ok", "a=b,,c=d"),
+        Broken::named("ok", "a=b c"),
+        Broken::named("ok", &format!("{}=b", "a".repeat(33))),
+        Broken::named("ok", &format!("a={}", value(65))),
+        // 257 bytes of pairs that are each fine.
+        Broken::named(
+            "ok",
+            &format!("a={0},b={0},c={0},d={1}", value(62), value(60)),
+        ),
+        Broken::sized(15),
+        Broken::sized(65),
         // The same hash for every code.
-        Broken("ok", "", 32),
-    ] {
+        Broken("ok".into(), String::new(), 32, true),
+    ];
+    for broken in broken {
         let made = RecoveryCodeSet::generate_with(&broken, USER, &mut os_rng(), 2).map(|_| ());
-        assert_eq!(made, invalid, "{:?}", (broken.0, broken.1, broken.2));
+        assert_eq!(made, invalid, "{:?}", (&broken.0, &broken.1, broken.2));
+    }
+    // At the limits, each rule still accepts.
+    let longest = format!("a={0},b={0},c={0},d={1}", value(62), value(59));
+    assert_eq!(longest.len(), 256);
+    for fine in [
+        Broken::named(&"a-1".repeat(10), ""),
+        Broken::named(&"z".repeat(32), &format!("a-9={}", "Az09/+.-".repeat(8))),
+        Broken::named("ok", &format!("{}=1", "n".repeat(32))),
+        Broken::named("ok", &longest),
+        Broken::sized(16),
+        Broken::sized(64),
+    ] {
+        let (codes, set) = RecoveryCodeSet::generate_with(&fine, USER, &mut os_rng(), 2).unwrap();
+        let decoded = RecoveryCodeSet::decode(&set.encode()).unwrap();
+        assert_eq!(decoded, set);
+        let code = codes.iter().next().unwrap();
+        assert_eq!(decoded.clone().use_code(code, USER, &fine), Ok(1));
     }
     // One code cannot collide with itself, so a constant hash is accepted for a set of one.
-    assert!(RecoveryCodeSet::generate_with(&Broken("ok", "", 16), USER, &mut os_rng(), 1).is_ok());
+    let constant = Broken("ok".into(), String::new(), 16, true);
+    assert!(RecoveryCodeSet::generate_with(&constant, USER, &mut os_rng(), 1).is_ok());
 }
 
 #[test]

@@ -357,6 +357,9 @@ mod tests {
         );
         fields = alloc::format!("x$${SALT}${}", many.join(","));
         assert_eq!(part(&text(&fields)), Some(EncodingPart::Hashes));
+        // The longest text still read: malformed here, but not refused for its length.
+        let longest = "$".repeat(RecoveryCodeSet::MAX_ENCODED_LEN);
+        assert_eq!(part(&longest), Some(EncodingPart::Format));
         let huge = "$".repeat(RecoveryCodeSet::MAX_ENCODED_LEN + 1);
         assert_eq!(
             RecoveryCodeSet::decode(&huge),
