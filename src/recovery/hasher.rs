@@ -435,5 +435,11 @@ mod tests {
         let shown = alloc::format!("{hasher:?}");
         assert!(!shown.contains("0123"), "{shown}");
         assert!(!shown.contains("48"), "{shown}");
+        assert_eq!(
+            shown,
+            "Pbkdf2Hasher { iterations: 30000, pepper: Some([redacted]) }"
+        );
+        let plain = alloc::format!("{:?}", Pbkdf2Hasher::new());
+        assert_eq!(plain, "Pbkdf2Hasher { iterations: 30000, pepper: None }");
     }
 }

@@ -232,21 +232,21 @@ impl RecoveryCodeSet {
         let candidate = Zeroizing::new(hasher.hash(&*code, &bound_salt, &self.parameters)?);
         let mut found = Choice::from(0);
         let mut position = 0u32;
-        for (i, stored) in self.hashes.iter().enumerate() {
-            // At most MAX_COUNT hashes after decode or generate, so the index fits.
-            let index = u32::try_from(i).unwrap_or(u32::MAX);
+        for (stored, index) in self.hashes.iter().zip(0u32..) {
             let matched = stored.as_slice().ct_eq(candidate.as_slice());
             position.conditional_assign(&index, matched);
             found |= matched;
         }
-        if bool::from(found) {
-            let position = usize::try_from(position).unwrap_or(usize::MAX);
-            if position < self.hashes.len() {
-                self.hashes.remove(position);
-                return Ok(self.hashes.len());
-            }
+        if !bool::from(found) {
+            return Err(RecoveryError::InvalidCode.into());
         }
-        Err(RecoveryError::InvalidCode.into())
+        let mut index = 0u32;
+        self.hashes.retain(|_| {
+            let keep = index != position;
+            index += 1;
+            keep
+        });
+        Ok(self.hashes.len())
     }
 
     /// How many unused codes the set holds.
