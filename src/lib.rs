@@ -117,7 +117,8 @@
 //! | `os-rng` | yes | [`Secret::generate`], [`os_rng`] and the service (OS randomness through `getrandom`) |
 //! | `aes-gcm` | yes | [`seal::AesGcmSealer`] |
 //! | `png` | no | [`QrCode::to_png`](qr::QrCode) |
-//! | `testing` | no | `store::conformance`, a test suite for your [`Store`] |
+//! | `danger-plaintext-sealer` | no | `seal::DangerPlaintextSealer`, which does not encrypt: for tests only, never in a release build |
+//! | `testing` | no | `store::conformance`, a test suite for your [`Store`]; enables `danger-plaintext-sealer` |
 //!
 //! Without default features, the [`otp`], [`uri`], [`recovery`], [`seal`] and [`account`]
 //! layers build for `no_std` targets with `alloc`.
@@ -145,7 +146,7 @@ pub use rand_core;
 pub use recovery::{CodeHasher, Pbkdf2Hasher, RecoveryCodeSet, RecoveryCodes, RecoveryError};
 #[cfg(feature = "aes-gcm")]
 pub use seal::AesGcmSealer;
-pub use seal::{DangerPlaintextSealer, SealedSecret, SecretSealer};
+pub use seal::{SealedSecret, SecretSealer};
 #[cfg(all(feature = "std", feature = "os-rng"))]
 pub use store::{MemoryStore, Store, TwoFactor};
 pub use uri::OtpAuthUri;

@@ -1,5 +1,8 @@
 //! Every flow of the account record, end to end, through the public API.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// test code: failing loudly is the point
+// The golden record and the Debug leak test seal with the test-only plaintext sealer.
+#![cfg(feature = "danger-plaintext-sealer")]
 
 use twofa::account::{
     Context, Event, PasswordConfirmed, Reauthentication, RecordError, Settings, SignInMethod,

@@ -217,5 +217,10 @@ pub(super) fn new_recovery_codes<R: CryptoRng + ?Sized>(
     ctx: &Context<'_>,
     rng: &mut R,
 ) -> Result<(RecoveryCodes, RecoveryCodeSet), Error> {
-    RecoveryCodeSet::generate_with(ctx.hasher, rng, ctx.settings.recovery_code_count())
+    RecoveryCodeSet::generate_with(
+        ctx.hasher,
+        ctx.user_id(),
+        rng,
+        ctx.settings.recovery_code_count(),
+    )
 }

@@ -22,13 +22,14 @@
 //!
 //! ```
 //! use twofa::account::{Context, Settings, TwoFactorRecord};
-//! use twofa::seal::DangerPlaintextSealer;
+//! use twofa::seal::AesGcmSealer;
 //! use twofa::{Pbkdf2Hasher, Totp};
 //!
 //! let settings = Settings::new("Example")?;
 //! let hasher = Pbkdf2Hasher::new();
-//! // DangerPlaintextSealer keeps this example short; use AesGcmSealer in an application.
-//! let ctx = Context::new("user-42", &settings, &DangerPlaintextSealer, &hasher);
+//! // In an application the key comes from your secrets, never from the database.
+//! let sealer = AesGcmSealer::new("2025-01", &[7; 32])?;
+//! let ctx = Context::new("user-42", &settings, &sealer, &hasher);
 //! let mut rng = twofa::os_rng();
 //! let now = 1_700_000_000;
 //! # let database = std::cell::RefCell::new(String::new());

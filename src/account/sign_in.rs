@@ -113,7 +113,7 @@ impl TwoFactorRecord {
         let State::Enabled { recovery, .. } = &mut next.state else {
             return Transition::unchanged(self, Error::NotEnabled);
         };
-        match recovery.use_code(code, ctx.hasher) {
+        match recovery.use_code(code, ctx.user_id(), ctx.hasher) {
             Ok(remaining) => {
                 next.throttle.reset();
                 Transition {

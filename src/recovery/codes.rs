@@ -116,6 +116,9 @@ mod tests {
         );
         assert_eq!(codes.len(), 2);
         assert!(!codes.is_empty());
+        let none = RecoveryCodes::from_canonical(&[]);
+        assert!(none.is_empty());
+        assert_eq!(none.to_string(), "");
         assert_eq!(
             alloc::format!("{codes:?}"),
             "RecoveryCodes([redacted; 2 codes])"
