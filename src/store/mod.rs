@@ -41,7 +41,8 @@ pub mod conformance;
 use core::future::Future;
 
 pub use memory::MemoryStore;
-pub use service::{Clock, Outcome, ServiceError, SystemClock, TwoFactor};
+pub use crate::account::Outcome;
+pub use service::{Clock, ServiceError, SystemClock, TwoFactor};
 
 use crate::account::TwoFactorRecord;
 
