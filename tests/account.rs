@@ -4,8 +4,8 @@
 use std::convert::Infallible;
 
 use twofa::account::{
-    Context, DeviceKey, Event, Outcome, PasswordConfirmed, Reauthentication, RecordError,
-    Settings, SignInMethod, SignedIn, Status, ThrottlePolicy, Transition, TwoFactorRecord,
+    Context, DeviceKey, Event, Outcome, PasswordConfirmed, Reauthentication, RecordError, Settings,
+    SignInMethod, SignedIn, Status, ThrottlePolicy, Transition, TwoFactorRecord,
 };
 use twofa::seal::{AesGcmSealer, DangerPlaintextSealer, SecretSealer};
 use twofa::{Error, Pbkdf2Hasher, RecoveryCodes, RecoveryError, Totp};
@@ -119,9 +119,8 @@ fn near_codes(app: &Totp, now: u64) -> Vec<String> {
 /// The error of a flow that must fail without changing the record.
 fn refused<T>(transition: Transition<T>) -> Error {
     assert!(!transition.changed(), "a refused flow changed the record");
-    let Ok(outcome) = transition.save_with(|_| -> Result<(), Infallible> {
-        panic!("an unchanged record was saved")
-    });
+    let Ok(outcome) = transition
+        .save_with(|_| -> Result<(), Infallible> { panic!("an unchanged record was saved") });
     match outcome.result {
         Err(error) => error,
         Ok(_) => panic!("the flow succeeded"),
@@ -144,8 +143,8 @@ fn lock_out(fx: &Fixture, record: &mut TwoFactorRecord, app: &Totp, mut now: u64
             let attempt = record.run(|r| r.verify_code(&fx.ctx(), &code, now));
             (attempt.result.err(), attempt.events)
         } else {
-            let attempt = record
-                .run(|r| r.confirm_enrollment(&fx.ctx(), &code, &mut twofa::os_rng(), now));
+            let attempt =
+                record.run(|r| r.confirm_enrollment(&fx.ctx(), &code, &mut twofa::os_rng(), now));
             (attempt.result.err(), attempt.events)
         };
         assert_eq!(result, Some(Error::InvalidCode));
@@ -227,7 +226,8 @@ fn starting_again_replaces_the_pending_secret() {
     let mut rng = twofa::os_rng();
     let (mut record, first_app) = pending(&fx, T0);
     let proof = password(USER, T0 + 5);
-    let second = record.run(|r| r.start_enrollment(&fx.ctx(), Some(&proof), "alice", &mut rng, T0 + 5));
+    let second =
+        record.run(|r| r.start_enrollment(&fx.ctx(), Some(&proof), "alice", &mut rng, T0 + 5));
     let second_app = second.result.unwrap().uri().to_totp().unwrap();
     assert_ne!(first_app.secret(), second_app.secret());
     // The first secret no longer confirms.
@@ -265,7 +265,10 @@ fn confirming_follows_the_sign_in_rules() {
     let code = app.generate(now).to_string();
     let locked = record.confirm_enrollment(&fx.ctx(), &code, &mut rng, now);
     assert!(!locked.changed());
-    assert_eq!(step(&record, |_| locked).0.result.err(), Some(Error::LockedOut));
+    assert_eq!(
+        step(&record, |_| locked).0.result.err(),
+        Some(Error::LockedOut)
+    );
     // A host misconfiguration (a sealer without the key) is not the user's failure.
     let other = AesGcmSealer::new("k9", &[1; 32]).unwrap();
     let (mut record, app) = pending(&fx, T0);
@@ -300,7 +303,10 @@ fn cancelling_drops_only_a_pending_enrolment() {
     // Nothing to cancel: off, or enabled.
     let again = record.cancel_enrollment();
     assert!(!again.changed());
-    assert_eq!(step(&record, |_| again).0.result.err(), Some(Error::NotPending));
+    assert_eq!(
+        step(&record, |_| again).0.result.err(),
+        Some(Error::NotPending)
+    );
     let (on, _, _) = enabled(&fx);
     let (outcome, after) = step(&on, |r| r.cancel_enrollment());
     assert_eq!(outcome.result.err(), Some(Error::NotPending));
@@ -313,7 +319,10 @@ fn flows_refuse_the_wrong_state() {
     let mut rng = twofa::os_rng();
     let ctx = fx.ctx();
     let off = TwoFactorRecord::new();
-    assert_eq!(refused(off.verify_code(&ctx, "123456", T0)), Error::NotEnabled);
+    assert_eq!(
+        refused(off.verify_code(&ctx, "123456", T0)),
+        Error::NotEnabled
+    );
     assert_eq!(
         refused(off.confirm_enrollment(&ctx, "123456", &mut rng, T0)),
         Error::NotPending
@@ -323,7 +332,10 @@ fn flows_refuse_the_wrong_state() {
         Error::NotEnabled
     );
     let (pending, _) = pending(&fx, T0);
-    assert_eq!(refused(pending.verify_code(&ctx, "123456", T0)), Error::NotEnabled);
+    assert_eq!(
+        refused(pending.verify_code(&ctx, "123456", T0)),
+        Error::NotEnabled
+    );
     let (on, _, _) = enabled(&fx);
     let proof = password(USER, T0);
     assert_eq!(
@@ -385,7 +397,10 @@ fn the_confirming_code_cannot_sign_in_and_a_replay_is_reported() {
     let code = app.generate(later).to_string();
     let first = record.run(|r| r.verify_code(&fx.ctx(), &code, later));
     let signed_in = first.result.unwrap();
-    assert!(matches!(signed_in.method(), SignInMethod::Code { offset: 0 }));
+    assert!(matches!(
+        signed_in.method(),
+        SignInMethod::Code { offset: 0 }
+    ));
     assert_eq!(signed_in.at(), later);
     // The replay above counted as a failure, and is reported at this sign-in.
     assert_eq!(signed_in.failed_attempts(), 1);
@@ -576,7 +591,12 @@ fn a_code_spent_on_a_failed_regeneration_stays_spent() {
     let now = T0 + 30;
     let code = app.generate(now).to_string();
     let failed = record.run(|r| {
-        r.regenerate_recovery_codes(&ctx, Reauthentication::Code(&code), &mut twofa::os_rng(), now)
+        r.regenerate_recovery_codes(
+            &ctx,
+            Reauthentication::Code(&code),
+            &mut twofa::os_rng(),
+            now,
+        )
     });
     assert!(failed.result.is_err());
     assert!(!failed.events.contains(&Event::RecoveryCodesRegenerated));
@@ -601,8 +621,14 @@ fn password_proofs_expire_and_tolerate_a_little_clock_skew() {
     // From CLOCK_SKEW in the future to `lifetime` in the past, and not a second more.
     assert!(disable(now + skew).changed());
     assert!(disable(now - lifetime).changed());
-    assert_eq!(refused(disable(now + skew + 1)), Error::ReauthenticationRequired);
-    assert_eq!(refused(disable(now - lifetime - 1)), Error::ReauthenticationRequired);
+    assert_eq!(
+        refused(disable(now + skew + 1)),
+        Error::ReauthenticationRequired
+    );
+    assert_eq!(
+        refused(disable(now - lifetime - 1)),
+        Error::ReauthenticationRequired
+    );
 }
 
 #[test]
@@ -636,7 +662,10 @@ fn disable_wipes_everything() {
     let off = record;
     assert_eq!(off, TwoFactorRecord::new());
     let code = app.generate(T0 + 90).to_string();
-    assert_eq!(refused(off.verify_code(&fx.ctx(), &code, T0 + 90)), Error::NotEnabled);
+    assert_eq!(
+        refused(off.verify_code(&fx.ctx(), &code, T0 + 90)),
+        Error::NotEnabled
+    );
     let first = codes.iter().next().unwrap();
     assert_eq!(
         refused(off.use_recovery_code(&fx.ctx(), first, T0 + 90)),
@@ -683,7 +712,12 @@ fn device_tokens_fail_when_expired_revoked_foreign_or_after_re_enrolment() {
     assert_eq!(device.label(), Some("laptop"));
     assert_eq!(device.id(), token_a.device_id());
     assert_eq!(device.id().len(), 16);
-    assert!(device.id().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(
+        device
+            .id()
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
     let expiry = now + Settings::DEFAULT_DEVICE_LIFETIME;
     assert_eq!(token_a.expires_at(), expiry);
     assert!(
@@ -803,7 +837,9 @@ fn revoking_all_devices_also_refuses_older_sign_in_proofs() {
     assert!(!record.revoke_all_devices(now).changed());
     // It survives the encoding.
     assert_eq!(
-        TwoFactorRecord::decode(&record.encode()).unwrap().devices_revoked_at(),
+        TwoFactorRecord::decode(&record.encode())
+            .unwrap()
+            .devices_revoked_at(),
         Some(now)
     );
 }
@@ -839,9 +875,15 @@ fn the_device_list_is_bounded_and_evicts_the_oldest() {
             }
         ]
     );
-    assert!(!events.iter().any(|e| matches!(e, Event::DeviceRevoked { .. })));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::DeviceRevoked { .. }))
+    );
     for (i, token) in tokens.iter().enumerate() {
-        let works = record.check_device(&fx.ctx(), token.as_str(), now + 10).is_ok();
+        let works = record
+            .check_device(&fx.ctx(), token.as_str(), now + 10)
+            .is_ok();
         assert_eq!(works, i >= 2, "token {i}");
     }
     assert_eq!(
@@ -886,7 +928,9 @@ fn device_tokens_need_the_server_key() {
         missing
     );
     assert_eq!(
-        record.check_device(&keyless.ctx(), token.as_str(), now).err(),
+        record
+            .check_device(&keyless.ctx(), token.as_str(), now)
+            .err(),
         Some(missing)
     );
     // Under another key, the token does not match.
@@ -896,7 +940,9 @@ fn device_tokens_need_the_server_key() {
         .clone()
         .device_key(DeviceKey::from_bytes(&[6; 32]).unwrap());
     assert_eq!(
-        record.check_device(&rekeyed.ctx(), token.as_str(), now).err(),
+        record
+            .check_device(&rekeyed.ctx(), token.as_str(), now)
+            .err(),
         Some(Error::InvalidDeviceToken)
     );
     assert!(DeviceKey::from_bytes(&[1; 31]).is_err());
@@ -1107,9 +1153,15 @@ fn a_lockout_ends_by_itself_after_its_duration() {
     let end = locked_at + duration;
     let first = codes.iter().next().unwrap();
     assert!(record.is_locked_out(&policy, end - 1));
-    assert_eq!(refused(record.use_recovery_code(&fx.ctx(), first, end - 1)), Error::LockedOut);
+    assert_eq!(
+        refused(record.use_recovery_code(&fx.ctx(), first, end - 1)),
+        Error::LockedOut
+    );
     let proof = Reauthentication::Password(password(USER, end - 1));
-    assert_eq!(refused(record.disable(&fx.ctx(), proof, end - 1)), Error::LockedOut);
+    assert_eq!(
+        refused(record.disable(&fx.ctx(), proof, end - 1)),
+        Error::LockedOut
+    );
     // Then one attempt is evaluated; a failure locks again, for another full duration.
     assert!(!record.is_locked_out(&policy, end));
     let wrong = wrong_code(&app, end);
@@ -1130,7 +1182,10 @@ fn a_lockout_ends_by_itself_after_its_duration() {
     let later = end + duration;
     let right = app.generate(later).to_string();
     let ok = record.run(|r| r.verify_code(&fx.ctx(), &right, later));
-    assert_eq!(ok.result.unwrap().failed_attempts(), policy.lockout_threshold() + 1);
+    assert_eq!(
+        ok.result.unwrap().failed_attempts(),
+        policy.lockout_threshold() + 1
+    );
     assert!(!record.is_locked_out(&policy, later));
     assert_eq!(record.failures(), 0);
 }
@@ -1145,7 +1200,10 @@ fn a_lockout_without_duration_waits_for_the_host() {
     let years = now + 10 * 365 * 24 * 3600;
     assert!(record.is_locked_out(&policy, years));
     let right = app.generate(years).to_string();
-    assert_eq!(refused(record.verify_code(&fx.ctx(), &right, years)), Error::LockedOut);
+    assert_eq!(
+        refused(record.verify_code(&fx.ctx(), &right, years)),
+        Error::LockedOut
+    );
     // The same record under the default policy is free again after a day.
     assert!(!record.is_locked_out(&ThrottlePolicy::default(), years));
 }
@@ -1190,7 +1248,9 @@ fn throttle_policy_settings() {
     // Timed lockouts are at least an hour.
     let short = ThrottlePolicy::MIN_LOCKOUT_DURATION - 1;
     assert_eq!(
-        ThrottlePolicy::default().lockout_duration(Some(short)).err(),
+        ThrottlePolicy::default()
+            .lockout_duration(Some(short))
+            .err(),
         Some(Error::InvalidThrottlePolicy)
     );
     let hour = ThrottlePolicy::default()
@@ -1269,11 +1329,25 @@ fn user_ids_follow_one_rule() {
     };
     let longest = "é".repeat(127) + "x"; // 255 bytes
     assert_eq!(longest.len(), twofa::account::MAX_USER_ID_LEN);
-    for good in ["u", "user-42", "Ünïcødé@example.com", "📱", longest.as_str()] {
+    for good in [
+        "u",
+        "user-42",
+        "Ünïcødé@example.com",
+        "📱",
+        longest.as_str(),
+    ] {
         assert_eq!(ctx(good), None, "{good:?}");
     }
     let too_long = longest.clone() + "x";
-    for bad in ["", "user\0", "user\n", "\u{1b}[31m", "tab\there", "\u{85}", &too_long] {
+    for bad in [
+        "",
+        "user\0",
+        "user\n",
+        "\u{1b}[31m",
+        "tab\there",
+        "\u{85}",
+        &too_long,
+    ] {
         assert_eq!(ctx(bad), Some(Error::InvalidUserId), "{bad:?}");
     }
 }
@@ -1285,7 +1359,13 @@ fn encoding_round_trips_every_state() {
     let (on, app, _) = enabled(&fx);
     let (mut with_device, _, proof) = signed_in(&fx);
     with_device.advance(|r| {
-        r.trust_device(&fx.ctx(), &proof, Some("Ünïcødé 📱"), &mut twofa::os_rng(), T0 + 30)
+        r.trust_device(
+            &fx.ctx(),
+            &proof,
+            Some("Ünïcødé 📱"),
+            &mut twofa::os_rng(),
+            T0 + 30,
+        )
     });
     let mut throttled = with_device.clone();
     let wrong = wrong_code(&app, T0 + 40);
@@ -1444,7 +1524,8 @@ fn golden_records_still_decode() {
             .result
             .unwrap();
         record.advance(|r| r.revoke_all_devices(T0));
-        record.advance(|r| r.trust_device(&ctx, &signed_in, Some("golden device"), &mut rng, T0 + 2));
+        record
+            .advance(|r| r.trust_device(&ctx, &signed_in, Some("golden device"), &mut rng, T0 + 2));
         std::fs::write(golden_path(2), record.encode() + "\n").unwrap();
     }
 
@@ -1541,7 +1622,11 @@ fn debug_output_shows_no_code_or_secret() {
     let secret = app.secret().to_base32();
     let raw_secret = format!("{:?}", app.secret().expose_bytes());
     let raw_secret = &raw_secret[1..raw_secret.len() - 1]; // the numbers, without brackets
-    let shown = format!("{record:?} {codes:?} {token:?} {:?} {:?}", fx.ctx(), record.devices());
+    let shown = format!(
+        "{record:?} {codes:?} {token:?} {:?} {:?}",
+        fx.ctx(),
+        record.devices()
+    );
     for leak in [&*secret, raw_secret, token.as_str(), &code] {
         assert!(!shown.contains(leak), "{shown}");
     }
@@ -1572,7 +1657,10 @@ fn settings_refuse_what_would_break_every_user() {
     let invalid = |setting| Some(Error::InvalidSetting { setting });
     let year = Settings::MAX_DEVICE_LIFETIME;
     assert_eq!(year, 365 * 24 * 3600);
-    assert_eq!(settings.clone().device_lifetime(0).err(), invalid("device_lifetime"));
+    assert_eq!(
+        settings.clone().device_lifetime(0).err(),
+        invalid("device_lifetime")
+    );
     assert_eq!(
         settings.clone().device_lifetime(year + 1).err(),
         invalid("device_lifetime")

@@ -167,7 +167,11 @@ async fn sixty_four_concurrent_uses_of_one_recovery_code_succeed_once() {
     }
     assert_eq!(ok, 1);
     assert_eq!(
-        tf.record(USER).await.unwrap().unwrap().recovery_codes_left(),
+        tf.record(USER)
+            .await
+            .unwrap()
+            .unwrap()
+            .recovery_codes_left(),
         Some(9)
     );
 }
@@ -386,7 +390,11 @@ async fn the_whole_product_flow_through_the_service() {
         Ordering::SeqCst,
     );
     assert_eq!(
-        tf.check_device(USER, token.as_str()).await.unwrap().result.err(),
+        tf.check_device(USER, token.as_str())
+            .await
+            .unwrap()
+            .result
+            .err(),
         Some(Error::InvalidDeviceToken)
     );
 
@@ -484,7 +492,11 @@ async fn a_broken_clock_fails_closed() {
     assert_eq!(outcome.result.err(), Some(Error::TimeBeforeEpoch));
     assert_eq!(tf.record(USER).await.unwrap().unwrap(), before);
     assert_eq!(
-        tf.check_device(USER, "anything").await.unwrap().result.err(),
+        tf.check_device(USER, "anything")
+            .await
+            .unwrap()
+            .result
+            .err(),
         Some(Error::TimeBeforeEpoch)
     );
     assert_eq!(tf.now(), Err(Error::TimeBeforeEpoch));
@@ -540,15 +552,29 @@ async fn a_flow_that_changes_nothing_saves_nothing() {
     // Flows that change nothing: one refused in this state, an unlock with nothing to lift,
     // an unknown device, a device check.
     assert_eq!(
-        tf.confirm_enrollment(USER, "123456").await.unwrap().result.err(),
+        tf.confirm_enrollment(USER, "123456")
+            .await
+            .unwrap()
+            .result
+            .err(),
         Some(Error::NotPending)
     );
     assert!(tf.unlock(USER).await.unwrap().result.is_ok());
     assert_eq!(
-        tf.revoke_device(USER, "0123456789abcdef").await.unwrap().result.err(),
+        tf.revoke_device(USER, "0123456789abcdef")
+            .await
+            .unwrap()
+            .result
+            .err(),
         Some(Error::UnknownDevice)
     );
-    assert!(tf.check_device(USER, "token").await.unwrap().result.is_err());
+    assert!(
+        tf.check_device(USER, "token")
+            .await
+            .unwrap()
+            .result
+            .is_err()
+    );
     let (loads, saves) = tf.store().calls();
     assert_eq!((loads - before.0, saves), (4, before.1));
     // A wrong code changes the record: one save.
@@ -571,8 +597,13 @@ async fn endless_conflicts_end_in_contention_and_write_nothing() {
     let saves = tf.store().calls().1;
     tf.store().always_conflict.store(true, Ordering::SeqCst);
     clock.store(T0 + 30, Ordering::SeqCst);
-    let result = tf.verify_code(USER, &app.generate(T0 + 30).to_string()).await;
-    assert!(matches!(result, Err(ServiceError::Contention)), "{result:?}");
+    let result = tf
+        .verify_code(USER, &app.generate(T0 + 30).to_string())
+        .await;
+    assert!(
+        matches!(result, Err(ServiceError::Contention)),
+        "{result:?}"
+    );
     // The first try and three retries, each a load and a save.
     assert_eq!(tf.store().calls().1 - saves, 4);
     assert_eq!(tf.store().inner.load(USER).await.unwrap().unwrap(), before);
@@ -618,10 +649,7 @@ async fn never_enrolled_and_disabled_look_different() {
     enable(&tf, &clock).await;
     let proof = twofa::account::Reauthentication::Password(password(T0));
     tf.disable(USER, proof).await.unwrap().result.unwrap();
-    assert_eq!(
-        tf.record(USER).await.unwrap(),
-        Some(TwoFactorRecord::new())
-    );
+    assert_eq!(tf.record(USER).await.unwrap(), Some(TwoFactorRecord::new()));
     assert_eq!(tf.status(USER).await.unwrap(), Status::Disabled);
     // Enrolment asks for the password by default.
     assert_eq!(

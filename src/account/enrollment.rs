@@ -89,11 +89,9 @@ impl TwoFactorRecord {
             return Transition::unchanged(self, Error::AlreadyEnabled);
         }
         let reauthenticated = match proof {
-            Some(proof) => proof.is_valid_for(
-                ctx.user_id,
-                now,
-                ctx.settings.reauthentication_secs(),
-            ),
+            Some(proof) => {
+                proof.is_valid_for(ctx.user_id, now, ctx.settings.reauthentication_secs())
+            }
             None => !ctx.settings.enrollment_needs_reauthentication(),
         };
         if !reauthenticated {

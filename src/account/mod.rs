@@ -2,8 +2,8 @@
 //!
 //! A [`TwoFactorRecord`] holds the sealed secret, the replay guard, the recovery-code hashes,
 //! the failure count and the trusted devices. Each flow is a method that takes the record (by
-//! reference), the input and the current time, and returns a [`Transition`]: the outcome, the
-//! next record, and the [`Event`]s a host turns into e-mails or audit logs. Nothing here reads a
+//! reference), the input and the current time, and returns a [`Transition`]: the next record,
+//! and an [`Outcome`] — the result and the [`Event`]s a host turns into e-mails or audit logs. Nothing here reads a
 //! clock, touches a database or does any other I/O.
 //!
 //! # Running flows yourself
@@ -12,51 +12,59 @@
 //! and saving safely. A host that runs flows on records itself must keep two rules, or codes
 //! can be used twice and the throttle undone:
 //!
-//! 1. **Save whenever [`Transition::changed`] is true — also when the outcome is an error.**
-//!    A wrong code changes the failure count; an accepted code records its step.
+//! 1. **Save every changed record — also when the flow failed.** A wrong code changes the
+//!    failure count; an accepted code records its step. The types enforce this one: a
+//!    [`Transition`] hands out its [`Outcome`] only through [`Transition::save_with`], which
+//!    calls your save first whenever the record changed.
 //! 2. **Make the load and the save atomic per user.** A plain transaction at the default
 //!    isolation level (READ COMMITTED in PostgreSQL, REPEATABLE READ in MySQL) does *not*
 //!    stop two requests from both loading the same record and both succeeding. Use
 //!    `SELECT … FOR UPDATE`, SERIALIZABLE isolation, or a version-checked `UPDATE … WHERE
-//!    version = $loaded` (see [`store`](crate::store)).
+//!    version = $loaded` (see [`store`](crate::store)), and let a failed save fail the flow.
 //!
 //! ```
-//! use twofa::account::{Context, Settings, TwoFactorRecord};
+//! use twofa::account::{Context, DeviceKey, PasswordConfirmed, Settings, TwoFactorRecord};
 //! use twofa::seal::DangerPlaintextSealer;
 //! use twofa::{Pbkdf2Hasher, Totp};
 //!
-//! let settings = Settings::new("Example")?;
+//! let settings = Settings::new("Example")?.device_key(DeviceKey::generate());
 //! let hasher = Pbkdf2Hasher::new();
 //! // DangerPlaintextSealer keeps this example short; use AesGcmSealer in an application.
-//! let ctx = Context::new("user-42", &settings, &DangerPlaintextSealer, &hasher);
+//! let ctx = Context::new("user-42", &settings, &DangerPlaintextSealer, &hasher)?;
 //! let mut rng = twofa::os_rng();
 //! let now = 1_700_000_000;
-//! # let database = std::cell::RefCell::new(String::new());
-//! # let save = |record: &TwoFactorRecord| *database.borrow_mut() = record.encode();
+//! // Your database; a real save is a version-checked UPDATE that can fail.
+//! let database = std::cell::RefCell::new(TwoFactorRecord::new().encode());
+//! let save = |record: &TwoFactorRecord| {
+//!     *database.borrow_mut() = record.encode();
+//!     Ok::<(), std::io::Error>(())
+//! };
+//! let load = || TwoFactorRecord::decode(&database.borrow());
 //!
-//! // Enable: start, show the QR code, confirm with a code from the app.
-//! let started = TwoFactorRecord::new().start_enrollment(&ctx, "alice@example.com", &mut rng, now);
-//! if started.changed() {
-//!     save(&started.record);
-//! }
-//! let enrollment = started.outcome?;
+//! // Enable, after the user typed their password again: start, show the QR code, confirm
+//! // with a code from the app.
+//! let check = |_user: &str, password: &str| password == "correct horse";
+//! let proof = PasswordConfirmed::check(&check, "user-42", "correct horse", now)?;
+//! let enrollment = load()?
+//!     .start_enrollment(&ctx, Some(&proof), "alice@example.com", &mut rng, now)
+//!     .save_with(save)?
+//!     .result?;
 //! let phone = enrollment.uri().to_totp()?; // stands in for the user's app
-//! let confirmed = started.record.confirm_enrollment(&ctx, &phone.generate(now).to_string(), &mut rng, now);
-//! if confirmed.changed() {
-//!     save(&confirmed.record);
-//! }
-//! let recovery_codes = confirmed.outcome?; // show these once
+//! let code = phone.generate(now).to_string();
+//! let confirmed = load()?.confirm_enrollment(&ctx, &code, &mut rng, now).save_with(save)?;
+//! let recovery_codes = confirmed.result?; // show these once
 //!
-//! // Sign in thirty seconds later: load, apply, save if changed, then act on the outcome.
+//! // Sign in thirty seconds later: load, apply, save (when changed), then act on the result.
 //! let later = now + 30;
-//! # let loaded = TwoFactorRecord::decode(&database.borrow())?;
-//! let signed_in = loaded.verify_code(&ctx, &phone.generate(later).to_string(), later);
-//! if signed_in.changed() {
-//!     save(&signed_in.record);
-//! }
-//! assert!(signed_in.outcome.is_ok());
+//! let code = phone.generate(later).to_string();
+//! let signed_in = load()?.verify_code(&ctx, &code, later).save_with(save)?;
+//! assert!(signed_in.result.is_ok());
+//! // The same code again fails, and the failure was saved.
+//! let again = load()?.verify_code(&ctx, &code, later).save_with(save)?;
+//! assert!(again.result.is_err());
+//! assert_eq!(load()?.failures(), 1);
 //! # let _ = recovery_codes;
-//! # Ok::<(), twofa::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! A pending enrolment does not expire by itself; starting again replaces it, and

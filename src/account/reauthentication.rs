@@ -153,8 +153,8 @@ impl<F: Fn(&str, &str) -> bool> PasswordCheck for F {
     }
 }
 
-/// Proof that a user's password was just confirmed, which regenerating recovery codes and
-/// disabling two-factor authentication demand.
+/// Proof that a user's password was just confirmed, which enabling two-factor authentication,
+/// regenerating recovery codes and disabling it demand.
 ///
 /// The only way to make one is [`PasswordConfirmed::check`], which runs the host's
 /// [`PasswordCheck`]: a host cannot forget the re-confirmation, because the flows do not

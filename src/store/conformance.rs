@@ -203,18 +203,12 @@ fn large_record() -> Result<TwoFactorRecord, ConformanceFailure> {
     let ctx = Context::new("twofa-conformance", &settings, &sealer, &hasher).map_err(setup)?;
     let mut rng = crate::os_rng();
     let now = 1_700_000_000;
-    let (enrollment, record) = run(TwoFactorRecord::new().start_enrollment(
-        &ctx,
-        None,
-        "conformance",
-        &mut rng,
-        now,
-    ))
-    .map_err(setup)?;
+    let (enrollment, record) =
+        run(TwoFactorRecord::new().start_enrollment(&ctx, None, "conformance", &mut rng, now))
+            .map_err(setup)?;
     let phone = enrollment.uri().to_totp().map_err(setup)?;
     let code = phone.generate(now).to_string();
-    let (_, record) =
-        run(record.confirm_enrollment(&ctx, &code, &mut rng, now)).map_err(setup)?;
+    let (_, record) = run(record.confirm_enrollment(&ctx, &code, &mut rng, now)).map_err(setup)?;
     let next = phone.generate(now + 30).to_string();
     let (proof, mut record) = run(record.verify_code(&ctx, &next, now + 30)).map_err(setup)?;
     let label = "L".repeat(crate::account::TrustedDevice::MAX_LABEL_LEN);
@@ -226,9 +220,7 @@ fn large_record() -> Result<TwoFactorRecord, ConformanceFailure> {
 }
 
 /// A flow's value and next record.
-fn run<T>(
-    transition: crate::account::Transition<T>,
-) -> Result<(T, TwoFactorRecord), crate::Error> {
+fn run<T>(transition: crate::account::Transition<T>) -> Result<(T, TwoFactorRecord), crate::Error> {
     let record = transition.record().clone();
     let Ok(outcome) = transition.save_with(|_| Ok::<(), core::convert::Infallible>(()));
     Ok((outcome.result?, record))

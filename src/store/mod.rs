@@ -40,8 +40,8 @@ pub mod conformance;
 
 use core::future::Future;
 
-pub use memory::MemoryStore;
 pub use crate::account::Outcome;
+pub use memory::MemoryStore;
 pub use service::{Clock, ServiceError, SystemClock, TwoFactor};
 
 use crate::account::TwoFactorRecord;
