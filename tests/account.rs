@@ -269,6 +269,11 @@ fn confirming_follows_the_sign_in_rules() {
         step(&record, |_| locked).0.result.err(),
         Some(Error::LockedOut)
     );
+    // A recovery code on a pending record is refused for the state, not the lockout.
+    assert_eq!(
+        refused(record.use_recovery_code(&fx.ctx(), "AAAAA-AAAAA", now)),
+        Error::NotEnabled
+    );
     // A host misconfiguration (a sealer without the key) is not the user's failure.
     let other = AesGcmSealer::new("k9", &[1; 32]).unwrap();
     let (mut record, app) = pending(&fx, T0);

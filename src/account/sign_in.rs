@@ -123,13 +123,13 @@ impl TwoFactorRecord {
         now: u64,
     ) -> Transition<SignedIn> {
         let policy = ctx.settings.throttle_policy();
-        if let Err(error) = self.throttle.check(policy, now) {
-            return Transition::unchanged(self, error);
-        }
         let mut next = self.clone();
         let State::Enabled { recovery, .. } = &mut next.state else {
             return Transition::unchanged(self, Error::NotEnabled);
         };
+        if let Err(error) = next.throttle.check(policy, now) {
+            return Transition::unchanged(self, error);
+        }
         match recovery.use_code(code, ctx.hasher) {
             Ok(remaining) => {
                 let mut events = alloc::vec![Event::RecoveryCodeUsed { remaining }];
