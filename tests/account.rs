@@ -906,6 +906,11 @@ fn the_device_list_is_bounded_and_evicts_the_oldest() {
             .trust_device(&fx.ctx(), &proof, None, &mut rng, late - 1)
             .changed()
     );
+    // Nor from the future (a proof stamped by a clock ahead of this one).
+    assert_eq!(
+        refused(record.trust_device(&fx.ctx(), &proof, None, &mut rng, proof.at() - 1)),
+        Error::ReauthenticationRequired
+    );
     assert_eq!(
         refused(record.trust_device(&fx.ctx_for("user-7"), &proof, None, &mut rng, now)),
         Error::ReauthenticationRequired
