@@ -40,8 +40,9 @@ pub mod conformance;
 
 use core::future::Future;
 
+pub use crate::account::Outcome;
 pub use memory::MemoryStore;
-pub use service::{Clock, Outcome, ServiceError, SystemClock, TwoFactor};
+pub use service::{Clock, ServiceError, SystemClock, TwoFactor};
 
 use crate::account::TwoFactorRecord;
 
