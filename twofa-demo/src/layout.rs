@@ -15,14 +15,16 @@ pub(crate) async fn script() -> impl IntoResponse {
 }
 
 /// Headers on every response: no caching (pages show keys and codes), no framing, no
-/// referrer, and a content security policy that allows only this site's own files.
+/// referrer to other sites (`same-origin`: with `no-referrer` browsers send `Origin: null`
+/// on form posts, which the CSRF check refuses), and a content security policy that allows
+/// only this site's own files.
 pub(crate) async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     let set = [
         (header::CACHE_CONTROL, "no-store"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
         (
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
