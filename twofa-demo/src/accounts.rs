@@ -88,7 +88,12 @@ impl Accounts {
     /// it off the async executor.
     pub fn sign_in(&self, email: &str, password: &str) -> Option<User> {
         let email = email.trim().to_lowercase();
-        let user = self.lock().users.values().find(|u| u.email == email).cloned();
+        let user = self
+            .lock()
+            .users
+            .values()
+            .find(|u| u.email == email)
+            .cloned();
         match user {
             Some(user) if verify(&user.password_hash, password) => Some(user),
             Some(_) => None,
@@ -164,7 +169,9 @@ impl Accounts {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave `Inner` half-updated in a way that
         // matters to a demo; keep serving.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -11,7 +11,10 @@ pub(crate) async fn stylesheet() -> impl IntoResponse {
 }
 
 pub(crate) async fn script() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT)
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        SCRIPT,
+    )
 }
 
 /// Headers on every response: no caching (pages show keys and codes), no framing, no
@@ -58,9 +61,31 @@ pub(crate) fn set_device_cookie(token: &str, max_age: u64, secure: bool) -> Stri
     )
 }
 
-/// A device label from the `User-Agent` header, cut to the crate's limit.
+/// A device label from the `User-Agent` header: "Firefox on Windows" when the browser and
+/// system are recognised, else the header itself cut to the crate's limit.
 pub(crate) fn device_label(headers: &HeaderMap) -> Option<String> {
     let agent = String::from_utf8_lossy(headers.get(header::USER_AGENT)?.as_bytes());
+    const BROWSERS: [(&str, &str); 6] = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("HeadlessChrome/", "Chrome (headless)"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+    ];
+    const SYSTEMS: [(&str, &str); 6] = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ];
+    let browser = BROWSERS.iter().find(|(needle, _)| agent.contains(needle));
+    let system = SYSTEMS.iter().find(|(needle, _)| agent.contains(needle));
+    if let (Some((_, browser)), Some((_, system))) = (browser, system) {
+        return Some(format!("{browser} on {system}"));
+    }
     let max = twofa::account::TrustedDevice::MAX_LABEL_LEN;
     let mut label = String::new();
     for c in agent.chars().filter(|c| !c.is_control()) {
@@ -102,6 +127,21 @@ mod tests {
         assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_time(951_782_400), "2000-02-29 00:00 UTC");
         assert_eq!(format_time(1_796_199_000), "2026-12-02 08:10 UTC");
+    }
+
+    #[test]
+    fn known_browsers_get_a_short_label() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::USER_AGENT,
+            HeaderValue::from_static(
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            ),
+        );
+        assert_eq!(
+            device_label(&headers).as_deref(),
+            Some("Firefox on Windows")
+        );
     }
 
     #[test]

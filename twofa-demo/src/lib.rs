@@ -167,7 +167,10 @@ pub fn app<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
             "/settings/2fa/disable",
             get(settings::disable_page::<S>).post(settings::disable::<S>),
         )
-        .route("/settings/devices/revoke", post(settings::revoke_device::<S>))
+        .route(
+            "/settings/devices/revoke",
+            post(settings::revoke_device::<S>),
+        )
         .route(
             "/settings/sessions/logout-others",
             post(settings::logout_others::<S>),

@@ -26,7 +26,11 @@ enum Auth {
 }
 
 /// Marks the session as past the password step. Call after [`Session::cycle_id`].
-pub(crate) async fn password_passed(session: &Session, user: &User, now: u64) -> Result<(), AppError> {
+pub(crate) async fn password_passed(
+    session: &Session,
+    user: &User,
+    now: u64,
+) -> Result<(), AppError> {
     let auth = Auth::PasswordPassed {
         user_id: user.id.clone(),
         at: now,
@@ -56,7 +60,11 @@ pub(crate) async fn sign_in<S: Store>(
 }
 
 /// Keeps this session signed in after the user's generation moved on.
-pub(crate) async fn keep_signed_in(session: &Session, user: &User, generation: u64) -> Result<(), AppError> {
+pub(crate) async fn keep_signed_in(
+    session: &Session,
+    user: &User,
+    generation: u64,
+) -> Result<(), AppError> {
     let auth = Auth::SignedIn {
         user_id: user.id.clone(),
         generation,

@@ -131,8 +131,13 @@ pub(crate) struct OutboxPage {
 }
 
 impl RecoveryCodesPage {
-    pub(crate) fn new(nav: Option<Nav>, heading: &'static str, codes: &twofa::RecoveryCodes) -> Self {
-        let codes: Vec<Zeroizing<String>> = codes.iter().map(|c| Zeroizing::new(c.to_owned())).collect();
+    pub(crate) fn new(
+        nav: Option<Nav>,
+        heading: &'static str,
+        codes: &twofa::RecoveryCodes,
+    ) -> Self {
+        let codes: Vec<Zeroizing<String>> =
+            codes.iter().map(|c| Zeroizing::new(c.to_owned())).collect();
         let mut download = Zeroizing::new(String::from("data:text/plain;charset=utf-8,"));
         download.push_str("Recovery%20codes%0A");
         for code in &codes {

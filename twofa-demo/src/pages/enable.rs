@@ -10,8 +10,8 @@ use twofa::account::Status;
 use twofa::qr::SvgOptions;
 
 use super::{
-    CodeFailure, CodeForm, NoFields, PasswordForm, code_failure, confirm_password, locked_out,
-    nav, notify, render,
+    CodeFailure, CodeForm, NoFields, PasswordForm, code_failure, confirm_password, locked_out, nav,
+    notify, render,
 };
 use crate::csrf::{self, CsrfForm};
 use crate::error::see_other;
@@ -23,7 +23,10 @@ pub(crate) async fn password_page<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
     SignedInUser { user, session }: SignedInUser,
 ) -> Result<Response, AppError> {
-    if matches!(state.two_factor.status(&user.id).await?, Status::Enabled { .. }) {
+    if matches!(
+        state.two_factor.status(&user.id).await?,
+        Status::Enabled { .. }
+    ) {
         return Ok(see_other("/settings"));
     }
     let csrf = csrf::token(&session).await?;
@@ -76,7 +79,10 @@ pub(crate) async fn code_page<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
     SignedInUser { user, session }: SignedInUser,
 ) -> Result<Response, AppError> {
-    if !matches!(state.two_factor.status(&user.id).await?, Status::Pending { .. }) {
+    if !matches!(
+        state.two_factor.status(&user.id).await?,
+        Status::Pending { .. }
+    ) {
         return Ok(see_other("/settings"));
     }
     let csrf = csrf::token(&session).await?;

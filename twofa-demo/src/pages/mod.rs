@@ -85,10 +85,13 @@ pub(crate) fn code_failure(error: twofa::Error, now: u64) -> Result<CodeFailure,
         E::InvalidCode | E::ReplayedCode | E::Recovery(twofa::RecoveryError::InvalidCode) => {
             CodeFailure::Retry("That code is not valid. Check it and try again.".into())
         }
-        E::Throttled { retry_at } => CodeFailure::Retry(format!(
-            "Too many wrong codes. Try again in {} seconds.",
-            retry_at.saturating_sub(now).max(1)
-        )),
+        E::Throttled { retry_at } => {
+            let seconds = retry_at.saturating_sub(now).max(1);
+            let unit = if seconds == 1 { "second" } else { "seconds" };
+            CodeFailure::Retry(format!(
+                "Too many wrong codes. Try again in {seconds} {unit}."
+            ))
+        }
         E::LockedOut => CodeFailure::LockedOut,
         E::NotEnabled | E::NotPending | E::AlreadyEnabled => CodeFailure::StartOver,
         other => return Err(other.into()),

@@ -153,7 +153,10 @@ pub(crate) async fn revoke_device<S: Store + 'static>(
     notify(&state, &user, &outcome.events);
     if outcome.result.is_ok() {
         session
-            .insert(NOTICE, "The device was revoked: it will be asked for a code again.")
+            .insert(
+                NOTICE,
+                "The device was revoked: it will be asked for a code again.",
+            )
             .await?;
     }
     Ok(see_other("/settings"))

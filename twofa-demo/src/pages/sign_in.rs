@@ -60,19 +60,29 @@ pub(crate) async fn submit<S: Store + 'static>(
     // A new session id once the password is right: a session id planted before sign-in is
     // worth nothing.
     session.cycle_id().await?;
-    if !matches!(state.two_factor.status(&user.id).await?, Status::Enabled { .. }) {
+    if !matches!(
+        state.two_factor.status(&user.id).await?,
+        Status::Enabled { .. }
+    ) {
         session::sign_in(&state, &session, &user).await?;
         return Ok(see_other("/settings"));
     }
     if let Some(token) = device_cookie(&headers) {
         // MERGE(issue 10): `check_device` returns an `Outcome`; read its result and notify.
-        if state.two_factor.check_device(&user.id, &token).await?.is_ok() {
+        if state
+            .two_factor
+            .check_device(&user.id, &token)
+            .await?
+            .is_ok()
+        {
             session::sign_in(&state, &session, &user).await?;
             return Ok(see_other("/settings"));
         }
     }
     session::password_passed(&session, &user, state.now()?).await?;
-    state.accounts.log(format!("{} passed the password step", user.id));
+    state
+        .accounts
+        .log(format!("{} passed the password step", user.id));
     Ok(see_other("/login/code"))
 }
 
@@ -151,12 +161,19 @@ pub(crate) async fn recovery_submit<S: Store + 'static>(
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, AppError> {
     let PasswordPassed { user, session } = pending;
-    let outcome = state.two_factor.use_recovery_code(&user.id, &form.code).await?;
+    let outcome = state
+        .two_factor
+        .use_recovery_code(&user.id, &form.code)
+        .await?;
     notify(&state, &user, &outcome.events);
     match outcome.result {
         Ok(_) => {
             session::sign_in(&state, &session, &user).await?;
-            let left = state.two_factor.record(&user.id).await?.recovery_codes_left();
+            let left = state
+                .two_factor
+                .record(&user.id)
+                .await?
+                .recovery_codes_left();
             let notice = format!(
                 "You signed in with a recovery code. {} recovery codes left.",
                 left.unwrap_or(0)
