@@ -4,7 +4,7 @@
 //! Everything here is in memory: a real app keeps users in its database.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -99,7 +99,7 @@ impl Accounts {
             Some(_) => None,
             None => {
                 // Same work as for a real user, so timing does not tell which e-mails exist.
-                verify(DUMMY_HASH, password);
+                verify(dummy_hash(), password);
                 None
             }
         }
@@ -175,8 +175,17 @@ impl Accounts {
     }
 }
 
-/// An argon2id hash of a random password nobody knows, checked for unknown e-mail addresses.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9Yb1PjQ4ZwGEZtVyXbVf5oXuHnA2Yw3v5oJ0mXcT2hQ";
+/// An argon2id hash (with the same parameters as real ones) of a password nobody typed,
+/// checked for unknown e-mail addresses.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        Argon2::default()
+            .hash_password(b"no user has this password")
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
 
 fn verify(hash: &str, password: &str) -> bool {
     match PasswordHash::new(hash) {
@@ -184,5 +193,29 @@ fn verify(hash: &str, password: &str) -> bool {
             .verify_password(password.as_bytes(), &parsed)
             .is_ok(),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_addresses_cost_a_real_argon2_check() {
+        let hash = PasswordHash::new(dummy_hash()).unwrap();
+        assert_eq!(hash.algorithm.as_str(), "argon2id");
+        assert!(!verify(dummy_hash(), "no user has this passwor"));
+    }
+
+    #[test]
+    fn passwords_are_checked_and_stored_hashed() {
+        let accounts = Accounts::new();
+        let user = accounts.create("Alice@Example.com", "hunter2 hunter2").unwrap();
+        assert!(user.password_hash.starts_with("$argon2id$"));
+        assert!(!user.password_hash.contains("hunter2"));
+        assert!(accounts.sign_in("alice@example.com ", "hunter2 hunter2").is_some());
+        assert!(accounts.sign_in("alice@example.com", "hunter2").is_none());
+        assert!(accounts.sign_in("bob@example.com", "hunter2 hunter2").is_none());
+        assert!(accounts.create("alice@example.com", "x").is_err());
     }
 }

@@ -142,11 +142,11 @@ pub fn app<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
         .route("/login", get(sign_in::page).post(sign_in::submit::<S>))
         .route(
             "/login/code",
-            get(sign_in::code_page::<S>).post(sign_in::code_submit::<S>),
+            get(sign_in::code_page).post(sign_in::code_submit::<S>),
         )
         .route(
             "/login/recovery",
-            get(sign_in::recovery_page::<S>).post(sign_in::recovery_submit::<S>),
+            get(sign_in::recovery_page).post(sign_in::recovery_submit::<S>),
         )
         .route("/logout", post(sign_in::logout))
         .route("/settings", get(settings::page::<S>))
@@ -161,11 +161,11 @@ pub fn app<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
         .route("/settings/2fa/cancel", post(enable::cancel::<S>))
         .route(
             "/settings/2fa/recovery-codes",
-            get(settings::generate_page::<S>).post(settings::generate::<S>),
+            get(settings::generate_page).post(settings::generate::<S>),
         )
         .route(
             "/settings/2fa/disable",
-            get(settings::disable_page::<S>).post(settings::disable::<S>),
+            get(settings::disable_page).post(settings::disable::<S>),
         )
         .route(
             "/settings/devices/revoke",

@@ -5,6 +5,7 @@
 //!
 //! Without chromedriver, Chromium or zbarimg the test is skipped with a note, unless `CI` is
 //! set: then it fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -504,12 +505,11 @@ impl Browser {
                 .client
                 .execute("return document.readyState", Vec::new())
                 .await?;
-            if ready == "complete" {
-                if let Ok(body) = self.client.find(Locator::Css("body")).await {
-                    if body.element_id() != before {
-                        return Ok(());
-                    }
-                }
+            if ready == "complete"
+                && let Ok(body) = self.client.find(Locator::Css("body")).await
+                && body.element_id() != before
+            {
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -2,6 +2,7 @@
 //! directly, with a cookie jar per "browser"): session ids, cookie flags, CSRF on every form,
 //! the second-factor page behind the password step, the key only on its owner's page, nothing
 //! secret in logs or URLs, escaping, logging out other devices.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -76,6 +77,9 @@ impl Site {
         phone
     }
 }
+
+/// Form fields, in order.
+type Fields<'a> = Vec<(&'a str, &'a str)>;
 
 struct Response {
     status: StatusCode,
@@ -291,7 +295,7 @@ async fn every_form_refuses_a_post_without_this_sessions_csrf_token() {
     let anonymous_good = anonymous.get("/login").await.csrf();
 
     let code = phone.generate(site.now()).to_string();
-    let forms: Vec<(u8, &str, Vec<(&str, &str)>)> = vec![
+    let forms: Vec<(u8, &str, Fields)> = vec![
         (
             0,
             "/login",

@@ -61,7 +61,7 @@ pub(crate) async fn page<S: Store + 'static>(
     })
 }
 
-pub(crate) async fn generate_page<S: Store + 'static>(
+pub(crate) async fn generate_page(
     SignedInUser { user, session }: SignedInUser,
 ) -> Result<Response, AppError> {
     let csrf = csrf::token(&session).await?;
@@ -101,7 +101,7 @@ pub(crate) async fn generate<S: Store + 'static>(
     }
 }
 
-pub(crate) async fn disable_page<S: Store + 'static>(
+pub(crate) async fn disable_page(
     SignedInUser { user, session }: SignedInUser,
 ) -> Result<Response, AppError> {
     let csrf = csrf::token(&session).await?;

@@ -86,7 +86,7 @@ pub(crate) async fn submit<S: Store + 'static>(
     Ok(see_other("/login/code"))
 }
 
-pub(crate) async fn code_page<S: Store + 'static>(
+pub(crate) async fn code_page(
     pending: PasswordPassed,
 ) -> Result<Response, AppError> {
     render(VerifyCodePage {
@@ -145,7 +145,7 @@ pub(crate) async fn code_submit<S: Store + 'static>(
     Ok(response)
 }
 
-pub(crate) async fn recovery_page<S: Store + 'static>(
+pub(crate) async fn recovery_page(
     pending: PasswordPassed,
 ) -> Result<Response, AppError> {
     render(RecoveryCodePage {
