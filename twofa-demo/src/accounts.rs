@@ -210,12 +210,22 @@ mod tests {
     #[test]
     fn passwords_are_checked_and_stored_hashed() {
         let accounts = Accounts::new();
-        let user = accounts.create("Alice@Example.com", "hunter2 hunter2").unwrap();
+        let user = accounts
+            .create("Alice@Example.com", "hunter2 hunter2")
+            .unwrap();
         assert!(user.password_hash.starts_with("$argon2id$"));
         assert!(!user.password_hash.contains("hunter2"));
-        assert!(accounts.sign_in("alice@example.com ", "hunter2 hunter2").is_some());
+        assert!(
+            accounts
+                .sign_in("alice@example.com ", "hunter2 hunter2")
+                .is_some()
+        );
         assert!(accounts.sign_in("alice@example.com", "hunter2").is_none());
-        assert!(accounts.sign_in("bob@example.com", "hunter2 hunter2").is_none());
+        assert!(
+            accounts
+                .sign_in("bob@example.com", "hunter2 hunter2")
+                .is_none()
+        );
         assert!(accounts.create("alice@example.com", "x").is_err());
     }
 }

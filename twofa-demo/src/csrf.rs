@@ -11,7 +11,8 @@ use tower_sessions::Session;
 
 use crate::AppError;
 
-const KEY: &str = "csrf";
+/// The session key of the token.
+pub(crate) const KEY: &str = "csrf";
 
 /// The session's CSRF token, made on first use.
 pub(crate) async fn token(session: &Session) -> Result<String, AppError> {

@@ -46,6 +46,8 @@ pub(crate) async fn sign_in<S: Store>(
     user: &User,
 ) -> Result<(), AppError> {
     session.cycle_id().await?;
+    // A fresh CSRF token for the signed-in session: one seen before sign-in is worth nothing.
+    session.remove_value(crate::csrf::KEY).await?;
     let generation = state
         .accounts
         .generation(&user.id)

@@ -215,6 +215,7 @@ async fn the_session_id_changes_after_the_password_and_after_the_second_factor()
     let pending = b.cookie("session").unwrap();
     assert_ne!(pending, anonymous);
 
+    let before = b.get("/login/code").await.csrf();
     let code = phone.generate(site.now()).to_string();
     let signed_in = b
         .submit("/login/code", "/login/code", &[("code", &code)])
@@ -222,7 +223,13 @@ async fn the_session_id_changes_after_the_password_and_after_the_second_factor()
     assert_eq!(signed_in.location(), "/settings");
     let full = b.cookie("session").unwrap();
     assert_ne!(full, pending);
-    assert_eq!(b.get("/settings").await.status, StatusCode::OK);
+    let settings = b.get("/settings").await;
+    assert_eq!(settings.status, StatusCode::OK);
+    assert_ne!(
+        settings.csrf(),
+        before,
+        "the CSRF token is renewed at sign-in"
+    );
 
     // The ids from before are dead: a fixated or stolen early id gets nothing.
     for old in [anonymous, pending] {

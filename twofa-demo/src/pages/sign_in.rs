@@ -86,9 +86,7 @@ pub(crate) async fn submit<S: Store + 'static>(
     Ok(see_other("/login/code"))
 }
 
-pub(crate) async fn code_page(
-    pending: PasswordPassed,
-) -> Result<Response, AppError> {
+pub(crate) async fn code_page(pending: PasswordPassed) -> Result<Response, AppError> {
     render(VerifyCodePage {
         nav: None,
         csrf: csrf::token(&pending.session).await?,
@@ -145,9 +143,7 @@ pub(crate) async fn code_submit<S: Store + 'static>(
     Ok(response)
 }
 
-pub(crate) async fn recovery_page(
-    pending: PasswordPassed,
-) -> Result<Response, AppError> {
+pub(crate) async fn recovery_page(pending: PasswordPassed) -> Result<Response, AppError> {
     render(RecoveryCodePage {
         nav: None,
         csrf: csrf::token(&pending.session).await?,
