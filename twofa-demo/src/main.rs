@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use twofa::Store;
 use twofa::store::{Clock, SystemClock};
 use twofa_demo::{AppState, Config, app, open_store, two_factor};
 
@@ -29,14 +30,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let key = sealing_key(&key_file)?;
+    serve(open_store(), &key, &addr, config).await
+}
+
+/// Serves the app over `store` until Ctrl-C.
+async fn serve<S: Store + 'static>(
+    store: S,
+    sealing_key: &[u8],
+    addr: &str,
+    config: Config,
+) -> Result<(), Box<dyn std::error::Error>> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let tf = two_factor(open_store(), "twofa demo", &key, clock.clone())?;
+    let tf = two_factor(store, "twofa demo", sealing_key, clock.clone())?;
     let state = Arc::new(AppState::new(tf, clock, config));
 
     let password = demo_password()?;
     state.accounts.create("demo@example.com", &password)?;
 
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     println!("twofa demo on http://{local}/");
     println!("sign in as demo@example.com with password {password}");
