@@ -750,3 +750,69 @@ fn text_of(body: &str, marker: &str) -> String {
     let end = body[start..].find('<').unwrap();
     body[start..start + end].trim().to_owned()
 }
+
+#[tokio::test]
+async fn throttling_says_when_to_try_again_and_the_lockout_page_says_what_to_do() {
+    let site = Site::new(Config::default());
+    site.user_with_2fa("alice@example.com").await;
+    let mut b = site.browser();
+    let mut throttled = None;
+    let mut locked = None;
+    // The default policy locks after 30 failures; each delay is waited out on the clock.
+    for _ in 0..80 {
+        if b.get("/login/code").await.status != StatusCode::OK {
+            b.sign_in("alice@example.com", PASSWORD).await;
+        }
+        let r = b
+            .submit("/login/code", "/login/code", &[("code", "000000")])
+            .await;
+        if r.status == StatusCode::FORBIDDEN {
+            locked = Some(r);
+            break;
+        }
+        if let Some(rest) = r.body.split("Try again in ").nth(1) {
+            let seconds: u64 = rest.split(' ').next().unwrap().parse().unwrap();
+            throttled.get_or_insert(seconds);
+            site.advance(seconds);
+        }
+    }
+    assert!(throttled.is_some(), "no \"try again in N seconds\"");
+    let locked = locked.expect("no lockout page");
+    assert!(locked.body.contains("Two-factor sign-in is locked"));
+    assert!(locked.body.contains("contact support"));
+    let subjects: Vec<String> = site
+        .state
+        .accounts
+        .outbox("alice@example.com")
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
+    assert!(
+        subjects.contains(&"Two-factor sign-in was locked".to_owned()),
+        "{subjects:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_code_is_refused_like_a_wrong_one_and_mailed_to_the_owner() {
+    let site = Site::new(Config::default());
+    let phone = site.user_with_2fa("alice@example.com").await;
+    let mut b = site.browser();
+    b.sign_in("alice@example.com", PASSWORD).await;
+    let code = phone.generate(site.now()).to_string();
+    b.submit("/login/code", "/login/code", &[("code", &code)])
+        .await;
+    b.submit("/settings", "/logout", &[]).await;
+    b.sign_in("alice@example.com", PASSWORD).await;
+    let again = b
+        .submit("/login/code", "/login/code", &[("code", &code)])
+        .await;
+    assert!(again.body.contains("That code is not valid"));
+    assert_eq!(b.get("/settings").await.location(), "/login");
+    let outbox = site.state.accounts.outbox("alice@example.com");
+    assert!(
+        outbox
+            .iter()
+            .any(|m| m.subject == "A sign-in code was used twice")
+    );
+}
