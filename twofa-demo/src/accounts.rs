@@ -12,8 +12,8 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 use crate::AppError;
 
-/// A user of the app.
-#[derive(Debug, Clone)]
+/// A user of the app. `Debug` leaves the password hash out.
+#[derive(Clone)]
 pub struct User {
     /// Stable identifier, the key of the 2FA record.
     pub id: String,
@@ -21,6 +21,15 @@ pub struct User {
     pub email: String,
     password_hash: String,
     generation: u64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A notice the app would e-mail.
@@ -227,5 +236,6 @@ mod tests {
                 .is_none()
         );
         assert!(accounts.create("alice@example.com", "x").is_err());
+        assert!(!format!("{user:?}").contains("argon2"));
     }
 }

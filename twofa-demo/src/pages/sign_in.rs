@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 use twofa::Store;
-use twofa::account::Status;
+use twofa::account::{SignInMethod, Status};
 
 use super::{CodeFailure, CodeForm, NoFields, code_failure, locked_out, notify, render};
 use crate::csrf::{self, CsrfForm};
@@ -163,17 +163,15 @@ pub(crate) async fn recovery_submit<S: Store + 'static>(
         .await?;
     notify(&state, &user, &outcome.events);
     match outcome.result {
-        Ok(_) => {
+        Ok(signed_in) => {
             session::sign_in(&state, &session, &user).await?;
-            let left = state
-                .two_factor
-                .record(&user.id)
-                .await?
-                .recovery_codes_left();
-            let notice = format!(
-                "You signed in with a recovery code. {} recovery codes left.",
-                left.unwrap_or(0)
-            );
+            let left = match signed_in.method() {
+                SignInMethod::RecoveryCode { remaining } => remaining,
+                _ => 0,
+            };
+            let plural = if left == 1 { "" } else { "s" };
+            let notice =
+                format!("You signed in with a recovery code. {left} recovery code{plural} left.");
             session.insert(super::settings::NOTICE, notice).await?;
             Ok(see_other("/settings"))
         }
