@@ -7,6 +7,7 @@
 //! set: then it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
+use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -349,7 +350,8 @@ impl Tools {
                 let note = "browser test needs chromedriver, chromium and zbarimg \
                             (apt-get install chromium chromium-driver zbar-tools)";
                 assert!(std::env::var_os("CI").is_none(), "{note}");
-                eprintln!("skipped: {note}");
+                // Straight to the stream: libtest captures `eprintln!`, and the note must show.
+                let _ = writeln!(std::io::stderr(), "skipped: {note}");
                 None
             }
         }
