@@ -105,10 +105,20 @@ fn the_id_pairs_cover_long_case_and_non_ascii_ids_within_255_bytes() {
     assert!(pairs.iter().any(|(_, a, b)| a.len() == 255
         && b.len() == 255
         && a.as_bytes()[..254] == b.as_bytes()[..254]));
-    assert!(pairs.iter().any(|(_, a, b)| a != b && a.to_lowercase() == b.to_lowercase()));
-    assert!(pairs.iter().any(|(_, a, b)| !a.is_ascii() && a.len() == 255 && b.len() == 255));
+    assert!(
+        pairs
+            .iter()
+            .any(|(_, a, b)| a != b && a.to_lowercase() == b.to_lowercase())
+    );
+    assert!(
+        pairs
+            .iter()
+            .any(|(_, a, b)| !a.is_ascii() && a.len() == 255 && b.len() == 255)
+    );
     // "é" precomposed and decomposed.
-    assert!(pairs
-        .iter()
-        .any(|(_, a, b)| a.ends_with('\u{e9}') && b.ends_with("e\u{301}")));
+    assert!(
+        pairs
+            .iter()
+            .any(|(_, a, b)| a.ends_with('\u{e9}') && b.ends_with("e\u{301}"))
+    );
 }

@@ -35,7 +35,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let user = format!("user-{}", std::process::id());
 
-    let enrollment = tf.start_enrollment(&user, "alice@example.com").await?.result?;
+    let enrollment = tf
+        .start_enrollment(&user, "alice@example.com")
+        .await?
+        .result?;
     let app = enrollment.uri().to_totp()?; // stands in for the user's phone
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     tf.confirm_enrollment(&user, &app.generate(now).to_string())

@@ -31,8 +31,13 @@ const BATCH: u32 = 100;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target = std::env::args().nth(1);
-    let keys = ["TWOFA_OLD_KEY_ID", "TWOFA_OLD_KEY", "TWOFA_NEW_KEY_ID", "TWOFA_NEW_KEY"]
-        .map(|name| std::env::var(name).ok());
+    let keys = [
+        "TWOFA_OLD_KEY_ID",
+        "TWOFA_OLD_KEY",
+        "TWOFA_NEW_KEY_ID",
+        "TWOFA_NEW_KEY",
+    ]
+    .map(|name| std::env::var(name).ok());
     let (sealer, demo) = match keys {
         [Some(old_id), Some(old), Some(new_id), Some(new)] => (
             AesGcmSealer::new(&new_id, &hex(&new)?)?.with_old_key(&old_id, &hex(&old)?)?,

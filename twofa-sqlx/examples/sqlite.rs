@@ -33,7 +33,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let user = format!("user-{}", std::process::id());
 
-    let enrollment = tf.start_enrollment(&user, "alice@example.com").await?.result?;
+    let enrollment = tf
+        .start_enrollment(&user, "alice@example.com")
+        .await?
+        .result?;
     let app = enrollment.uri().to_totp()?; // stands in for the user's phone
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let codes = tf
@@ -44,6 +47,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let next = app.generate(now + app.period()).to_string();
     let signed_in = tf.verify_code(&user, &next).await?.result?;
-    println!("signed in with {:?}; records in {}", signed_in.method(), path.display());
+    println!(
+        "signed in with {:?}; records in {}",
+        signed_in.method(),
+        path.display()
+    );
     Ok(())
 }

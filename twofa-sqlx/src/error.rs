@@ -38,10 +38,16 @@ impl fmt::Display for Error {
         match self {
             Self::Database(e) => write!(f, "database: {e}"),
             Self::Record { user_id, error } => {
-                write!(f, "the stored record of user {user_id:?} does not decode: {error}")
+                write!(
+                    f,
+                    "the stored record of user {user_id:?} does not decode: {error}"
+                )
             }
             Self::Version { user_id, version } => {
-                write!(f, "the stored version of user {user_id:?} is negative ({version})")
+                write!(
+                    f,
+                    "the stored version of user {user_id:?} is negative ({version})"
+                )
             }
             Self::InvalidTableName => f.write_str(
                 "a table name must be 1 to 63 ASCII letters, digits or underscores, \

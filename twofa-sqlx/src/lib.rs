@@ -83,12 +83,12 @@ pub use reseal::{ListUsers, ResealProgress, reseal_all};
 pub use sqlite_store::SqliteStore;
 pub use table::TableName;
 
-use twofa::account::TwoFactorRecord;
-use twofa::store::Versioned;
-
 /// A row's record and version, decoded; failing closed on anything odd.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-fn decode_row(user_id: &str, record: &str, version: i64) -> Result<Versioned, Error> {
+fn decode_row(user_id: &str, record: &str, version: i64) -> Result<twofa::store::Versioned, Error> {
+    use twofa::account::TwoFactorRecord;
+    use twofa::store::Versioned;
+
     let record = TwoFactorRecord::decode(record).map_err(|error| Error::Record {
         user_id: user_id.to_owned(),
         error,

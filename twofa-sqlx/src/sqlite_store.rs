@@ -267,7 +267,9 @@ impl Queries {
                  record TEXT NOT NULL, \
                  version INTEGER NOT NULL) STRICT"
             )),
-            load: sql(format!("SELECT record, version FROM {t} WHERE user_id = ?1")),
+            load: sql(format!(
+                "SELECT record, version FROM {t} WHERE user_id = ?1"
+            )),
             insert: sql(format!(
                 "INSERT INTO {t} (user_id, record, version) VALUES (?1, ?2, 1) \
                  ON CONFLICT (user_id) DO NOTHING"

@@ -53,6 +53,7 @@ impl TableName {
     }
 
     /// The name as it goes into SQL: double-quoted.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn quoted(&self) -> String {
         format!("\"{}\"", self.0)
     }

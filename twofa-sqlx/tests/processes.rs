@@ -96,15 +96,18 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("the_same_code_from_every_process_signs_in_once", |db| {
         Box::pin(same_code(db))
     }),
-    ("the_same_recovery_code_from_every_process_works_once", |db| {
-        Box::pin(same_recovery_code(db))
-    }),
-    ("wrong_codes_from_every_process_are_all_counted_and_throttled", |db| {
-        Box::pin(wrong_codes(db))
-    }),
-    ("a_regeneration_racing_old_recovery_codes_leaves_none_working", |db| {
-        Box::pin(regeneration_race(db))
-    }),
+    (
+        "the_same_recovery_code_from_every_process_works_once",
+        |db| Box::pin(same_recovery_code(db)),
+    ),
+    (
+        "wrong_codes_from_every_process_are_all_counted_and_throttled",
+        |db| Box::pin(wrong_codes(db)),
+    ),
+    (
+        "a_regeneration_racing_old_recovery_codes_leaves_none_working",
+        |db| Box::pin(regeneration_race(db)),
+    ),
     ("records_survive_processes_killed_mid_flow", |db| {
         Box::pin(crash_safety(db))
     }),
@@ -255,7 +258,10 @@ fn field<'a>(line: &'a str, key: &str) -> &'a str {
 }
 
 fn sum(lines: &[String], key: &str) -> u64 {
-    lines.iter().map(|l| field(l, key).parse::<u64>().unwrap()).sum()
+    lines
+        .iter()
+        .map(|l| field(l, key).parse::<u64>().unwrap())
+        .sum()
 }
 
 /// A fresh user with 2FA on, in `db`.
@@ -321,7 +327,13 @@ async fn regeneration_race(db: &Db) {
             "an old code still answers {result:?}"
         );
     }
-    assert!(tf.use_recovery_code(&user, new[3]).await.unwrap().result.is_ok());
+    assert!(
+        tf.use_recovery_code(&user, new[3])
+            .await
+            .unwrap()
+            .result
+            .is_ok()
+    );
 }
 
 /// A code that is wrong at `now` and the steps around it.
@@ -369,7 +381,11 @@ async fn crash_safety(db: &Db) {
         let log_dir = logs.join(format!("round-{round}"));
         std::fs::create_dir_all(&log_dir).unwrap();
         let mut children = spawn(db, "crash", |i| {
-            format!("{}\t{}", users.join(","), log_dir.join(i.to_string()).display())
+            format!(
+                "{}\t{}",
+                users.join(","),
+                log_dir.join(i.to_string()).display()
+            )
         });
         // Vary the moment of the kill over the rounds: 150 to 500 ms after the start.
         tokio::time::sleep(Duration::from_millis(150 + (round * 53) % 350)).await;
@@ -397,7 +413,10 @@ async fn crash_safety(db: &Db) {
             );
         }
     }
-    assert!(saves_logged > 50, "the children barely ran ({saves_logged} saves)");
+    assert!(
+        saves_logged > 50,
+        "the children barely ran ({saves_logged} saves)"
+    );
 }
 
 /// Every complete `user \t version \t record` line the children logged.
@@ -488,7 +507,13 @@ async fn child(scenario: &str) {
                     let mut used = 0;
                     for k in 0..6 {
                         let code = &old[(index * TASKS + task + k * 7) % old.len()];
-                        if tf.use_recovery_code(&user, code).await.unwrap().result.is_ok() {
+                        if tf
+                            .use_recovery_code(&user, code)
+                            .await
+                            .unwrap()
+                            .result
+                            .is_ok()
+                        {
                             used += 1;
                         }
                     }
@@ -578,11 +603,7 @@ impl Store for LoggingStore {
         );
         // One write call per line, before the save: a line cut short by the kill belongs to
         // a save that never started.
-        self.log
-            .lock()
-            .unwrap()
-            .write_all(line.as_bytes())
-            .unwrap();
+        self.log.lock().unwrap().write_all(line.as_bytes()).unwrap();
         self.inner.save(user_id, record, expected_version).await
     }
 }

@@ -1,6 +1,8 @@
 //! Key rotation over the whole table: `reseal_all` in batches, resumable, with progress,
 //! never losing a sign-in that runs meanwhile.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers: fail loudly
+
 mod common;
 
 use std::sync::Arc;
@@ -99,7 +101,11 @@ where
 {
     let (users, apps) = populate(&store).await;
     let now = T0 + 30;
-    let rotate = Arc::new(with_keys(store.clone(), now, &[("k2", NEW_KEY), ("k1", KEY)]));
+    let rotate = Arc::new(with_keys(
+        store.clone(),
+        now,
+        &[("k2", NEW_KEY), ("k1", KEY)],
+    ));
     let rotation = {
         let rotate = Arc::clone(&rotate);
         tokio::spawn(async move { reseal_all(&*rotate, None, 3, |_| {}).await.unwrap() })

@@ -1,6 +1,8 @@
 //! Both stores against twofa's conformance kit, and what each store adds: migrations, table
 //! names, failing closed on bad rows, and SQLite's behaviour under a busy writer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers: fail loudly
+
 mod common;
 
 use std::time::Duration;
@@ -74,7 +76,10 @@ async fn sqlite_open_creates_the_file_in_wal_mode_and_migrate_is_idempotent() {
         .await
         .unwrap();
     assert_eq!(timeout, 10_000);
-    let _ = store.save("u", &TwoFactorRecord::new(), None).await.unwrap();
+    let _ = store
+        .save("u", &TwoFactorRecord::new(), None)
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     drop(store);
     let reopened = SqliteStore::open(&path).await.unwrap();
@@ -86,7 +91,10 @@ async fn postgres_migrate_is_idempotent_also_when_servers_start_at_once() {
     let Some(store) = postgres_store().await else {
         return;
     };
-    let _ = store.save("u", &TwoFactorRecord::new(), None).await.unwrap();
+    let _ = store
+        .save("u", &TwoFactorRecord::new(), None)
+        .await
+        .unwrap();
     let clones: Vec<_> = (0..4).map(|_| store.clone()).collect();
     let handles: Vec<_> = clones
         .into_iter()
@@ -233,7 +241,10 @@ async fn a_sign_in_waits_for_another_writer_instead_of_failing_with_database_is_
         .await
         .unwrap();
     assert!(signed_in.result.is_ok());
-    assert!(started.elapsed() >= Duration::from_millis(500), "it did wait");
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "it did wait"
+    );
     holder.await.unwrap();
 }
 
@@ -248,7 +259,9 @@ async fn past_the_busy_timeout_a_save_is_a_conflict_not_an_error() {
         .unwrap();
     let impatient = SqliteStore::new(
         SqlitePoolOptions::new()
-            .connect_with(SqliteStore::connect_options(&path).busy_timeout(Duration::from_millis(50)))
+            .connect_with(
+                SqliteStore::connect_options(&path).busy_timeout(Duration::from_millis(50)),
+            )
             .await
             .unwrap(),
     );

@@ -75,7 +75,9 @@ pub fn temp_dir() -> PathBuf {
 
 /// A SQLite store on a new file.
 pub async fn sqlite_file_store() -> SqliteStore {
-    SqliteStore::open(temp_dir().join("twofa.db")).await.unwrap()
+    SqliteStore::open(temp_dir().join("twofa.db"))
+        .await
+        .unwrap()
 }
 
 /// A fixed time, so that every process computes the same codes.
@@ -108,7 +110,7 @@ pub fn service_with<S: Store>(store: S, now: u64, settings: Settings) -> TwoFact
 
 /// The throttle policy of the test settings.
 pub fn throttle(settings: &Settings) -> ThrottlePolicy {
-    settings.throttle_policy().clone()
+    *settings.throttle_policy()
 }
 
 /// Enables 2FA for `user` at [`T0`]: the user's authenticator and recovery codes.
