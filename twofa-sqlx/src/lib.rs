@@ -83,6 +83,11 @@ pub use reseal::{ListUsers, ResealProgress, reseal_all};
 pub use sqlite_store::SqliteStore;
 pub use table::TableName;
 
+/// The README's example, compiled as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// A row's record and version, decoded; failing closed on anything odd.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn decode_row(user_id: &str, record: &str, version: i64) -> Result<twofa::store::Versioned, Error> {
