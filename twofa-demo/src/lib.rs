@@ -7,12 +7,15 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use twofa_demo::{AppState, Config, app, open_store, two_factor};
+//! use twofa::account::DeviceKey;
+//! use twofa_demo::{AppState, Config, app, two_factor};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // In real life both keys come from your secret store, never from the database.
 //! let key = twofa::AesGcmSealer::generate_key()?;
 //! let clock: Arc<dyn twofa::store::Clock> = Arc::new(twofa::store::SystemClock);
-//! let tf = two_factor(open_store(), "twofa demo", &*key, clock.clone())?;
+//! let store = twofa_sqlx::SqliteStore::open("twofa-demo.db").await?;
+//! let tf = two_factor(store, "twofa demo", &*key, DeviceKey::generate(), clock.clone())?;
 //! let state = Arc::new(AppState::new(tf, clock, Config::default()));
 //! state.accounts.create("demo@example.com", "a long password")?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
@@ -35,9 +38,9 @@ use axum::Router;
 use axum::routing::{get, post};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, MemoryStore as SessionMemoryStore, SessionManagerLayer};
-use twofa::account::Settings;
+use twofa::account::{DeviceKey, Settings};
 use twofa::store::Clock;
-use twofa::{AesGcmSealer, MemoryStore, Pbkdf2Hasher, Store, TwoFactor};
+use twofa::{AesGcmSealer, Pbkdf2Hasher, Store, TwoFactor};
 
 pub use accounts::Accounts;
 pub use error::AppError;
@@ -95,16 +98,9 @@ impl<S: Store> std::fmt::Debug for AppState<S> {
     }
 }
 
-/// The store of the 2FA records.
-///
-/// Records live in memory here; a persistent store (SQLite file, or PostgreSQL) plugs in by
-/// changing this function and the type it returns.
-pub fn open_store() -> MemoryStore {
-    MemoryStore::new()
-}
-
-/// The two-factor service: `store`, the issuer shown in authenticator apps, the sealing key
-/// of the secrets at rest (keep it outside the database), and the clock.
+/// The two-factor service: `store` (a `twofa_sqlx` SQLite or PostgreSQL store in this app),
+/// the issuer shown in authenticator apps, the sealing key of the secrets at rest and the key
+/// of the trusted-device tokens (keep both outside the database), and the clock.
 ///
 /// # Errors
 ///
@@ -113,11 +109,12 @@ pub fn two_factor<S: Store>(
     store: S,
     issuer: &str,
     sealing_key: &[u8],
+    device_key: DeviceKey,
     clock: Arc<dyn Clock>,
 ) -> Result<TwoFactor<S>, twofa::Error> {
     Ok(TwoFactor::new(
         store,
-        Settings::new(issuer)?,
+        Settings::new(issuer)?.device_key(device_key),
         Arc::new(AesGcmSealer::new("demo-1", sealing_key)?),
         Arc::new(Pbkdf2Hasher::new()),
     )

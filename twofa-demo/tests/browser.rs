@@ -17,9 +17,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use twofa::account::{DeviceKey, PasswordConfirmed};
 use twofa::store::Clock;
 use twofa::{OtpAuthUri, Secret, Totp};
-use twofa_demo::{AppState, Config, app, open_store, two_factor};
+use twofa_demo::{AppState, Config, app, two_factor};
+use twofa_sqlx::SqliteStore;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -224,10 +226,12 @@ async fn walk_every_flow(b: &Browser, app: &App, time: &AtomicU64) -> TestResult
 async fn throttle_and_lockout(b: &Browser, app: &App, time: &AtomicU64) -> TestResult {
     const BOB: &str = "bob@example.com";
     let bob = app.state.accounts.create(BOB, PASSWORD)?;
+    let check = |_: &str, password: &str| password == PASSWORD;
+    let proof = PasswordConfirmed::check(&check, &bob.id, PASSWORD, time.load(Ordering::SeqCst))?;
     let enrollment = app
         .state
         .two_factor
-        .start_enrollment(&bob.id, BOB)
+        .start_enrollment(&bob.id, Some(&proof), BOB)
         .await?
         .result?;
     let phone = enrollment.uri().to_totp()?;
@@ -371,14 +375,16 @@ fn program(env: &str, names: &[&str]) -> Option<PathBuf> {
 /// The app on a free loopback port, with a clock the test moves.
 struct App {
     base: String,
-    state: Arc<AppState<twofa::MemoryStore>>,
+    state: Arc<AppState<SqliteStore>>,
 }
 
 impl App {
     async fn start(time: Arc<AtomicU64>) -> Result<App, Box<dyn std::error::Error>> {
         let clock: Arc<dyn Clock> = Arc::new(move || time.load(Ordering::SeqCst));
         let key = [7u8; 32];
-        let tf = two_factor(open_store(), "twofa demo", &key, clock.clone())?;
+        let store = SqliteStore::open_in_memory().await?;
+        let device_key = DeviceKey::from_bytes(&[8u8; 32])?;
+        let tf = two_factor(store, "twofa demo", &key, device_key, clock.clone())?;
         let state = Arc::new(AppState::new(tf, clock, Config::default()));
         state.accounts.create(EMAIL, PASSWORD)?;
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;

@@ -13,25 +13,29 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
+use twofa::account::{DeviceKey, PasswordConfirmed};
 use twofa::store::Clock;
 use twofa::{Secret, Totp};
-use twofa_demo::{AppState, Config, app, open_store, two_factor};
+use twofa_demo::{AppState, Config, app, two_factor};
+use twofa_sqlx::SqliteStore;
 
 const PASSWORD: &str = "correct horse battery staple";
 const START: u64 = 1_800_000_000;
 
 struct Site {
     router: Router,
-    state: Arc<AppState<twofa::MemoryStore>>,
+    state: Arc<AppState<SqliteStore>>,
     time: Arc<AtomicU64>,
 }
 
 impl Site {
-    fn new(config: Config) -> Site {
+    async fn new(config: Config) -> Site {
         let time = Arc::new(AtomicU64::new(START));
         let t = time.clone();
         let clock: Arc<dyn Clock> = Arc::new(move || t.load(Ordering::SeqCst));
-        let tf = two_factor(open_store(), "twofa demo", &[9u8; 32], clock.clone()).unwrap();
+        let store = SqliteStore::open_in_memory().await.unwrap();
+        let device_key = DeviceKey::from_bytes(&[8u8; 32]).unwrap();
+        let tf = two_factor(store, "twofa demo", &[9u8; 32], device_key, clock.clone()).unwrap();
         let state = Arc::new(AppState::new(tf, clock, config));
         Site {
             router: app(state.clone()),
@@ -60,8 +64,11 @@ impl Site {
     async fn user_with_2fa(&self, email: &str) -> Totp {
         let user = self.state.accounts.create(email, PASSWORD).unwrap();
         let tf = &self.state.two_factor;
+        let check = |_: &str, password: &str| password == PASSWORD;
+        let now = self.time.load(Ordering::SeqCst);
+        let proof = PasswordConfirmed::check(&check, &user.id, PASSWORD, now).unwrap();
         let enrollment = tf
-            .start_enrollment(&user.id, email)
+            .start_enrollment(&user.id, Some(&proof), email)
             .await
             .unwrap()
             .result
@@ -204,7 +211,7 @@ impl Browser {
 
 #[tokio::test]
 async fn the_session_id_changes_after_the_password_and_after_the_second_factor() {
-    let site = Site::new(Config::default());
+    let site = Site::new(Config::default()).await;
     let phone = site.user_with_2fa("alice@example.com").await;
     let mut b = site.browser();
     b.get("/login").await;
@@ -244,7 +251,8 @@ async fn cookies_are_http_only_same_site_lax_and_secure_when_asked() {
     for secure in [false, true] {
         let site = Site::new(Config {
             secure_cookies: secure,
-        });
+        })
+        .await;
         let phone = site.user_with_2fa("alice@example.com").await;
         let mut b = site.browser();
         let login = b.get("/login").await;
@@ -269,7 +277,7 @@ async fn cookies_are_http_only_same_site_lax_and_secure_when_asked() {
 
 #[tokio::test]
 async fn every_form_refuses_a_post_without_this_sessions_csrf_token() {
-    let site = Site::new(Config::default());
+    let site = Site::new(Config::default()).await;
     let phone = site.user_with_2fa("alice@example.com").await;
     let user_id = site
         .state
@@ -372,7 +380,7 @@ async fn every_form_refuses_a_post_without_this_sessions_csrf_token() {
             .record(&user_id)
             .await
             .unwrap()
-            .is_enabled()
+            .is_some_and(|record| record.is_enabled())
     );
     // With the token, the same kind of post goes through (the check is not refusing all).
     let out = signed_in.submit("/settings", "/logout", &[]).await;
@@ -388,7 +396,7 @@ fn with_csrf<'a>(token: &'a str, fields: &[(&'a str, &'a str)]) -> Vec<(&'a str,
 
 #[tokio::test]
 async fn every_form_on_every_page_posts_a_csrf_token() {
-    let site = Site::new(Config::default());
+    let site = Site::new(Config::default()).await;
     site.user_with_2fa("alice@example.com").await;
     site.state
         .accounts
@@ -432,7 +440,7 @@ async fn every_form_on_every_page_posts_a_csrf_token() {
 
 #[tokio::test]
 async fn the_second_factor_pages_are_unreachable_without_the_password_step() {
-    let site = Site::new(Config::default());
+    let site = Site::new(Config::default()).await;
     let phone = site.user_with_2fa("alice@example.com").await;
     let mut b = site.browser();
     for path in [
@@ -469,7 +477,7 @@ async fn the_second_factor_pages_are_unreachable_without_the_password_step() {
 
 #[tokio::test]
 async fn the_key_and_qr_code_appear_only_on_the_owners_enrolment_page() {
-    let site = Site::new(Config::default());
+    let site = Site::new(Config::default()).await;
     for email in ["alice@example.com", "bob@example.com"] {
         site.state.accounts.create(email, PASSWORD).unwrap();
     }
@@ -517,7 +525,7 @@ async fn the_key_and_qr_code_appear_only_on_the_owners_enrolment_page() {
 
 #[tokio::test]
 async fn no_secret_code_or_token_reaches_the_log_or_a_url() {
-    let site = Site::new(Config::default());
+    let site = Site::new(Config::default()).await;
     site.state
         .accounts
         .create("alice@example.com", PASSWORD)
@@ -607,7 +615,7 @@ async fn no_secret_code_or_token_reaches_the_log_or_a_url() {
 
 #[tokio::test]
 async fn user_values_are_escaped_device_labels_included() {
-    let site = Site::new(Config::default());
+    let site = Site::new(Config::default()).await;
     let phone = site.user_with_2fa("alice@example.com").await;
     let mut b = site.browser();
     b.user_agent = "<script>alert(1)</script><img src=x onerror=alert(2)>".into();
@@ -632,7 +640,7 @@ async fn user_values_are_escaped_device_labels_included() {
 
 #[tokio::test]
 async fn every_page_carries_the_security_headers() {
-    let site = Site::new(Config::default());
+    let site = Site::new(Config::default()).await;
     let mut b = site.browser();
     for path in ["/login", "/settings", "/static/style.css"] {
         let r = b.get(path).await;
@@ -655,7 +663,7 @@ async fn every_page_carries_the_security_headers() {
 
 #[tokio::test]
 async fn log_out_of_all_other_devices_ends_other_sessions_and_trusted_devices() {
-    let site = Site::new(Config::default());
+    let site = Site::new(Config::default()).await;
     let phone = site.user_with_2fa("alice@example.com").await;
     let mut laptop = site.browser();
     let mut phone_browser = site.browser();
@@ -701,7 +709,7 @@ async fn log_out_of_all_other_devices_ends_other_sessions_and_trusted_devices() 
 
 #[tokio::test]
 async fn a_wrong_password_disables_nothing_and_regenerates_nothing() {
-    let site = Site::new(Config::default());
+    let site = Site::new(Config::default()).await;
     site.user_with_2fa("alice@example.com").await;
     let mut b = site.browser();
     // A trusted-device-free sign-in needs a code; use a fresh user flow through the service.
@@ -741,6 +749,7 @@ async fn a_wrong_password_disables_nothing_and_regenerates_nothing() {
         assert!(!r.body.contains("<code>"));
     }
     let record = site.state.two_factor.record(&user.id).await.unwrap();
+    let record = record.expect("the user enrolled");
     assert!(record.is_enabled());
     assert_eq!(record.recovery_codes_left(), Some(10));
 }
@@ -753,7 +762,7 @@ fn text_of(body: &str, marker: &str) -> String {
 
 #[tokio::test]
 async fn throttling_says_when_to_try_again_and_the_lockout_page_says_what_to_do() {
-    let site = Site::new(Config::default());
+    let site = Site::new(Config::default()).await;
     site.user_with_2fa("alice@example.com").await;
     let mut b = site.browser();
     let mut throttled = None;
@@ -795,7 +804,7 @@ async fn throttling_says_when_to_try_again_and_the_lockout_page_says_what_to_do(
 
 #[tokio::test]
 async fn a_replayed_code_is_refused_like_a_wrong_one_and_mailed_to_the_owner() {
-    let site = Site::new(Config::default());
+    let site = Site::new(Config::default()).await;
     let phone = site.user_with_2fa("alice@example.com").await;
     let mut b = site.browser();
     b.sign_in("alice@example.com", PASSWORD).await;

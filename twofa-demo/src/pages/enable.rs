@@ -45,8 +45,7 @@ pub(crate) async fn start<S: Store + 'static>(
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<Response, AppError> {
     let csrf = csrf::token(&session).await?;
-    // MERGE(issue 10): pass `Reauthentication::Password(proof)` to `start_enrollment`.
-    let Some(_proof) = confirm_password(&state, &user, form.password).await? else {
+    let Some(proof) = confirm_password(&state, &user, form.password).await? else {
         return render(Enable2faPage {
             nav: nav(&user, &csrf),
             csrf,
@@ -55,7 +54,7 @@ pub(crate) async fn start<S: Store + 'static>(
     };
     let outcome = state
         .two_factor
-        .start_enrollment(&user.id, &user.email)
+        .start_enrollment(&user.id, Some(&proof), &user.email)
         .await?;
     notify(&state, &user, &outcome.events);
     let enrollment = match outcome.result {

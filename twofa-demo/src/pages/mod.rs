@@ -14,6 +14,7 @@ use twofa::Store;
 use twofa::account::{Event, PasswordConfirmed};
 
 use crate::accounts::User;
+use crate::layout::format_time;
 use crate::templates::{LockedOutPage, Nav};
 use crate::{AppError, AppState};
 
@@ -132,10 +133,22 @@ pub(crate) fn notify<S: Store>(state: &AppState<S>, user: &User, events: &[Event
                 "A sign-in code was used twice".to_owned(),
                 "Someone entered a code from your authenticator app that had already been used. If this was not you, change your password.".to_owned(),
             ),
-            Event::LockedOut { failures } => (
+            Event::LockedOut { failures, until } => (
                 "Two-factor sign-in was locked".to_owned(),
+                match until {
+                    Some(until) => format!(
+                        "After {failures} wrong codes we stopped accepting codes for your account until {}. Contact support to unlock it sooner; if this was not you, change your password.",
+                        format_time(*until)
+                    ),
+                    None => format!(
+                        "After {failures} wrong codes we stopped accepting codes for your account. Contact support to unlock it; if this was not you, change your password."
+                    ),
+                },
+            ),
+            Event::FailedAttempts { failures } => (
+                "Wrong codes before your last sign-in".to_owned(),
                 format!(
-                    "After {failures} wrong codes we stopped accepting codes for your account. Contact support to unlock it; if this was not you, change your password."
+                    "Someone entered {failures} wrong two-factor code(s) for your account since your previous sign-in. If this was not you, change your password."
                 ),
             ),
             Event::DeviceTrusted { .. } => (

@@ -31,7 +31,8 @@ pub(crate) async fn page<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
     SignedInUser { user, session }: SignedInUser,
 ) -> Result<Response, AppError> {
-    let record = state.two_factor.record(&user.id).await?;
+    // A user who never enrolled has no record: the same page as 2FA off.
+    let record = state.two_factor.record(&user.id).await?.unwrap_or_default();
     let now = state.now()?;
     let devices = record
         .devices()

@@ -68,13 +68,9 @@ pub(crate) async fn submit<S: Store + 'static>(
         return Ok(see_other("/settings"));
     }
     if let Some(token) = device_cookie(&headers) {
-        // MERGE(issue 10): `check_device` returns an `Outcome`; read its result and notify.
-        if state
-            .two_factor
-            .check_device(&user.id, &token)
-            .await?
-            .is_ok()
-        {
+        let checked = state.two_factor.check_device(&user.id, &token).await?;
+        notify(&state, &user, &checked.events);
+        if checked.result.is_ok() {
             session::sign_in(&state, &session, &user).await?;
             return Ok(see_other("/settings"));
         }
