@@ -21,7 +21,8 @@ use crate::{Error, Secret};
 /// [`DangerPlaintextSealer::KEY_ID`], and no other sealer opens them.
 ///
 /// ```
-/// use twofa::{DangerPlaintextSealer, Secret, SecretSealer};
+/// use twofa::seal::DangerPlaintextSealer;
+/// use twofa::{Secret, SecretSealer};
 ///
 /// let sealer = DangerPlaintextSealer::new();
 /// let secret = Secret::from_bytes(b"12345678901234567890")?;
@@ -34,8 +35,9 @@ use crate::{Error, Secret};
 ///
 /// # Security
 ///
-/// Nothing is protected. A production build should not construct this type; searching a
-/// code base for `danger` finds every use.
+/// Nothing is protected. The type exists only with the `danger-plaintext-sealer` feature,
+/// which is off by default: enable it in `[dev-dependencies]` only, so that a release build
+/// cannot construct it. Searching a code base for `danger` finds every use.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DangerPlaintextSealer;
 
