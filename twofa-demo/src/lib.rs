@@ -179,3 +179,25 @@ pub fn app<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
         .layer(sessions)
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lockout page promises the lock lifts after 24 hours; the service must agree.
+    #[test]
+    fn the_lockout_page_tells_the_policy() {
+        let clock: Arc<dyn Clock> = Arc::new(|| 1_800_000_000);
+        let tf = two_factor(
+            twofa::MemoryStore::new(),
+            "twofa demo",
+            &[1; 32],
+            DeviceKey::generate(),
+            clock,
+        )
+        .unwrap();
+        let page = include_str!("../templates/locked_out.html");
+        let hours = tf.settings().throttle_policy().lockout_time().unwrap() / 3600;
+        assert!(page.contains(&format!("after {hours} hours")), "{page}");
+    }
+}

@@ -83,7 +83,7 @@ pub(crate) enum CodeFailure {
 pub(crate) fn code_failure(error: twofa::Error, now: u64) -> Result<CodeFailure, AppError> {
     use twofa::Error as E;
     Ok(match error {
-        E::InvalidCode | E::ReplayedCode | E::Recovery(twofa::RecoveryError::InvalidCode) => {
+        e if e.is_wrong_code() => {
             CodeFailure::Retry("That code is not valid. Check it and try again.".into())
         }
         E::Throttled { retry_at } => {
@@ -148,7 +148,12 @@ pub(crate) fn notify<S: Store>(state: &AppState<S>, user: &User, events: &[Event
             Event::FailedAttempts { failures } => (
                 "Wrong codes before your last sign-in".to_owned(),
                 format!(
-                    "Someone entered {failures} wrong two-factor code(s) for your account since your previous sign-in. If this was not you, change your password."
+                    "Someone entered {} for your account since your previous sign-in. If this was not you, change your password.",
+                    if *failures == 1 {
+                        "1 wrong two-factor code".to_owned()
+                    } else {
+                        format!("{failures} wrong two-factor codes")
+                    }
                 ),
             ),
             Event::DeviceTrusted { .. } => (
