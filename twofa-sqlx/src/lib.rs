@@ -18,11 +18,14 @@
 //! # std::fs::create_dir_all(&dir)?;
 //! # let path = dir.join("app.db");
 //! use std::sync::Arc;
-//! use twofa::account::Settings;
+//! use twofa::account::{PasswordConfirmed, Settings};
 //! use twofa::seal::AesGcmSealer;
 //! use twofa::{Pbkdf2Hasher, TwoFactor};
 //! use twofa_sqlx::SqliteStore;
 //!
+//! # let check = |_: &str, password: &str| password == "correct horse";
+//! # let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+//! # let proof = PasswordConfirmed::check(&check, "user-42", "correct horse", now)?;
 //! # let key = AesGcmSealer::generate_key()?;
 //! let store = SqliteStore::open(&path).await?; // or PostgresStore::connect(url)
 //! let tf = TwoFactor::new(
@@ -31,7 +34,11 @@
 //!     Arc::new(AesGcmSealer::new("2026-11", &*key)?),
 //!     Arc::new(Pbkdf2Hasher::new()),
 //! );
-//! let enrollment = tf.start_enrollment("user-42", "alice@example.com").await?.result?;
+//! // "Enable 2FA", with the proof that the user just typed their password again.
+//! let enrollment = tf
+//!     .start_enrollment("user-42", Some(&proof), "alice@example.com")
+//!     .await?
+//!     .result?;
 //! # let _ = enrollment;
 //! # drop(tf); std::fs::remove_dir_all(&dir)?;
 //! # Ok(()) }
