@@ -1141,6 +1141,7 @@ fn a_lockout_ends_by_itself_after_its_duration() {
     let (mut record, app, codes) = enabled(&fx);
     let policy = *fx.settings.throttle_policy();
     let duration = ThrottlePolicy::DEFAULT_LOCKOUT_DURATION;
+    assert_eq!(duration, 24 * 60 * 60, "a day, as the docs promise");
     assert_eq!(policy.lockout_time(), Some(duration));
     let start = T0 + 30;
     let code = wrong_code(&app, start);
