@@ -110,8 +110,11 @@
 //!   dump yields no secret and no usable token.
 //! - **Someone who can write the 2FA column** (an SQL injection, a rogue admin tool) but not
 //!   read your keys cannot plant a secret they know (it would not open), a device token of
-//!   their choosing (its hash needs the device key), or one user's sealed secret or device in
-//!   another user's record (each is bound to the user id). What such a writer *can* still do,
+//!   their choosing (its hash needs the device key), or one user's sealed secret, device or
+//!   recovery-code set in another user's record (each is bound to the user id). Without a
+//!   recovery-code pepper ([`Pbkdf2Hasher::with_pepper`]) they can still *compute* a fresh set
+//!   of recovery codes for a user, since the key derivation needs no secret; with a pepper
+//!   they cannot. What such a writer *can* still do,
 //!   and no checksum or MAC in the record could stop: delete the row, or write a disabled
 //!   record, which turns 2FA off for that user; and restore an older row of the same user,
 //!   which brings back the failure count, lockout, last accepted step, recovery codes and

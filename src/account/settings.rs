@@ -129,15 +129,7 @@ impl Settings {
     /// [`RecoveryCodeSet::MIN_COUNT`](crate::RecoveryCodeSet::MIN_COUNT) to
     /// [`RecoveryCodeSet::MAX_COUNT`](crate::RecoveryCodeSet::MAX_COUNT).
     pub fn recovery_codes(mut self, count: usize) -> Result<Self, Error> {
-        use crate::recovery::RecoveryCodeSet as Set;
-        if !(Set::MIN_COUNT..=Set::MAX_COUNT).contains(&count) {
-            return Err(crate::RecoveryError::InvalidCount {
-                requested: count,
-                min: Set::MIN_COUNT,
-                max: Set::MAX_COUNT,
-            }
-            .into());
-        }
+        crate::recovery::RecoveryCodeSet::check_count(count)?;
         self.recovery_codes = count;
         Ok(self)
     }

@@ -116,6 +116,20 @@ impl RecoveryCodeSet {
         Self::generate_with(hasher, user_id, &mut crate::os_rng(), Self::DEFAULT_COUNT)
     }
 
+    /// Refuses a number of codes outside [`MIN_COUNT`](Self::MIN_COUNT) to
+    /// [`MAX_COUNT`](Self::MAX_COUNT): the one rule for sets and settings.
+    pub(crate) fn check_count(count: usize) -> Result<(), Error> {
+        if (Self::MIN_COUNT..=Self::MAX_COUNT).contains(&count) {
+            return Ok(());
+        }
+        Err(RecoveryError::InvalidCount {
+            requested: count,
+            min: Self::MIN_COUNT,
+            max: Self::MAX_COUNT,
+        }
+        .into())
+    }
+
     /// Makes `count` new codes for the user `user_id` with the given cryptographically secure
     /// generator, and the set of their hashes.
     ///
@@ -147,14 +161,7 @@ impl RecoveryCodeSet {
         rng: &mut R,
         count: usize,
     ) -> Result<(RecoveryCodes, RecoveryCodeSet), Error> {
-        if !(Self::MIN_COUNT..=Self::MAX_COUNT).contains(&count) {
-            return Err(RecoveryError::InvalidCount {
-                requested: count,
-                min: Self::MIN_COUNT,
-                max: Self::MAX_COUNT,
-            }
-            .into());
-        }
+        Self::check_count(count)?;
         let algorithm = String::from(hasher.algorithm());
         let parameters = hasher.parameters();
         if !encoding::is_algorithm(&algorithm) || !encoding::is_parameter_list(&parameters) {
