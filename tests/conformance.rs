@@ -1,5 +1,6 @@
 //! The conformance kit for `Store` implementations: it accepts correct stores (also shared
 //! through `&S` and `Arc<S>`) and rejects stores that mix users up.
+#![cfg(feature = "testing")]
 
 use std::sync::Arc;
 
