@@ -36,12 +36,12 @@ fuzz_target!(|data: &[u8]| {
         0 => check_stored(rest),
         1 => {
             let mut bytes = rest.to_vec();
-            if let Some(header_len) = bytes.get(2).map(|&n| 3 + usize::from(n)) {
-                if bytes.len() >= header_len + 16 {
-                    let tag_at = bytes.len() - 16;
-                    let tag = plaintext_tag(&bytes[..header_len], USER, &bytes[header_len..tag_at]);
-                    bytes[tag_at..].copy_from_slice(&tag);
-                }
+            if let Some(header_len) = bytes.get(2).map(|&n| 3 + usize::from(n))
+                && bytes.len() >= header_len + 16
+            {
+                let tag_at = bytes.len() - 16;
+                let tag = plaintext_tag(&bytes[..header_len], USER, &bytes[header_len..tag_at]);
+                bytes[tag_at..].copy_from_slice(&tag);
             }
             check_stored(&bytes);
         }
