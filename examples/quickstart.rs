@@ -8,10 +8,10 @@
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use twofa::account::{PasswordConfirmed, Reauthentication, Settings};
+use twofa::account::{DeviceKey, PasswordConfirmed, Reauthentication, Settings};
 use twofa::seal::AesGcmSealer;
-use twofa::store::{MemoryStore, TwoFactor};
-use twofa::{Error, Pbkdf2Hasher, QrCode, Totp};
+use twofa::store::{MemoryStore, Store, TwoFactor};
+use twofa::{Error, Pbkdf2Hasher, Totp};
 
 const USER: &str = "user-42";
 
@@ -19,29 +19,37 @@ const USER: &str = "user-42";
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let interactive = std::env::args().any(|a| a == "--interactive");
 
-    // The host's setup, once: settings, a sealing key (from your secret store, in real life),
-    // the recovery-code hasher, and a store (your database, in real life).
+    // The host's setup, once: settings, a sealing key and a device key (from your secret
+    // store, in real life), the recovery-code hasher, and a store (your database, in real
+    // life).
     let key = AesGcmSealer::generate_key()?;
     let tf = TwoFactor::new(
         MemoryStore::new(),
-        Settings::new("Plausible Analytics")?,
+        Settings::new("Plausible Analytics")?.device_key(DeviceKey::generate()),
         Arc::new(AesGcmSealer::new("2026-11", &*key)?),
         Arc::new(Pbkdf2Hasher::new()),
     );
+    // The host's own password check; the flows that change 2FA settings ask for it again.
+    let check = |user: &str, password: &str| user == USER && password == "correct horse";
 
-    // 1. Enable 2FA: show the QR code and the key.
+    // 1. Enable 2FA, after the password: show the QR code and the key.
     step("Enable two-factor authentication");
+    let proof = PasswordConfirmed::check(&check, USER, "correct horse", tf.now()?)?;
     let enrollment = tf
-        .start_enrollment(USER, "alice@example.com")
+        .start_enrollment(USER, Some(&proof), "alice@example.com")
         .await?
         .result?;
-    let qr = QrCode::from_uri(enrollment.uri())?;
-    println!("{}", qr.to_terminal_inverted());
+    println!("{}", enrollment.qr_code()?.to_terminal_inverted());
     println!("Can't scan? Enter this key: {}", &*enrollment.manual_key());
     // Stands in for the user's phone in the unattended run.
     let app = enrollment.uri().to_totp()?;
 
-    let code = read_code(interactive, &app, "Enter the code from your app to confirm")?;
+    let code = read_code(
+        &tf,
+        interactive,
+        &app,
+        "Enter the code from your app to confirm",
+    )?;
     let codes = tf.confirm_enrollment(USER, &code).await?.result?;
     println!("Enabled. Save these recovery codes somewhere safe; they are shown only once:");
     println!("{codes}");
@@ -51,18 +59,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     step("Sign in with a code");
     let code = if interactive {
         read_code(
+            &tf,
             true,
             &app,
             "Wait for the next code, then enter it to sign in",
         )?
     } else {
-        let next = app.generate(unix_now() + app.period()).to_string();
+        let next = app.generate(tf.now()? + app.period()).to_string();
         println!("Enter the current code to sign in: {next} (the app's next code)");
         next
     };
     let outcome = tf.verify_code(USER, &code).await?;
     let signed_in = outcome.result?;
-    println!("Signed in ({:?})", signed_in.method());
+    println!(
+        "Signed in ({:?}); failed attempts since the last sign-in: {}",
+        signed_in.method(),
+        signed_in.failed_attempts()
+    );
 
     step("The same code again");
     let replay = tf.verify_code(USER, &code).await?;
@@ -87,7 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "Next visit with that cookie: {:?}",
-        tf.check_device(USER, token.as_str()).await?
+        tf.check_device(USER, token.as_str()).await?.result
     );
 
     // 4. Lost phone: sign in with a recovery code.
@@ -105,9 +118,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 5. New recovery codes, after the password is confirmed again.
     step("Generate new recovery codes");
-    let check = |user: &str, password: &str| user == USER && password == "correct horse";
-    let now = unix_now();
-    let proof = PasswordConfirmed::check(&check, USER, "correct horse", now)?;
+    let proof = PasswordConfirmed::check(&check, USER, "correct horse", tf.now()?)?;
     let fresh = tf
         .regenerate_recovery_codes(USER, Reauthentication::Password(proof.clone()))
         .await?
@@ -122,7 +133,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Status now: {:?}", tf.status(USER).await?);
     println!(
         "The device cookie now: {:?}",
-        tf.check_device(USER, token.as_str()).await?
+        tf.check_device(USER, token.as_str()).await?.result.err()
     );
     Ok(())
 }
@@ -131,13 +142,14 @@ fn step(title: &str) {
     println!("\n== {title}");
 }
 
-fn read_code(
+fn read_code<S: Store>(
+    tf: &TwoFactor<S>,
     interactive: bool,
     app: &Totp,
     prompt: &str,
 ) -> Result<String, Box<dyn std::error::Error>> {
     if !interactive {
-        let code = app.generate(unix_now()).to_string();
+        let code = app.generate(tf.now()?).to_string();
         println!("{prompt}: {code} (computed by the example)");
         return Ok(code);
     }
@@ -146,11 +158,4 @@ fn read_code(
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim().to_owned())
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }

@@ -71,7 +71,9 @@ pub enum Error {
         retry_at: u64,
     },
     /// So many consecutive failed codes that the account is locked: no code is checked until
-    /// the host unlocks it (see [`TwoFactorRecord::unlock`](crate::account::TwoFactorRecord::unlock)).
+    /// the lockout ends (see [`ThrottlePolicy`](crate::account::ThrottlePolicy)) or the host
+    /// unlocks it (see [`TwoFactorRecord::unlock`](crate::account::TwoFactorRecord::unlock)).
+    /// Tell the user how to get back in; see [`Event::LockedOut`](crate::account::Event::LockedOut).
     LockedOut,
     /// A throttle policy outside the allowed bounds.
     InvalidThrottlePolicy,
@@ -82,6 +84,14 @@ pub enum Error {
     },
     /// A trusted-device token that is unknown, expired, revoked or another user's.
     InvalidDeviceToken,
+    /// No trusted device has the id given to
+    /// [`revoke_device`](crate::account::TwoFactorRecord::revoke_device): it was revoked,
+    /// evicted or pruned already, or never existed.
+    UnknownDevice,
+    /// A user id the crate does not accept: see
+    /// [`check_user_id`](crate::account::check_user_id) (1 to 255 bytes, no control
+    /// characters).
+    InvalidUserId,
     /// A trusted-device label longer than
     /// [`TrustedDevice::MAX_LABEL_LEN`](crate::account::TrustedDevice::MAX_LABEL_LEN) bytes.
     DeviceLabelTooLong,
@@ -148,6 +158,10 @@ impl fmt::Display for Error {
                 write!(f, "the setting `{setting}` is outside its allowed range")
             }
             Self::InvalidDeviceToken => f.write_str("the trusted-device token is not valid"),
+            Self::UnknownDevice => f.write_str("no trusted device has this id"),
+            Self::InvalidUserId => f.write_str(
+                "the user id must be 1 to 255 bytes of UTF-8 without control characters",
+            ),
             Self::DeviceLabelTooLong => f.write_str("the trusted-device label is too long"),
             Self::InvalidPassword => f.write_str("the password is not valid"),
             Self::ReauthenticationRequired => f.write_str("confirm your password again to do this"),
@@ -158,6 +172,29 @@ impl fmt::Display for Error {
             Self::Recovery(e) => write!(f, "recovery codes: {e}"),
             Self::Seal(e) => write!(f, "sealed secret: {e}"),
         }
+    }
+}
+
+impl Error {
+    /// Whether the user typed a wrong code: [`Error::InvalidCode`], [`Error::ReplayedCode`] or
+    /// a wrong recovery code ([`RecoveryError::InvalidCode`](crate::RecoveryError::InvalidCode)).
+    /// Show one "invalid code" message for all of them; the variants stay apart for logs (a
+    /// replay is worth a warning to the account owner).
+    ///
+    /// ```
+    /// use twofa::{Error, RecoveryError};
+    ///
+    /// assert!(Error::ReplayedCode.is_wrong_code());
+    /// assert!(Error::Recovery(RecoveryError::InvalidCode).is_wrong_code());
+    /// assert!(!Error::Throttled { retry_at: 0 }.is_wrong_code());
+    /// ```
+    pub fn is_wrong_code(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidCode
+                | Self::ReplayedCode
+                | Self::Recovery(crate::recovery::RecoveryError::InvalidCode)
+        )
     }
 }
 

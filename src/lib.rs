@@ -10,29 +10,36 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use twofa::account::{PasswordConfirmed, Reauthentication, Settings};
+//! use twofa::account::{DeviceKey, PasswordConfirmed, Reauthentication, Settings};
 //! use twofa::seal::AesGcmSealer;
 //! use twofa::{Error, MemoryStore, Pbkdf2Hasher, TwoFactor};
 //!
 //! async fn tour() -> Result<(), Box<dyn std::error::Error>> {
-//!     // Once, at start-up: your store (here in memory), your settings, a sealing key kept
-//!     // outside the database, and the recovery-code hasher.
+//!     // Once, at start-up: your store (here in memory), your settings, keys kept outside the
+//!     // database (for sealing secrets and for trusted-device tokens), and the recovery-code
+//!     // hasher.
 //!     let key = AesGcmSealer::generate_key()?;
 //!     let tf = TwoFactor::new(
 //!         MemoryStore::new(),
-//!         Settings::new("Plausible Analytics")?,
+//!         Settings::new("Plausible Analytics")?.device_key(DeviceKey::generate()),
 //!         Arc::new(AesGcmSealer::new("2026-11", &*key)?),
 //!         Arc::new(Pbkdf2Hasher::new()),
 //!     );
+//!     // Your own password check; 2FA settings change only after the password is typed again.
+//!     let check = |_user: &str, password: &str| password == "correct horse";
+//!     let now = tf.now()?;
 //!
 //!     // Enable: show the QR code (SVG) and the key; the user scans it.
-//!     let enrollment = tf.start_enrollment("user-42", "alice@example.com").await?.result?;
+//!     let proof = PasswordConfirmed::check(&check, "user-42", "correct horse", now)?;
+//!     let enrollment = tf
+//!         .start_enrollment("user-42", Some(&proof), "alice@example.com")
+//!         .await?
+//!         .result?;
 //!     let svg = enrollment.qr_code()?.to_svg();
 //!     let key_to_type = enrollment.manual_key();
 //!
 //!     // In this example we play the user's phone; in your app, `typed` comes from a form.
 //!     let phone = enrollment.uri().to_totp()?;
-//!     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
 //!     let typed = phone.generate(now).to_string();
 //!
 //!     // The user types the code the app shows; on success show the recovery codes, once.
@@ -47,8 +54,7 @@
 //!     let again = tf.verify_code("user-42", &typed).await?;
 //!     assert_eq!(again.result.err(), Some(Error::ReplayedCode));
 //!
-//!     // Disable, after the password is confirmed again by your own check.
-//!     let check = |_user: &str, password: &str| password == "correct horse";
+//!     // Disable, after the password is confirmed again.
 //!     let proof = PasswordConfirmed::check(&check, "user-42", "correct horse", now)?;
 //!     tf.disable("user-42", Reauthentication::Password(proof)).await?.result?;
 //! #     let _ = (svg, key_to_type, recovery_codes);
@@ -63,20 +69,21 @@
 //!
 //! | the user… | you call | and then |
 //! |---|---|---|
-//! | opens "Enable 2FA" | [`TwoFactor::start_enrollment`] | show [`Enrollment::qr_code`](account::Enrollment::qr_code) and [`manual_key`](account::Enrollment::manual_key); 2FA is *pending* |
+//! | opens "Enable 2FA" | [`PasswordConfirmed::check`](account::PasswordConfirmed::check), then [`TwoFactor::start_enrollment`] | show [`Enrollment::qr_code`](account::Enrollment::qr_code) and [`manual_key`](account::Enrollment::manual_key); 2FA is *pending* |
 //! | types the first code | [`TwoFactor::confirm_enrollment`] | show the [`RecoveryCodes`] once; 2FA is *enabled* |
-//! | signs in (after the password) | [`TwoFactor::verify_code`] | on [`Error::InvalidCode`] or [`Error::ReplayedCode`] show the same "invalid code" message; on [`Error::Throttled`] say when to retry |
+//! | signs in (after the password) | [`TwoFactor::verify_code`] | on an error where [`Error::is_wrong_code`] show one "invalid code" message; on [`Error::Throttled`] say when to retry; on success show [`SignedIn::failed_attempts`](account::SignedIn::failed_attempts) when not 0 |
 //! | lost the phone | [`TwoFactor::use_recovery_code`] | tell them how many codes remain ([`account::Event::RecoveryCodeUsed`]) |
 //! | ticks "trust this device" | [`TwoFactor::trust_device`] with the [`SignedIn`](account::SignedIn) value | put the token in a `Secure`, `HttpOnly` cookie; next time [`TwoFactor::check_device`] |
 //! | asks for new recovery codes | [`PasswordConfirmed::check`](account::PasswordConfirmed::check), then [`TwoFactor::regenerate_recovery_codes`] | show the new codes once; the old ones are dead |
 //! | turns 2FA off | [`PasswordConfirmed::check`](account::PasswordConfirmed::check), then [`TwoFactor::disable`] | secret, codes and devices are gone |
-//! | changes the password | [`TwoFactor::revoke_all_devices`] | |
+//! | changes the password | [`TwoFactor::revoke_all_devices`] | older sign-ins can no longer trust a device |
 //!
-//! Every call returns an [`Outcome`](store::Outcome): the result, and [`account::Event`]s to
+//! Every flow returns an [`Outcome`](account::Outcome): the result, and [`account::Event`]s to
 //! turn into e-mails or audit-log lines ("2FA was turned off", "a recovery code was used",
-//! "a code was replayed"). Hosts that load and save records themselves run the same flows on
-//! a [`TwoFactorRecord`](account::TwoFactorRecord); [`account`] says how to do that without
-//! losing replay protection.
+//! "a code was replayed", "locked out"). Hosts that load and save records themselves run the
+//! same flows on a [`TwoFactorRecord`](account::TwoFactorRecord), and reach the same
+//! `Outcome` only through [`Transition::save_with`](account::Transition::save_with), which
+//! saves the changed record first; [`account`] says how to keep replay protection.
 //!
 //! # Threat model
 //!
@@ -86,8 +93,10 @@
 //!   probability 3 in a million. Failures of codes and recovery codes count together in the
 //!   stored record, so restarts and multiple servers do not reset them: after 5 free attempts
 //!   each failure doubles the wait (1 s up to 15 minutes), and 30 consecutive failures lock
-//!   the second factor until you unlock it ([`account::ThrottlePolicy`], after RFC 4226 §7.3
-//!   and NIST SP 800-63B's limit of 100). While throttled, nothing is evaluated.
+//!   the second factor for 24 hours, or until you unlock it ([`account::ThrottlePolicy`],
+//!   after RFC 4226 §7.3 and NIST SP 800-63B's limit of 100). While throttled, nothing is
+//!   evaluated. The failures since the last success are reported at the next one, so guesses
+//!   by someone who has the password do not go unseen.
 //! - **Replay.** A code, once accepted, cannot be used again: the accepted time step is
 //!   stored, and codes at or before it are refused as [`Error::ReplayedCode`]. Concurrent
 //!   requests cannot both win, because the store saves with compare-and-swap (see
@@ -96,8 +105,24 @@
 //!   and every step of the window is computed, with no early exit.
 //! - **A stolen database.** The TOTP secret is sealed with AES-256-GCM under your key, bound
 //!   to the user id ([`seal`]); recovery codes are stored only as salted PBKDF2 hashes
-//!   ([`recovery`]); device tokens only as SHA-256 hashes. Without the sealing key, a database
+//!   ([`recovery`]); device tokens only as HMAC-SHA-256 hashes under your
+//!   [`DeviceKey`](account::DeviceKey), bound to the user id. Without the keys, a database
 //!   dump yields no secret and no usable token.
+//! - **Someone who can write the 2FA column** (an SQL injection, a rogue admin tool) but not
+//!   read your keys cannot plant a secret they know (it would not open), a device token of
+//!   their choosing (its hash needs the device key), or one user's sealed secret or device in
+//!   another user's record (each is bound to the user id). What such a writer *can* still do,
+//!   and no checksum or MAC in the record could stop: delete the row, or write a disabled
+//!   record, which turns 2FA off for that user; and restore an older row of the same user,
+//!   which brings back the failure count, lockout, last accepted step, recovery codes and
+//!   devices of that time (so a recovery code used since works again, and a lockout is
+//!   lifted). Treat write access to that column like write access to password hashes, and
+//!   keep an audit trail of changes to it. The record's checksum only catches corruption.
+//! - **A stolen session.** Enabling, regenerating recovery codes and disabling need the
+//!   password typed again ([`PasswordConfirmed`](account::PasswordConfirmed), valid 5
+//!   minutes by default, at most an hour), and regenerating and disabling accept a current
+//!   code instead. [`TwoFactor::revoke_all_devices`] also stops sign-ins made before it from
+//!   trusting a new device.
 //! - **Leaks through logs.** No secret, code, hash or token appears in `Debug`, `Display` of
 //!   errors, or events; secrets are zeroized when dropped.
 //!
@@ -108,6 +133,8 @@
 //! and concurrent attempts each pay it); and telling users by e-mail about the events above.
 //! A [`PasswordConfirmed`](account::PasswordConfirmed) or [`SignedIn`](account::SignedIn)
 //! proof can be used again within its short lifetime; keep it in the request that made it.
+//! User ids are 1 to 255 bytes of UTF-8 without control characters
+//! ([`account::check_user_id`]); your store must keep every such id apart, byte for byte.
 //!
 //! # Feature flags
 //!
@@ -117,7 +144,8 @@
 //! | `os-rng` | yes | [`Secret::generate`], [`os_rng`] and the service (OS randomness through `getrandom`) |
 //! | `aes-gcm` | yes | [`seal::AesGcmSealer`] |
 //! | `png` | no | [`QrCode::to_png`](qr::QrCode) |
-//! | `testing` | no | `store::conformance`, a test suite for your [`Store`] |
+//! | `danger-plaintext-sealer` | no | `seal::DangerPlaintextSealer`, which does not encrypt: for tests only, never in a release build |
+//! | `testing` | no | `store::conformance`, a test suite for your [`Store`]; enables `danger-plaintext-sealer` |
 //!
 //! Without default features, the [`otp`], [`uri`], [`recovery`], [`seal`] and [`account`]
 //! layers build for `no_std` targets with `alloc`.
@@ -145,7 +173,7 @@ pub use rand_core;
 pub use recovery::{CodeHasher, Pbkdf2Hasher, RecoveryCodeSet, RecoveryCodes, RecoveryError};
 #[cfg(feature = "aes-gcm")]
 pub use seal::AesGcmSealer;
-pub use seal::{DangerPlaintextSealer, SealedSecret, SecretSealer};
+pub use seal::{SealedSecret, SecretSealer};
 #[cfg(all(feature = "std", feature = "os-rng"))]
 pub use store::{MemoryStore, Store, TwoFactor};
 pub use uri::OtpAuthUri;

@@ -84,11 +84,16 @@ fn uris() -> Vec<OtpAuthUri> {
     let mut uris: Vec<OtpAuthUri> = cases::cases().iter().map(cases::Case::uri).collect();
     let totp = Totp::new(Secret::from_bytes(&[0x5a; 20]).unwrap());
     for (issuer, account) in [
-        ("Plausible Analytics", "alice@example.com"),
-        ("", "no-issuer@example.com"),
-        ("Ünïcødé GmbH", "🔐🔑"),
+        (Some("Plausible Analytics"), "alice@example.com"),
+        (None, "no-issuer@example.com"),
+        (Some("Ünïcødé GmbH"), "🔐🔑"),
     ] {
-        uris.push(OtpAuthUri::from_totp(&totp, issuer, account).unwrap());
+        uris.push(
+            OtpAuthUri::for_totp(&totp, account)
+                .issuer(issuer)
+                .build()
+                .unwrap(),
+        );
     }
     uris
 }
@@ -151,10 +156,6 @@ fn default_renderings_decode_too() {
         decode_svg(&qr.to_svg(), &scratch.0, "default", None),
         uri.to_string()
     );
-    assert_eq!(
-        qr.to_data_uri(),
-        qr.to_data_uri_with(&SvgOptions::default())
-    );
     // Any text, not only URIs.
     let text = "https://example.com/enable-2fa?step=2";
     let svg = QrCode::encode(text).unwrap().to_svg();
@@ -184,6 +185,53 @@ fn zbarimg_reads_the_png_rendering() {
     );
 }
 
+/// The modules an SVG of this crate draws dark, read from its one `<path>`: each subpath is a
+/// run `M{x} {y}h{len}v1h-{len}z`, in coordinates that include the quiet zone.
+fn svg_dark_modules(svg: &str, side: usize) -> Vec<Vec<bool>> {
+    assert_eq!(svg.matches("<path").count(), 1, "{svg}");
+    let d = svg
+        .split(" d=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let mut dark = vec![vec![false; side]; side];
+    for run in d.split_terminator('z') {
+        let (xy, rest) = run.strip_prefix('M').unwrap().split_once('h').unwrap();
+        let (x, y) = xy.split_once(' ').unwrap();
+        let (len, back) = rest.split_once("v1h-").unwrap();
+        assert_eq!(len, back, "{run}");
+        let (x, y, len): (usize, usize, usize) =
+            (x.parse().unwrap(), y.parse().unwrap(), len.parse().unwrap());
+        assert!(len > 0 && x + len <= side && y < side, "{run}");
+        for module in &mut dark[y][x..x + len] {
+            assert!(!*module, "{run} overlaps another run");
+            *module = true;
+        }
+    }
+    dark
+}
+
+/// The matrix with the quiet zone around it, as the renderers draw it.
+fn with_quiet_zone(matrix: &[Vec<bool>]) -> Vec<Vec<bool>> {
+    let quiet = QrCode::QUIET_ZONE;
+    let side = matrix.len() + 2 * quiet;
+    (0..side)
+        .map(|y| {
+            (0..side)
+                .map(|x| {
+                    let inside = |v: usize| v.checked_sub(quiet).filter(|v| *v < matrix.len());
+                    match (inside(x), inside(y)) {
+                        (Some(x), Some(y)) => matrix[y][x],
+                        _ => false,
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
 fn svg_has_one_path_a_quiet_zone_and_a_title() {
     let qr = QrCode::from_uri(&uris()[0]).unwrap();
@@ -199,27 +247,20 @@ fn svg_has_one_path_a_quiet_zone_and_a_title() {
     assert!(svg.contains(&format!("width=\"{pixels}\" height=\"{pixels}\"")));
     assert!(svg.contains("shape-rendering=\"crispEdges\""));
     assert!(svg.contains("<title>QR code to scan with an authenticator app</title>"));
-    assert_eq!(svg.matches("<path").count(), 1);
     assert!(svg.contains("fill=\"#000000\"") && svg.contains("fill=\"#ffffff\""));
-    // Nothing is drawn in the quiet zone: every run starts at 4 or more and ends before
-    // side - 4.
-    let d = svg
-        .split(" d=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    for run in d.split('z').filter(|r| !r.is_empty()) {
-        let (xy, rest) = run.trim_start_matches('M').split_once('h').unwrap();
-        let (x, y) = xy.split_once(' ').unwrap();
-        let len: usize = rest.split_once('v').unwrap().0.parse().unwrap();
-        let (x, y): (usize, usize) = (x.parse().unwrap(), y.parse().unwrap());
-        assert!(
-            x >= 4 && y >= 4 && x + len <= side - 4 && y < side - 4,
-            "{run}"
-        );
-    }
+    // The path draws exactly the dark modules, and nothing in the quiet zone.
+    assert_eq!(
+        svg_dark_modules(&svg, side),
+        with_quiet_zone(&qr.to_matrix())
+    );
+    // Module size 0 leaves the size to the container: no width or height on the image.
+    let svg = qr.to_svg_with(&SvgOptions::new().module_size(0));
+    let svg_tag = svg.split_once('>').unwrap().0;
+    assert!(
+        !svg_tag.contains("width=") && !svg_tag.contains("height="),
+        "{svg_tag}"
+    );
+    assert!(svg_tag.contains(&format!("viewBox=\"0 0 {side} {side}\"")));
     // The title is escaped, and no option puts the secret in the document in clear.
     let svg = qr.to_svg_with(&SvgOptions::new().title("</title><script>"));
     assert!(svg.contains("<title>&lt;/title&gt;&lt;script&gt;</title>"));
@@ -228,31 +269,116 @@ fn svg_has_one_path_a_quiet_zone_and_a_title() {
 }
 
 #[test]
-fn terminal_and_matrix_agree() {
+fn data_uris_carry_the_svg_in_base64() {
+    let qr = QrCode::from_uri(&uris()[0]).unwrap();
+    let base64 = |data: &str| {
+        let payload = data.strip_prefix("data:image/svg+xml;base64,").unwrap();
+        data_encoding_free_base64_decode(payload)
+    };
+    assert_eq!(base64(&qr.to_data_uri()), qr.to_svg().as_bytes());
+    for (options, _) in svg_variants() {
+        assert_eq!(
+            base64(&qr.to_data_uri_with(&options)),
+            qr.to_svg_with(&options).as_bytes()
+        );
+    }
+}
+
+/// Writes the matrix as a plain PBM image (1 is black), quiet zone included, `scale` pixels a
+/// module: a rendering of the test's own, so that a decoder checks the matrix itself.
+fn matrix_pbm(matrix: &[Vec<bool>], scale: usize) -> String {
+    let modules = with_quiet_zone(matrix);
+    let side = modules.len() * scale;
+    let mut out = format!("P1\n{side} {side}\n");
+    for row in &modules {
+        let line: Vec<&str> = row
+            .iter()
+            .flat_map(|&dark| std::iter::repeat_n(if dark { "1" } else { "0" }, scale))
+            .collect();
+        for _ in 0..scale {
+            out.push_str(&line.join(" "));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn zbarimg_reads_the_module_matrix() {
+    if !common::external_tool("zbarimg", &["--version"]) {
+        return;
+    }
+    let scratch = Scratch::new("qr-matrix");
+    for (i, uri) in uris().iter().enumerate().step_by(7) {
+        let qr = QrCode::from_uri_with(uri, LEVELS[i % LEVELS.len()]).unwrap();
+        let path = scratch.0.join(format!("matrix-{i}.pbm"));
+        std::fs::write(&path, matrix_pbm(&qr.to_matrix(), 3)).unwrap();
+        assert_eq!(zbar(&path), uri.to_string(), "case {i}");
+    }
+}
+
+#[test]
+fn the_matrix_has_the_structure_of_a_qr_code() {
+    for text in [
+        "hello",
+        "otpauth://totp/A:b?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+    ] {
+        let qr = QrCode::encode(text).unwrap();
+        let m = qr.to_matrix();
+        let size = qr.size();
+        assert_eq!(size, 4 * usize::from(qr.version()) + 17);
+        assert_eq!(m.len(), size);
+        assert!(m.iter().all(|row| row.len() == size));
+        // The three finder patterns: a dark 7x7 ring, a light ring, a dark 3x3 centre, and a
+        // light separator around them inside the code.
+        for (cx, cy) in [(0, 0), (size - 7, 0), (0, size - 7)] {
+            for dy in 0..7 {
+                for dx in 0..7 {
+                    let ring = dx.max(dy).max(6 - dx).max(6 - dy);
+                    // 3 is the centre, 6 the outer ring; only ring 5 is light.
+                    let expected = ring != 5;
+                    assert_eq!(
+                        m[cy + dy][cx + dx],
+                        expected,
+                        "finder at ({cx}, {cy}) + ({dx}, {dy})"
+                    );
+                }
+            }
+        }
+        for i in 0..8 {
+            assert!(!m[7][i] && !m[i][7], "separator, top left");
+            assert!(
+                !m[7][size - 1 - i] && !m[i][size - 8],
+                "separator, top right"
+            );
+            assert!(
+                !m[size - 8][i] && !m[size - 1 - i][7],
+                "separator, bottom left"
+            );
+        }
+        // The timing patterns alternate between the finders on row 6 and column 6.
+        for (i, row) in m.iter().enumerate().take(size - 8).skip(8) {
+            assert_eq!(m[6][i], i % 2 == 0, "timing, row 6, column {i}");
+            assert_eq!(row[6], i % 2 == 0, "timing, column 6, row {i}");
+        }
+        // The module beside the bottom-left finder is always dark.
+        assert!(m[size - 8][8]);
+        // Outside the code, nothing is dark.
+        assert!(!qr.is_dark(size, 0) && !qr.is_dark(0, size) && !qr.is_dark(usize::MAX, 0));
+    }
+}
+
+#[test]
+fn terminal_renderings_draw_the_matrix() {
     let qr = QrCode::encode("otpauth://totp/A:b?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ").unwrap();
-    let matrix = qr.to_matrix();
-    let size = qr.size();
-    assert_eq!(matrix.len(), size);
-    assert!(matrix.iter().all(|row| row.len() == size));
-    for (y, row) in matrix.iter().enumerate() {
-        for (x, &dark) in row.iter().enumerate() {
-            assert_eq!(qr.is_dark(x, y), dark);
-        }
-    }
-    // The three finder patterns: a dark 7x7 ring in three corners.
-    for (cx, cy) in [(0, 0), (size - 7, 0), (0, size - 7)] {
-        for i in 0..7 {
-            assert!(matrix[cy][cx + i] && matrix[cy + 6][cx + i]);
-            assert!(matrix[cy + i][cx] && matrix[cy + i][cx + 6]);
-        }
-        assert!(!matrix[cy + 1][cx + 1] && matrix[cy + 3][cx + 3]);
-    }
-    let side = size + 8;
+    let modules = with_quiet_zone(&qr.to_matrix());
+    let side = modules.len();
     for (inverted, text) in [(false, qr.to_terminal()), (true, qr.to_terminal_inverted())] {
         let lines: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
         assert_eq!(lines.len(), side.div_ceil(2));
         assert!(text.ends_with('\n'));
         for y in 0..side {
+            assert_eq!(lines[y / 2].len(), side);
             for x in 0..side {
                 let c = lines[y / 2][x];
                 let drawn = if y % 2 == 0 {
@@ -260,8 +386,11 @@ fn terminal_and_matrix_agree() {
                 } else {
                     c == '█' || c == '▄'
                 };
-                let dark = x >= 4 && y >= 4 && x < size + 4 && y < size + 4 && matrix[y - 4][x - 4];
-                assert_eq!(drawn, dark != inverted, "({x}, {y}), inverted: {inverted}");
+                assert_eq!(
+                    drawn,
+                    modules[y][x] != inverted,
+                    "({x}, {y}), inverted: {inverted}"
+                );
             }
         }
     }

@@ -7,10 +7,18 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use twofa::rand_core::{TryCryptoRng, TryRng};
+#[cfg(feature = "danger-plaintext-sealer")]
+use twofa::seal::DangerPlaintextSealer;
 use twofa::seal::{SealError, SealScheme};
-use twofa::{DangerPlaintextSealer, Error, SealedSecret, Secret, SecretSealer};
+use twofa::{Error, SealedSecret, Secret, SecretSealer};
 
 const OPEN_FAILED: Error = Error::Seal(SealError::OpenFailed);
+
+/// `secret()` sealed for `user-42` by the plaintext sealer, as version 1 of the layout wrote it.
+const PLAINTEXT_GOLDEN: &str = "0102\
+                                1064616e6765722d706c61696e74657874\
+                                3132333435363738393031323334353637383930\
+                                912c17460074d479b149cd38f3bb1743";
 
 fn secret() -> Secret {
     Secret::from_bytes(b"12345678901234567890").unwrap()
@@ -66,87 +74,115 @@ impl TryCryptoRng for ReplayRng {}
 
 // The plaintext sealer: what tests of other layers rely on.
 
-#[test]
-fn plaintext_sealer_round_trips_through_storage() {
-    let sealer = DangerPlaintextSealer::new();
-    for len in [10, 16, 20, 32, 64, 128] {
-        let secret = Secret::from_legacy_bytes(&vec![0x5A; len]).unwrap();
-        let sealed = sealer.seal(&secret, "user-42").unwrap();
-        assert_eq!(sealed.scheme(), SealScheme::DangerPlaintext);
-        assert_eq!(sealed.key_id(), DangerPlaintextSealer::KEY_ID);
-        assert_eq!(
-            sealer.open(&through_storage(&sealed), "user-42").unwrap(),
-            secret
-        );
-        assert!(!sealer.needs_reseal(&sealed));
-        assert_eq!(sealer.reseal(&sealed, "user-42").unwrap(), None);
-    }
-}
+#[cfg(feature = "danger-plaintext-sealer")]
+mod plaintext {
+    use super::*;
 
-#[test]
-fn plaintext_sealer_refuses_another_user() {
-    let sealer = DangerPlaintextSealer::new();
-    let sealed = sealer.seal(&secret(), "user-42").unwrap();
-    assert_eq!(sealer.open(&sealed, "user-43"), Err(OPEN_FAILED));
-    assert_eq!(sealer.open(&sealed, "user-4"), Err(OPEN_FAILED));
-    assert_eq!(sealer.open(&sealed, ""), Err(OPEN_FAILED));
-}
-
-#[test]
-fn plaintext_sealer_refuses_every_flipped_bit() {
-    let sealer = DangerPlaintextSealer::new();
-    let sealed = sealer.seal(&secret(), "user-42").unwrap();
-    for index in 0..sealed.as_bytes().len() {
-        match flipped(&sealed, index) {
-            Err(Error::Seal(_)) => {}
-            Ok(altered) => assert!(
-                matches!(sealer.open(&altered, "user-42"), Err(Error::Seal(_))),
-                "byte {index}"
-            ),
-            Err(other) => panic!("byte {index}: {other:?}"),
+    #[test]
+    fn plaintext_sealer_round_trips_through_storage() {
+        let sealer = DangerPlaintextSealer::new();
+        for len in [10, 16, 20, 32, 64, 128] {
+            let secret = Secret::from_legacy_bytes(&vec![0x5A; len]).unwrap();
+            let sealed = sealer.seal(&secret, "user-42").unwrap();
+            assert_eq!(sealed.scheme(), SealScheme::DangerPlaintext);
+            assert_eq!(sealed.key_id(), DangerPlaintextSealer::KEY_ID);
+            assert_eq!(
+                sealer.open(&through_storage(&sealed), "user-42").unwrap(),
+                secret
+            );
+            assert!(!sealer.needs_reseal(&sealed));
+            assert_eq!(sealer.reseal(&sealed, "user-42").unwrap(), None);
         }
     }
-}
 
-#[test]
-fn plaintext_golden_encoding_still_opens() {
-    // Written by version 1; later releases must read it. The checksum was also computed
-    // outside Rust, with Python's hashlib, from the layout's description.
-    let golden = "0102\
-                  1064616e6765722d706c61696e74657874\
-                  3132333435363738393031323334353637383930\
-                  912c17460074d479b149cd38f3bb1743";
-    let sealer = DangerPlaintextSealer::new();
-    assert_eq!(
-        to_hex(sealer.seal(&secret(), "user-42").unwrap().as_bytes()),
-        golden
-    );
-    let sealed = SealedSecret::from_bytes(&hex(golden)).unwrap();
-    assert_eq!(sealer.open(&sealed, "user-42").unwrap(), secret());
-}
+    #[test]
+    fn plaintext_sealer_refuses_another_user() {
+        let sealer = DangerPlaintextSealer::new();
+        let sealed = sealer.seal(&secret(), "user-42").unwrap();
+        assert_eq!(sealer.open(&sealed, "user-43"), Err(OPEN_FAILED));
+        assert_eq!(sealer.open(&sealed, "user-4"), Err(OPEN_FAILED));
+        assert_eq!(sealer.open(&sealed, ""), Err(OPEN_FAILED));
+    }
 
-#[test]
-fn sealers_are_shared_as_trait_objects() {
-    fn send_sync<T: Send + Sync>() {}
-    send_sync::<DangerPlaintextSealer>();
-    send_sync::<SealedSecret>();
-    let sealer: Arc<dyn SecretSealer> = Arc::new(DangerPlaintextSealer::new());
-    let worker = {
-        let sealer = Arc::clone(&sealer);
-        std::thread::spawn(move || sealer.seal(&secret(), "user-42").unwrap())
-    };
-    let sealed = worker.join().unwrap();
-    assert_eq!(sealer.open(&sealed, "user-42").unwrap(), secret());
+    #[test]
+    fn plaintext_sealer_refuses_every_flipped_bit() {
+        let sealer = DangerPlaintextSealer::new();
+        let sealed = sealer.seal(&secret(), "user-42").unwrap();
+        for index in 0..sealed.as_bytes().len() {
+            match flipped(&sealed, index) {
+                Err(Error::Seal(_)) => {}
+                Ok(altered) => assert!(
+                    matches!(sealer.open(&altered, "user-42"), Err(Error::Seal(_))),
+                    "byte {index}"
+                ),
+                Err(other) => panic!("byte {index}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn plaintext_golden_encoding_still_opens() {
+        // Written by version 1; later releases must read it. The checksum was also computed
+        // outside Rust, with Python's hashlib, from the layout's description.
+        let golden = PLAINTEXT_GOLDEN;
+        let sealer = DangerPlaintextSealer::new();
+        assert_eq!(
+            to_hex(sealer.seal(&secret(), "user-42").unwrap().as_bytes()),
+            golden
+        );
+        let sealed = SealedSecret::from_bytes(&hex(golden)).unwrap();
+        assert_eq!(sealer.open(&sealed, "user-42").unwrap(), secret());
+    }
+
+    #[test]
+    fn sealers_are_shared_as_trait_objects() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<DangerPlaintextSealer>();
+        send_sync::<SealedSecret>();
+        let sealer: Arc<dyn SecretSealer> = Arc::new(DangerPlaintextSealer::new());
+        let worker = {
+            let sealer = Arc::clone(&sealer);
+            std::thread::spawn(move || sealer.seal(&secret(), "user-42").unwrap())
+        };
+        let sealed = worker.join().unwrap();
+        assert_eq!(sealer.open(&sealed, "user-42").unwrap(), secret());
+    }
+
+    #[test]
+    fn errors_display_without_secrets() {
+        let sealer = DangerPlaintextSealer::new();
+        let sealed = sealer.seal(&secret(), "alice@example.com").unwrap();
+        let err = sealer.open(&sealed, "mallory@example.com").unwrap_err();
+        let shown = format!("{err} {err:?} {sealed:?}");
+        assert!(!shown.contains("example.com"), "{shown}");
+        assert!(!shown.contains("1234567890"), "{shown}");
+        assert_eq!(
+            err.to_string(),
+            "sealed secret: cannot be opened: it belongs to another user, was altered, or the key \
+             differs"
+        );
+    }
+
+    /// The feature is off by default, so a release build does not have the sealer; and it
+    /// is never at the crate root (a `compile_fail` example in `twofa::seal` checks that).
+    #[test]
+    fn is_behind_a_feature_that_is_off_by_default() {
+        let manifest = include_str!("../Cargo.toml");
+        let default = manifest
+            .lines()
+            .find(|line| line.starts_with("default = "))
+            .unwrap();
+        assert!(!default.contains("danger"), "{default}");
+        assert!(manifest.contains("\ndanger-plaintext-sealer = []\n"));
+    }
 }
 
 // The encoding.
 
 #[test]
 fn encoding_errors_are_typed() {
-    let sealed = DangerPlaintextSealer::new()
-        .seal(&secret(), "user-42")
-        .unwrap();
-    let bytes = sealed.to_bytes();
+    let bytes = hex(PLAINTEXT_GOLDEN);
+    assert!(SealedSecret::from_bytes(&bytes).is_ok());
     assert_eq!(
         SealedSecret::from_bytes(&[]),
         Err(Error::Seal(SealError::Truncated))
@@ -179,27 +215,13 @@ fn encoding_errors_are_typed() {
     ));
 }
 
-#[test]
-fn errors_display_without_secrets() {
-    let sealer = DangerPlaintextSealer::new();
-    let sealed = sealer.seal(&secret(), "alice@example.com").unwrap();
-    let err = sealer.open(&sealed, "mallory@example.com").unwrap_err();
-    let shown = format!("{err} {err:?} {sealed:?}");
-    assert!(!shown.contains("example.com"), "{shown}");
-    assert!(!shown.contains("1234567890"), "{shown}");
-    assert_eq!(
-        err.to_string(),
-        "sealed secret: cannot be opened: it belongs to another user, was altered, or the key \
-         differs"
-    );
-}
-
 proptest! {
     #[test]
     fn reading_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         if let Ok(sealed) = SealedSecret::from_bytes(&bytes) {
             // Whatever is accepted is canonical and can be handed to any sealer safely.
             prop_assert_eq!(sealed.as_bytes(), &bytes[..]);
+            #[cfg(feature = "danger-plaintext-sealer")]
             let _ = DangerPlaintextSealer::new().open(&sealed, "user-42");
         }
     }
@@ -217,6 +239,7 @@ proptest! {
         if let Ok(sealed) = SealedSecret::from_bytes(&bytes) {
             prop_assert_eq!(sealed.to_bytes(), bytes);
             prop_assert!(sealed.key_id().bytes().all(|b| b.is_ascii_graphic()));
+            #[cfg(feature = "danger-plaintext-sealer")]
             prop_assert!(DangerPlaintextSealer::new().open(&sealed, "user-42").is_err());
         }
     }
@@ -408,7 +431,8 @@ mod aes {
         ];
         let sealer = AesGcmSealer::from_keyring("key-b", keyring).unwrap();
         assert_eq!(sealer.current_key_id(), "key-b");
-        assert_eq!(sealer.key_ids().collect::<Vec<_>>(), ["key-a", "key-b"]);
+        // The current key first, then the others in the order given.
+        assert_eq!(sealer.key_ids().collect::<Vec<_>>(), ["key-b", "key-a"]);
         let old = sealer_a().seal(&secret(), "user-42").unwrap();
         assert_eq!(sealer.open(&old, "user-42").unwrap(), secret());
         assert_eq!(sealer.seal(&secret(), "user-42").unwrap().key_id(), "key-b");
@@ -434,6 +458,26 @@ mod aes {
             seal_error(sealer_a().with_old_key("key-a", &KEY_B)),
             SealError::DuplicateKeyId {
                 key_id: "key-a".into()
+            }
+        );
+        // Among the old keys too, whatever the position of the current one.
+        assert_eq!(
+            seal_error(AesGcmSealer::from_keyring(
+                "key-a",
+                [("key-b", KEY_B), ("key-a", KEY_A), ("key-b", KEY_A)]
+            )),
+            SealError::DuplicateKeyId {
+                key_id: "key-b".into()
+            }
+        );
+        assert_eq!(
+            seal_error(
+                sealer_a()
+                    .with_old_key("key-b", &KEY_B)
+                    .and_then(|sealer| sealer.with_old_key("key-b", &KEY_A))
+            ),
+            SealError::DuplicateKeyId {
+                key_id: "key-b".into()
             }
         );
         assert_eq!(
@@ -471,6 +515,7 @@ mod aes {
         );
     }
 
+    #[cfg(feature = "danger-plaintext-sealer")]
     #[test]
     fn schemes_do_not_mix() {
         let aes = sealer_a();

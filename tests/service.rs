@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use twofa::account::{Event, Settings, SignInMethod, ThrottlePolicy, TwoFactorRecord};
+use twofa::account::{
+    DeviceKey, Event, PasswordConfirmed, Settings, SignInMethod, Status, ThrottlePolicy,
+    TwoFactorRecord,
+};
 use twofa::recovery::RecoveryCodes;
 use twofa::seal::AesGcmSealer;
 use twofa::store::{MemoryStore, SaveOutcome, ServiceError, Store, TwoFactor, Versioned};
@@ -40,7 +43,9 @@ impl Store for YieldingStore {
 /// A service whose clock the test moves, with a throttle lenient enough that 64 failures are
 /// all evaluated, and a cheap hasher (the work factor is not under test here).
 fn service<S: Store>(store: S, clock: Arc<AtomicU64>, lenient: bool) -> TwoFactor<S> {
-    let mut settings = Settings::new("Plausible Analytics").unwrap();
+    let mut settings = Settings::new("Plausible Analytics")
+        .unwrap()
+        .device_key(DeviceKey::from_bytes(&[5; 32]).unwrap());
     if lenient {
         settings = settings.throttle(
             ThrottlePolicy::default()
@@ -65,8 +70,10 @@ where
     S::Error: std::fmt::Debug,
 {
     let now = clock.load(Ordering::SeqCst);
+    assert_eq!(tf.now().unwrap(), now);
+    let proof = password(now);
     let enrollment = tf
-        .start_enrollment(USER, "alice@example.com")
+        .start_enrollment(USER, Some(&proof), "alice@example.com")
         .await
         .unwrap()
         .result
@@ -79,6 +86,24 @@ where
         .result
         .unwrap();
     (app, codes)
+}
+
+/// The user's password, confirmed at `now`.
+fn password(now: u64) -> PasswordConfirmed {
+    let check = |user: &str, password: &str| user == USER && password == "correct horse";
+    PasswordConfirmed::check(&check, USER, "correct horse", now).unwrap()
+}
+
+/// `count` six-digit codes that none of the steps near `now` (two either way) produce.
+fn wrong_codes(app: &Totp, now: u64, count: usize) -> Vec<String> {
+    let near: Vec<String> = (0..5)
+        .map(|i| app.generate(now - 60 + i * 30).to_string())
+        .collect();
+    (0..1000)
+        .map(|n| format!("{n:06}"))
+        .filter(|c| !near.contains(c))
+        .take(count)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -142,7 +167,11 @@ async fn sixty_four_concurrent_uses_of_one_recovery_code_succeed_once() {
     }
     assert_eq!(ok, 1);
     assert_eq!(
-        tf.record(USER).await.unwrap().recovery_codes_left(),
+        tf.record(USER)
+            .await
+            .unwrap()
+            .unwrap()
+            .recovery_codes_left(),
         Some(9)
     );
 }
@@ -153,14 +182,7 @@ async fn sixty_four_concurrent_wrong_guesses_are_all_counted() {
     let tf = Arc::new(service(YieldingStore::default(), clock.clone(), true));
     let (app, _) = enable(&tf, &clock).await;
     clock.store(T0 + 30, Ordering::SeqCst);
-    let near: Vec<String> = (0..3)
-        .map(|i| app.generate(T0 + i * 30).to_string())
-        .collect();
-    let wrong: Vec<String> = (0..1000)
-        .map(|n| format!("{n:06}"))
-        .filter(|c| !near.contains(c))
-        .take(64)
-        .collect();
+    let wrong = wrong_codes(&app, T0 + 30, 64);
 
     let tasks: Vec<_> = wrong
         .into_iter()
@@ -172,35 +194,36 @@ async fn sixty_four_concurrent_wrong_guesses_are_all_counted() {
     for task in tasks {
         assert_eq!(task.await.unwrap().result.err(), Some(Error::InvalidCode));
     }
-    assert_eq!(tf.record(USER).await.unwrap().failures(), 64);
+    assert_eq!(tf.record(USER).await.unwrap().unwrap().failures(), 64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_default_throttle_holds_across_concurrent_guesses() {
     let clock = Arc::new(AtomicU64::new(T0));
     let tf = Arc::new(service(YieldingStore::default(), clock.clone(), false));
-    let (_, _) = enable(&tf, &clock).await;
+    let (app, _) = enable(&tf, &clock).await;
     clock.store(T0 + 30, Ordering::SeqCst);
-    let tasks: Vec<_> = (0..64)
-        .map(|n| {
+    // None of the guesses is a code the window accepts, so none can sign in by luck.
+    let tasks: Vec<_> = wrong_codes(&app, T0 + 30, 64)
+        .into_iter()
+        .map(|code| {
             let tf = tf.clone();
-            tokio::spawn(async move { tf.verify_code(USER, &format!("{n:06}")).await.unwrap() })
+            tokio::spawn(async move { tf.verify_code(USER, &code).await.unwrap() })
         })
         .collect();
     let mut evaluated = 0;
     for task in tasks {
         match task.await.unwrap().result {
             Err(Error::Throttled { .. }) => {}
-            Err(Error::InvalidCode | Error::ReplayedCode) => evaluated += 1,
-            Ok(_) => {} // one of the 64 may be the right code; it resets the count
-            Err(other) => panic!("unexpected {other:?}"),
+            Err(Error::InvalidCode) => evaluated += 1,
+            other => panic!("unexpected {other:?}"),
         }
     }
-    // Without waiting, no more guesses are evaluated than the free attempts plus one.
-    assert!(
-        evaluated <= 6,
-        "{evaluated} guesses evaluated at one instant"
-    );
+    // At one instant, exactly the free attempts are evaluated; the fifth failure starts the
+    // delay, and every later guess waits.
+    let free = 5;
+    assert_eq!(evaluated, free, "guesses evaluated at one instant");
+    assert_eq!(tf.record(USER).await.unwrap().unwrap().failures(), free);
 }
 
 /// Which store call fails, and how.
@@ -342,7 +365,7 @@ async fn the_whole_product_flow_through_the_service() {
     let clock = Arc::new(AtomicU64::new(T0));
     let tf = service(MemoryStore::new(), clock.clone(), false);
     let (app, codes) = enable(&tf, &clock).await;
-    assert!(tf.record(USER).await.unwrap().is_enabled());
+    assert!(tf.record(USER).await.unwrap().unwrap().is_enabled());
 
     clock.store(T0 + 30, Ordering::SeqCst);
     let signed_in = tf
@@ -357,14 +380,22 @@ async fn the_whole_product_flow_through_the_service() {
         .unwrap()
         .result
         .unwrap();
-    assert_eq!(tf.check_device(USER, token.as_str()).await.unwrap(), Ok(()));
+    let checked = tf.check_device(USER, token.as_str()).await.unwrap();
+    let device = checked.result.unwrap();
+    assert_eq!(device.id(), token.device_id());
+    assert_eq!(device.label(), Some("Firefox on Linux"));
+    assert!(checked.events.is_empty());
     clock.store(
         T0 + 31 + Settings::DEFAULT_DEVICE_LIFETIME,
         Ordering::SeqCst,
     );
     assert_eq!(
-        tf.check_device(USER, token.as_str()).await.unwrap(),
-        Err(Error::InvalidDeviceToken)
+        tf.check_device(USER, token.as_str())
+            .await
+            .unwrap()
+            .result
+            .err(),
+        Some(Error::InvalidDeviceToken)
     );
 
     let used = tf
@@ -426,7 +457,7 @@ fn service_futures_are_send() {
     let tf = service(MemoryStore::new(), clock, false);
     let signed_in_outcome = tf.verify_code(USER, "123456");
     assert_send(&signed_in_outcome);
-    assert_send(&tf.start_enrollment(USER, "alice"));
+    assert_send(&tf.start_enrollment(USER, None, "alice"));
     assert_send(&tf.confirm_enrollment(USER, "123456"));
     assert_send(&tf.cancel_enrollment(USER));
     assert_send(&tf.use_recovery_code(USER, "AAAAA-AAAAA"));
@@ -453,16 +484,180 @@ async fn a_broken_clock_fails_closed() {
     let (app, _) = enable(&tf, &clock).await;
     let now = T0 + 60;
     let tf = tf.with_clock(Arc::new(Broken));
-    let before = tf.record(USER).await.unwrap();
+    let before = tf.record(USER).await.unwrap().unwrap();
     let outcome = tf
         .verify_code(USER, &app.generate(now).to_string())
         .await
         .unwrap();
     assert_eq!(outcome.result.err(), Some(Error::TimeBeforeEpoch));
-    assert_eq!(tf.record(USER).await.unwrap(), before);
+    assert_eq!(tf.record(USER).await.unwrap().unwrap(), before);
     assert_eq!(
-        tf.check_device(USER, "anything").await.unwrap(),
-        Err(Error::TimeBeforeEpoch)
+        tf.check_device(USER, "anything")
+            .await
+            .unwrap()
+            .result
+            .err(),
+        Some(Error::TimeBeforeEpoch)
     );
+    assert_eq!(tf.now(), Err(Error::TimeBeforeEpoch));
     assert!(format!("{:?}", tf.store()).contains("users: 1"));
+}
+
+/// A store that counts its calls, and can answer every save with a conflict.
+#[derive(Debug, Default)]
+struct CountingStore {
+    inner: MemoryStore,
+    loads: AtomicUsize,
+    saves: AtomicUsize,
+    always_conflict: std::sync::atomic::AtomicBool,
+}
+
+impl CountingStore {
+    fn calls(&self) -> (usize, usize) {
+        (
+            self.loads.load(Ordering::SeqCst),
+            self.saves.load(Ordering::SeqCst),
+        )
+    }
+}
+
+impl Store for CountingStore {
+    type Error = Error;
+
+    async fn load(&self, user_id: &str) -> Result<Option<Versioned>, Error> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(user_id).await
+    }
+
+    async fn save(
+        &self,
+        user_id: &str,
+        record: &TwoFactorRecord,
+        expected: Option<u64>,
+    ) -> Result<SaveOutcome, Error> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        if self.always_conflict.load(Ordering::SeqCst) {
+            return Ok(SaveOutcome::Conflict);
+        }
+        self.inner.save(user_id, record, expected).await
+    }
+}
+
+#[tokio::test]
+async fn a_flow_that_changes_nothing_saves_nothing() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = service(CountingStore::default(), clock.clone(), false);
+    let (app, _) = enable(&tf, &clock).await;
+    let before = tf.store().calls();
+    // Flows that change nothing: one refused in this state, an unlock with nothing to lift,
+    // an unknown device, a device check.
+    assert_eq!(
+        tf.confirm_enrollment(USER, "123456")
+            .await
+            .unwrap()
+            .result
+            .err(),
+        Some(Error::NotPending)
+    );
+    assert!(tf.unlock(USER).await.unwrap().result.is_ok());
+    assert_eq!(
+        tf.revoke_device(USER, "0123456789abcdef")
+            .await
+            .unwrap()
+            .result
+            .err(),
+        Some(Error::UnknownDevice)
+    );
+    assert!(
+        tf.check_device(USER, "token")
+            .await
+            .unwrap()
+            .result
+            .is_err()
+    );
+    let (loads, saves) = tf.store().calls();
+    assert_eq!((loads - before.0, saves), (4, before.1));
+    // A wrong code changes the record: one save.
+    clock.store(T0 + 30, Ordering::SeqCst);
+    let wrong = wrong_codes(&app, T0 + 30, 1).remove(0);
+    assert_eq!(
+        tf.verify_code(USER, &wrong).await.unwrap().result.err(),
+        Some(Error::InvalidCode)
+    );
+    assert_eq!(tf.store().calls().1, before.1 + 1);
+}
+
+#[tokio::test]
+async fn endless_conflicts_end_in_contention_and_write_nothing() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = service(CountingStore::default(), clock.clone(), false).with_max_retries(3);
+    assert_eq!(tf.max_retries(), 3);
+    let (app, _) = enable(&tf, &clock).await;
+    let before = tf.store().inner.load(USER).await.unwrap().unwrap();
+    let saves = tf.store().calls().1;
+    tf.store().always_conflict.store(true, Ordering::SeqCst);
+    clock.store(T0 + 30, Ordering::SeqCst);
+    let result = tf
+        .verify_code(USER, &app.generate(T0 + 30).to_string())
+        .await;
+    assert!(
+        matches!(result, Err(ServiceError::Contention)),
+        "{result:?}"
+    );
+    // The first try and three retries, each a load and a save.
+    assert_eq!(tf.store().calls().1 - saves, 4);
+    assert_eq!(tf.store().inner.load(USER).await.unwrap().unwrap(), before);
+    assert_eq!(
+        ServiceError::<Error>::Contention.to_string(),
+        "two-factor record kept changing; try again"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_user_id_never_reaches_the_store() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = service(CountingStore::default(), clock, false);
+    let long = "x".repeat(256);
+    for bad in ["", "user\0", "a\nb", long.as_str()] {
+        assert!(matches!(
+            tf.verify_code(bad, "123456").await,
+            Err(ServiceError::InvalidUserId)
+        ));
+        assert!(matches!(
+            tf.record(bad).await,
+            Err(ServiceError::InvalidUserId)
+        ));
+        assert!(matches!(
+            tf.check_device(bad, "token").await,
+            Err(ServiceError::InvalidUserId)
+        ));
+    }
+    assert_eq!(tf.store().calls(), (0, 0));
+    // The longest accepted id works end to end.
+    let longest = "x".repeat(255);
+    let proof = PasswordConfirmed::check(&|_: &str, _: &str| true, &longest, "pw", T0).unwrap();
+    let started = tf.start_enrollment(&longest, Some(&proof), "alice").await;
+    assert!(started.unwrap().result.is_ok());
+}
+
+#[tokio::test]
+async fn never_enrolled_and_disabled_look_different() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = service(MemoryStore::new(), clock.clone(), false);
+    assert_eq!(tf.record(USER).await.unwrap(), None);
+    assert_eq!(tf.status(USER).await.unwrap(), Status::Disabled);
+    enable(&tf, &clock).await;
+    let proof = twofa::account::Reauthentication::Password(password(T0));
+    tf.disable(USER, proof).await.unwrap().result.unwrap();
+    assert_eq!(tf.record(USER).await.unwrap(), Some(TwoFactorRecord::new()));
+    assert_eq!(tf.status(USER).await.unwrap(), Status::Disabled);
+    // Enrolment asks for the password by default.
+    assert_eq!(
+        tf.start_enrollment(USER, None, "alice")
+            .await
+            .unwrap()
+            .result
+            .err(),
+        Some(Error::ReauthenticationRequired)
+    );
 }

@@ -1,5 +1,6 @@
-//! otpauth URIs through the public API: round trips with pyotp in both directions, the issue's
-//! examples, a table of malformed URIs with their typed errors, and properties.
+//! otpauth URIs through the public API: round trips with pyotp in both directions, the text
+//! totp-rs writes, URIs as people paste them, a table of malformed URIs with their typed
+//! errors, and properties.
 // Helpers outside `#[test]` functions fail the test by panicking, like the tests themselves.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -152,18 +153,253 @@ for line in sys.stdin:
     }
 }
 
+/// The URI totp-rs (an independent implementation) writes for the defaults, an issuer and an
+/// account.
+fn totp_rs_url(issuer: Option<&str>, account: &str) -> String {
+    totp_rs::Builder::new()
+        .with_secret(Secret::from_base32(S).unwrap().expose_bytes().to_vec())
+        .with_issuer(issuer)
+        .with_account_name(account)
+        .build()
+        .unwrap()
+        .to_url()
+        .unwrap()
+}
+
 #[test]
-fn the_issue_example() {
+fn writes_what_totp_rs_writes() {
     let totp = Totp::new(Secret::from_base32(S).unwrap());
-    let uri = OtpAuthUri::from_totp(&totp, "Plausible Analytics", "alice@example.com").unwrap();
+    for (issuer, account) in [
+        (Some("Plausible Analytics"), "alice@example.com"),
+        (None, "bob"),
+        (Some("Ünïcødé GmbH"), "jörg+1@example.com"),
+    ] {
+        let expected = totp_rs_url(issuer, account);
+        let uri = OtpAuthUri::for_totp(&totp, account)
+            .issuer(issuer)
+            .build()
+            .unwrap();
+        assert_eq!(uri.to_string(), expected);
+        assert_eq!(*uri.to_zeroizing_string(), expected);
+        assert!(uri.compatibility().is_widely_supported());
+    }
+}
+
+/// The secret `12345678901234567890` of RFC 4226's test vectors, base32 `S`.
+fn secret20() -> Secret {
+    Secret::from_bytes(b"12345678901234567890").unwrap()
+}
+
+/// Byte for byte the text pyotp writes, defaults left out, for TOTP settings and names that
+/// need encoding (pyotp puts `counter` elsewhere, so HOTP is compared field by field above;
+/// and it leaves `/` unencoded in the label, where this crate encodes it).
+#[test]
+fn writes_what_pyotp_writes() {
+    if !common::pyotp_available() {
+        return;
+    }
+    const WRITE: &str = r#"
+import sys, hashlib, pyotp
+for line in sys.stdin:
+    issuer, name, algorithm, digits, period, image = line.rstrip("\n").split("\t")
+    issuer = None if issuer == "-" else bytes.fromhex(issuer).decode()
+    extra = {} if image == "-" else {"image": image}
+    otp = pyotp.TOTP(sys.argv[1] if len(sys.argv) > 1 else "SECRET", digits=int(digits),
+                     digest=getattr(hashlib, algorithm), interval=int(period))
+    print(otp.provisioning_uri(name=bytes.fromhex(name).decode(), issuer_name=issuer, **extra))
+"#;
+    let cases = [
+        (Some("A B"), "c+d@e", Algorithm::Sha1, 6, 60, None),
+        (
+            Some("Acme"),
+            "x",
+            Algorithm::Sha512,
+            7,
+            30,
+            Some("https://example.com/logo.png?size=64&v=2"),
+        ),
+        (None, "alice@example.com", Algorithm::Sha256, 8, 15, None),
+        (
+            Some("Ünïcødé GmbH"),
+            "jörg.ops~1_y-z",
+            Algorithm::Sha1,
+            6,
+            30,
+            None,
+        ),
+        (
+            Some("a&b=c?d#e%f"),
+            "🔐 'quoted' \"name\"",
+            Algorithm::Sha1,
+            6,
+            30,
+            None,
+        ),
+    ];
+    let input: String = cases
+        .iter()
+        .map(|(issuer, account, algorithm, digits, period, image)| {
+            format!(
+                "{}\t{}\t{}\t{digits}\t{period}\t{}\n",
+                issuer.map_or("-".to_string(), hex),
+                hex(account),
+                algorithm.as_str().to_lowercase(),
+                image.unwrap_or("-"),
+            )
+        })
+        .collect();
+    let output = common::python(&WRITE.replace("\"SECRET\"", &format!("{S:?}")), &input);
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines.len(), cases.len());
+    for ((issuer, account, algorithm, digits, period, image), expected) in cases.iter().zip(lines) {
+        let totp = Totp::builder(secret20())
+            .algorithm(*algorithm)
+            .digits(*digits)
+            .period(*period)
+            .build()
+            .unwrap();
+        // Padded names: the builder trims them.
+        let padded_issuer = issuer.map(|issuer| format!(" {issuer}\u{a0}"));
+        let padded_account = format!("  {account} ");
+        let builder = OtpAuthUri::for_totp(&totp, &padded_account).issuer(padded_issuer.as_deref());
+        let uri = match image {
+            Some(image) => builder.image(image),
+            None => builder,
+        }
+        .build()
+        .unwrap();
+        assert_eq!(uri.to_string(), expected);
+        assert_eq!(*uri.to_zeroizing_string(), expected);
+    }
+}
+
+#[test]
+fn refuses_names_the_label_cannot_hold() {
+    let totp = Totp::new(secret20());
+    let build = |issuer: Option<&str>, account: &str| {
+        OtpAuthUri::for_totp(&totp, account).issuer(issuer).build()
+    };
+    let refused = |part| Err(Error::Uri(UriError::ColonInName { part }));
+    assert_eq!(build(Some("A:B"), "alice"), refused(UriPart::Issuer));
+    assert_eq!(build(Some("AB"), "alice:x"), refused(UriPart::Account));
     assert_eq!(
-        uri.to_string(),
-        format!(
-            "otpauth://totp/Plausible%20Analytics:alice%40example.com?secret={S}\
-             &issuer=Plausible%20Analytics"
-        )
+        build(Some("AB"), " "),
+        Err(Error::Uri(UriError::EmptyAccount))
     );
-    assert!(uri.compatibility().is_widely_supported());
+    assert_eq!(
+        build(None, &"a".repeat(513)),
+        Err(Error::Uri(UriError::TooLong {
+            part: UriPart::Label,
+            len: 513,
+            max: 512
+        }))
+    );
+    assert!(build(None, &"a".repeat(512)).is_ok());
+    // The issuer and its colon count: 510 + 1 + 1 fits, 510 + 1 + 2 does not.
+    let issuer = "i".repeat(510);
+    assert!(build(Some(&issuer), "a").is_ok());
+    assert!(build(Some(&issuer), "ab").is_err());
+    // 500 characters that each take 3 bytes once encoded: the label fits, the URI not.
+    let wide = "é".repeat(250);
+    assert!(matches!(
+        build(Some(&wide[..200]), &wide[..300]),
+        Err(Error::Uri(UriError::TooLong {
+            part: UriPart::Uri,
+            ..
+        }))
+    ));
+    let uri = build(None, "alice").unwrap();
+    assert_eq!(uri.issuer(), None);
+    assert!(!uri.to_string().contains("issuer"));
+}
+
+#[test]
+fn an_issuer_is_given_or_left_out_never_empty() {
+    let totp = Totp::new(secret20());
+    for blank in ["", "  "] {
+        assert_eq!(
+            OtpAuthUri::for_totp(&totp, "alice").issuer(blank).build(),
+            Err(Error::Uri(UriError::EmptyIssuer)),
+            "{blank:?}"
+        );
+    }
+    let hotp = Hotp::new(secret20());
+    let uri = OtpAuthUri::for_hotp(&hotp, 3, "alice")
+        .issuer(None)
+        .build()
+        .unwrap();
+    assert_eq!((uri.issuer(), uri.account()), (None, "alice"));
+}
+
+#[test]
+fn refuses_control_characters_in_names() {
+    let totp = Totp::new(secret20());
+    for control in [
+        '\0', '\n', '\r', '\t', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}',
+    ] {
+        let name = format!("a{control}b");
+        let edge = format!("ab{control}");
+        for (issuer, account, part) in [
+            (name.as_str(), "alice", UriPart::Issuer),
+            ("Acme", name.as_str(), UriPart::Account),
+            // At the edge, before trimming could hide it.
+            (edge.as_str(), "alice", UriPart::Issuer),
+            ("Acme", edge.as_str(), UriPart::Account),
+        ] {
+            assert_eq!(
+                OtpAuthUri::for_totp(&totp, account).issuer(issuer).build(),
+                Err(Error::Uri(UriError::ControlCharacter { part })),
+                "{issuer:?} {account:?}"
+            );
+        }
+    }
+    // Other characters outside ASCII are names like any other.
+    let uri = OtpAuthUri::for_totp(&totp, "j\u{f6}rg \u{1f510}")
+        .issuer("\u{a0}\u{dc}nic\u{f8}de\u{200b}")
+        .build()
+        .unwrap();
+    assert_eq!(uri.issuer(), Some("\u{dc}nic\u{f8}de\u{200b}"));
+}
+
+#[test]
+fn refuses_a_start_time_the_uri_cannot_express() {
+    let totp = Totp::builder(secret20()).t0(1).build().unwrap();
+    assert_eq!(
+        OtpAuthUri::for_totp(&totp, "b").build(),
+        Err(Error::Uri(UriError::NonZeroT0))
+    );
+}
+
+#[test]
+fn image_must_be_https() {
+    let totp = Totp::new(secret20());
+    let build = |url| OtpAuthUri::for_totp(&totp, "b").image(url).build();
+    for bad in [
+        "http://example.com/x.png",
+        "https://",
+        "example.com",
+        "",
+        "javascript:x",
+    ] {
+        assert_eq!(
+            build(bad),
+            Err(Error::Uri(UriError::ImageNotHttps)),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        build("HTTPS://example.com/").unwrap().image(),
+        Some("HTTPS://example.com/")
+    );
+    let long = format!("https://example.com/{}", "x".repeat(600));
+    assert_eq!(
+        build(&long),
+        Err(Error::Uri(UriError::TooLong {
+            part: UriPart::Parameter("image"),
+            len: 620,
+            max: 512
+        }))
+    );
 }
 
 #[test]
@@ -410,12 +646,24 @@ fn malformed_uris_give_typed_errors() {
             E::UnknownAlgorithm,
         ),
         (
-            "otpauth://totp/x?secret=S&image=http%3A%2F%2Fexample.com%2Fa.png".into(),
-            E::ImageNotHttps,
+            "otpauth://totp/x?secret=S&encoder=steam".into(),
+            E::UnsupportedEncoder,
         ),
         (
-            "otpauth://totp/x?secret=S&image=javascript:alert(1)".into(),
-            E::ImageNotHttps,
+            "otpauth://totp/Steam:x?secret=S&issuer=Steam&ENCODER=Steam&digits=5".into(),
+            E::UnsupportedEncoder,
+        ),
+        (
+            "otpauth://hotp/x?secret=S&counter=1&encoder=base26".into(),
+            E::UnsupportedEncoder,
+        ),
+        (
+            "otpauth://totp/x?secret=S&encoder=steam&encoder=steam".into(),
+            E::DuplicateParameter { name: "encoder" },
+        ),
+        (
+            "otpauth://totp/x?secret=S&image=a&image=b".into(),
+            E::DuplicateParameter { name: "image" },
         ),
         (
             "otpauth://totp/%E?secret=S".into(),
@@ -484,6 +732,16 @@ fn malformed_uris_give_typed_errors() {
             },
         ),
         (
+            // Under the cap as received (574 bytes), over it as written: raw UTF-8 is
+            // percent-encoded, and the issuer is written twice.
+            format!("otpauth://totp/x?secret=S&issuer={}", "é".repeat(255)),
+            E::TooLong {
+                part: UriPart::Uri,
+                len: 3125,
+                max: 2048,
+            },
+        ),
+        (
             // Measured once decoded: 1539 bytes of escapes are 513 bytes.
             format!("otpauth://totp/x?secret=S&image={}", "%41".repeat(513)),
             E::TooLong {
@@ -505,12 +763,37 @@ fn malformed_uris_give_typed_errors() {
 }
 
 #[test]
+fn errors_say_what_is_wrong_and_where() {
+    let message = |text: String| text.parse::<OtpAuthUri>().unwrap_err().to_string();
+    assert_eq!(
+        message(format!("otpauth://totp/{}?secret={S}", "b".repeat(513))),
+        "otpauth URI: the label is 513 bytes long; at most 512 are allowed"
+    );
+    assert_eq!(
+        message("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP".into()),
+        "otpauth URI: the secret is not valid: 10 bytes long; at least 16 are required"
+    );
+    assert_eq!(
+        message(format!("otpauth://totp/x?issuer=a%00&secret={S}")),
+        "otpauth URI: the issuer parameter contains a control character"
+    );
+    assert_eq!(
+        message(format!("otpauth://totp/x?secret={S}&encoder=steam")),
+        "otpauth URI: the encoder parameter asks for codes other than decimal digits, which \
+         are not supported"
+    );
+}
+
+#[test]
 fn hotp_parameters_and_conversions() {
     let hotp = Hotp::builder(Secret::from_base32(S).unwrap())
         .algorithm(Algorithm::Sha256)
         .build()
         .unwrap();
-    let uri = OtpAuthUri::from_hotp(&hotp, u64::MAX, "Token Co", "bob").unwrap();
+    let uri = OtpAuthUri::for_hotp(&hotp, u64::MAX, "bob")
+        .issuer("Token Co")
+        .build()
+        .unwrap();
     let text = uri.to_string();
     assert!(text.starts_with("otpauth://hotp/Token%20Co:bob?"), "{text}");
     assert!(text.contains("&counter=18446744073709551615"), "{text}");
@@ -549,15 +832,187 @@ fn legacy_secrets_only_when_asked() {
 }
 
 #[test]
+fn pasted_uris_keep_their_white_space_outside() {
+    let uri = format!("otpauth://totp/Acme:alice?secret={S}&issuer=Acme");
+    let expected: OtpAuthUri = uri.parse().unwrap();
+    for pasted in [
+        format!("{uri}\n"),
+        format!("{uri}\r\n"),
+        format!("  {uri} \t\n"),
+        format!("\u{a0}{uri}\u{2028}"),
+        // A newline straight after the secret, as a copy of the last parameter gives it.
+        format!("otpauth://totp/Acme:alice?issuer=Acme&secret={S}\n"),
+    ] {
+        assert_eq!(
+            pasted.parse::<OtpAuthUri>(),
+            Ok(expected.clone()),
+            "{pasted:?}"
+        );
+        assert_eq!(OtpAuthUri::parse_legacy(&pasted), Ok(expected.clone()));
+    }
+    // White space inside the URI is not trimmed away.
+    assert_eq!(
+        format!("otpauth://totp/Acme:alice?secret={S}\n&issuer=Acme").parse::<OtpAuthUri>(),
+        Err(Error::Uri(UriError::InvalidSecret(
+            SecretProblem::InvalidCharacter { position: 32 }
+        )))
+    );
+    // The length cap applies to the URI, not to the white space around it.
+    let padded = format!("{uri}{}", " ".repeat(OtpAuthUri::MAX_LEN));
+    assert_eq!(padded.parse::<OtpAuthUri>(), Ok(expected));
+}
+
+#[test]
+fn control_characters_in_names_are_refused_raw_or_encoded() {
+    use UriPart::{Label, Parameter};
+    for (control, escaped) in [
+        ('\0', "%00"),
+        ('\n', "%0A"),
+        ('\r', "%0d"),
+        ('\t', "%09"),
+        ('\u{1b}', "%1B"),
+        ('\u{7f}', "%7F"),
+        ('\u{85}', "%C2%85"),
+        ('\u{9b}', "%C2%9B"),
+    ] {
+        for c in [control.to_string(), escaped.to_string()] {
+            for (text, part) in [
+                (format!("otpauth://totp/Ac{c}me:alice?secret={S}"), Label),
+                (format!("otpauth://totp/Acme:ali{c}ce?secret={S}"), Label),
+                // At the edges of a name, where trimming would otherwise hide it.
+                (format!("otpauth://totp/Acme{c}:alice?secret={S}"), Label),
+                (format!("otpauth://totp/alice{c}?secret={S}"), Label),
+                (
+                    format!("otpauth://totp/alice?secret={S}&issuer=Ac{c}me"),
+                    Parameter("issuer"),
+                ),
+                // (Before the secret: at the very end, a raw one is white space around the
+                // pasted URI.)
+                (
+                    format!("otpauth://totp/alice?issuer=Acme{c}&secret={S}"),
+                    Parameter("issuer"),
+                ),
+            ] {
+                let refused = Err(Error::Uri(UriError::ControlCharacter { part }));
+                assert_eq!(text.parse::<OtpAuthUri>(), refused, "{text:?}");
+                assert_eq!(OtpAuthUri::parse_legacy(&text), refused, "{text:?}");
+            }
+        }
+    }
+    // Even in a label prefix that `parse_legacy` would drop for the issuer parameter.
+    assert_eq!(
+        OtpAuthUri::parse_legacy(&format!("otpauth://totp/A%1Bb:x?secret={S}&issuer=C")),
+        Err(Error::Uri(UriError::ControlCharacter { part: Label }))
+    );
+}
+
+#[test]
+fn a_non_https_image_is_dropped_and_reported() {
+    for image in [
+        "http%3A%2F%2Fexample.com%2Fa.png",
+        "javascript:alert(1)",
+        "https://",
+        "",
+    ] {
+        let text = format!("otpauth://totp/Acme:alice?secret={S}&issuer=Acme&image={image}");
+        let uri: OtpAuthUri = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(uri.image(), None, "{text}");
+        let report = uri.compatibility();
+        assert!(!report.is_widely_supported(), "{text}");
+        assert_eq!(
+            report.warnings().collect::<Vec<_>>(),
+            [CompatibilityWarning::ImageDropped],
+            "{text}"
+        );
+        assert!(
+            CompatibilityWarning::ImageDropped
+                .to_string()
+                .contains("https")
+        );
+        // What is left is the URI without the image, and writes as such.
+        let without = format!("otpauth://totp/Acme:alice?secret={S}&issuer=Acme");
+        assert_eq!(uri.to_string(), without);
+        let reread: OtpAuthUri = without.parse().unwrap();
+        assert_eq!(reread, uri);
+        assert!(reread.compatibility().is_widely_supported());
+        assert_eq!(OtpAuthUri::parse_legacy(&text).unwrap().image(), None);
+    }
+    // An https image is kept, with no warning; other warnings come first.
+    let text =
+        format!("otpauth://totp/x?secret={S}&digits=8&image=HTTPS%3A%2F%2Fexample.com%2Fa.png");
+    let uri: OtpAuthUri = text.parse().unwrap();
+    assert_eq!(uri.image(), Some("HTTPS://example.com/a.png"));
+    assert_eq!(
+        uri.compatibility().warnings().collect::<Vec<_>>(),
+        [CompatibilityWarning::Digits(8)]
+    );
+    let text = format!("otpauth://hotp/x?secret={S}&counter=0&image=ftp://a");
+    assert_eq!(
+        text.parse::<OtpAuthUri>()
+            .unwrap()
+            .compatibility()
+            .warnings()
+            .collect::<Vec<_>>(),
+        [
+            CompatibilityWarning::CounterBased,
+            CompatibilityWarning::ImageDropped
+        ]
+    );
+}
+
+#[test]
+fn parse_legacy_lets_the_issuer_parameter_win() {
+    // Microsoft's form: the label prefix names the tenant, the parameter the issuer.
+    let text = format!("otpauth://totp/Contoso:me@example.com?secret={S}&issuer=Microsoft");
+    assert_eq!(
+        text.parse::<OtpAuthUri>(),
+        Err(Error::Uri(UriError::IssuerMismatch))
+    );
+    let uri = OtpAuthUri::parse_legacy(&text).unwrap();
+    assert_eq!(uri.issuer(), Some("Microsoft"));
+    assert_eq!(uri.account(), "me@example.com");
+    assert_eq!(
+        uri.to_string(),
+        format!("otpauth://totp/Microsoft:me%40example.com?secret={S}&issuer=Microsoft")
+    );
+    // Agreement up to white space is no mismatch, in either mode.
+    let text = format!("otpauth://totp/%20Acme%20:x?secret={S}&issuer=Acme+");
+    assert_eq!(text.parse::<OtpAuthUri>().unwrap().issuer(), Some("Acme"));
+    // The parameter still has to be a name the label can carry.
+    let text = format!("otpauth://totp/Contoso:me?secret={S}&issuer=Micro:soft");
+    assert_eq!(
+        OtpAuthUri::parse_legacy(&text),
+        Err(Error::Uri(UriError::ColonInName {
+            part: UriPart::Issuer
+        }))
+    );
+}
+
+#[test]
+fn an_empty_encoder_is_no_encoder() {
+    for text in [
+        format!("otpauth://totp/x?secret={S}&encoder="),
+        format!("otpauth://totp/x?secret={S}&encoder=+"),
+    ] {
+        let uri: OtpAuthUri = text.parse().unwrap();
+        assert_eq!(uri.digits(), 6);
+    }
+    let steam = format!("otpauth://totp/Steam:x?secret={S}&encoder=steam");
+    assert_eq!(
+        OtpAuthUri::parse_legacy(&steam),
+        Err(Error::Uri(UriError::UnsupportedEncoder))
+    );
+}
+
+#[test]
 fn debug_redacts_and_display_exposes() {
-    let uri: OtpAuthUri = format!("otpauth://totp/Acme:alice?secret={S}")
-        .parse()
-        .unwrap();
+    let text = totp_rs_url(Some("Acme"), "alice");
+    let uri: OtpAuthUri = text.parse().unwrap();
     let debug = format!("{uri:?}");
     assert!(!debug.contains(&S[..8]), "{debug}");
     assert!(debug.contains("Acme") && debug.contains("alice"), "{debug}");
-    assert!(uri.to_string().contains(S));
-    assert_eq!(*uri.to_zeroizing_string(), uri.to_string());
+    assert_eq!(uri.to_string(), text);
+    assert_eq!(*uri.to_zeroizing_string(), text);
     assert_eq!(
         &*uri.manual_entry_key(),
         "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ"
@@ -645,7 +1100,7 @@ proptest! {
 
     #[test]
     fn built_uris_round_trip(
-        issuer in "[^:]{0,20}",
+        issuer in prop::option::of("[^:]{0,20}"),
         account in "[^:]{0,20}",
         algorithm in prop::sample::select(vec![Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512]),
         digits in 6u32..=8,
@@ -657,18 +1112,26 @@ proptest! {
         let secret = Secret::from_bytes(&bytes).unwrap();
         let built = if hotp {
             let hotp = Hotp::builder(secret).algorithm(algorithm).digits(digits).build().unwrap();
-            OtpAuthUri::from_hotp(&hotp, counter, &issuer, &account)
+            OtpAuthUri::for_hotp(&hotp, counter, &account).issuer(issuer.as_deref()).build()
         } else {
             let totp = Totp::builder(secret).algorithm(algorithm).digits(digits).period(period)
                 .build().unwrap();
-            OtpAuthUri::from_totp(&totp, &issuer, &account)
+            OtpAuthUri::for_totp(&totp, &account).issuer(issuer.as_deref()).build()
         };
-        if account.trim().is_empty() {
-            prop_assert_eq!(built, Err(Error::Uri(UriError::EmptyAccount)));
+        let has_control = |name: &str| name.chars().any(char::is_control);
+        let refusal = match issuer.as_deref() {
+            Some(issuer) if has_control(issuer) => Some(UriError::ControlCharacter { part: UriPart::Issuer }),
+            Some(issuer) if issuer.trim().is_empty() => Some(UriError::EmptyIssuer),
+            _ if has_control(&account) => Some(UriError::ControlCharacter { part: UriPart::Account }),
+            _ if account.trim().is_empty() => Some(UriError::EmptyAccount),
+            _ => None,
+        };
+        if let Some(refusal) = refusal {
+            prop_assert_eq!(built, Err(Error::Uri(refusal)));
             return Ok(());
         }
         let uri = built.unwrap();
-        prop_assert_eq!(uri.issuer(), Some(issuer.trim()).filter(|i| !i.is_empty()));
+        prop_assert_eq!(uri.issuer(), issuer.as_deref().map(str::trim));
         prop_assert_eq!(uri.account(), account.trim());
         let parsed: OtpAuthUri = uri.to_string().parse().unwrap();
         prop_assert_eq!(parsed, uri);

@@ -3,18 +3,97 @@
 use alloc::string::String;
 use core::fmt;
 
+use hmac::{Hmac, KeyInit, Mac};
 use rand_core::CryptoRng;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::Error;
+
+/// The server key that device-token hashes are made with (HMAC-SHA-256), configured with
+/// [`Settings::device_key`](super::Settings::device_key). Keep it outside the database, like
+/// the sealing key.
+///
+/// Why a key: a token is 256 random bits, so a plain hash would do against someone who only
+/// *reads* the database. But someone who can *write* the 2FA column could then plant the hash
+/// of a token of their choosing and skip the second factor. Without this key they cannot make
+/// a hash that matches any token.
+///
+/// `Debug` shows nothing of it; it is zeroized on drop and compared in constant time.
+#[derive(Clone)]
+pub struct DeviceKey {
+    key: Zeroizing<[u8; DeviceKey::LEN]>,
+}
+
+impl DeviceKey {
+    /// The key length in bytes.
+    pub const LEN: usize = 32;
+
+    /// A new random key from the operating system's generator. Store its
+    /// [`as_bytes`](DeviceKey::as_bytes) in your secret store once, and load it at start-up
+    /// with [`DeviceKey::from_bytes`]; a new key makes every trusted device ask for a code
+    /// again.
+    #[cfg(feature = "os-rng")]
+    pub fn generate() -> DeviceKey {
+        Self::generate_with(&mut crate::os_rng())
+    }
+
+    /// A new random key from `rng`.
+    pub fn generate_with<R: CryptoRng + ?Sized>(rng: &mut R) -> DeviceKey {
+        let mut key = Zeroizing::new([0u8; Self::LEN]);
+        rng.fill_bytes(key.as_mut());
+        DeviceKey { key }
+    }
+
+    /// A key from its bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] (`"device_key"`) unless `bytes` is exactly
+    /// [`DeviceKey::LEN`] bytes long.
+    pub fn from_bytes(bytes: &[u8]) -> Result<DeviceKey, Error> {
+        let bytes: &[u8; Self::LEN] = bytes.try_into().map_err(|_| Error::InvalidSetting {
+            setting: "device_key",
+        })?;
+        Ok(DeviceKey {
+            key: Zeroizing::new(*bytes),
+        })
+    }
+
+    /// The key's bytes, to keep in a secret store.
+    ///
+    /// # Security
+    ///
+    /// With this key and write access to the database, anyone can trust a device for any
+    /// user. Never log it or store it beside the records.
+    pub fn as_bytes(&self) -> &[u8; Self::LEN] {
+        &self.key
+    }
+}
+
+impl PartialEq for DeviceKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key.ct_eq(&*other.key).into()
+    }
+}
+
+impl Eq for DeviceKey {}
+
+impl fmt::Debug for DeviceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DeviceKey([redacted])")
+    }
+}
 
 /// A device the user chose to trust, as the record keeps it: a hash of its token, never the
 /// token itself.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TrustedDevice {
     pub(crate) hash: [u8; 32],
+    /// Whether `hash` is keyed with the [`DeviceKey`]. Devices from version 1 records are not:
+    /// they are listed until they expire or are revoked, but never match a token.
+    pub(crate) keyed: bool,
     pub(crate) created_at: u64,
     pub(crate) expires_at: u64,
     pub(crate) label: Option<String>,
@@ -28,7 +107,7 @@ impl TrustedDevice {
     /// [`TwoFactorRecord::revoke_device`](super::TwoFactorRecord::revoke_device). It is derived
     /// from the token's hash and reveals nothing usable about the token.
     pub fn id(&self) -> String {
-        hex(&self.hash[..8])
+        data_encoding::HEXLOWER.encode(&self.hash[..8])
     }
 
     /// The label the host gave, such as "Firefox on Linux".
@@ -110,6 +189,7 @@ const MAX_TOKEN_LEN: usize = 64;
 
 /// Makes a new device and its token.
 pub(crate) fn issue<R: CryptoRng + ?Sized>(
+    key: &DeviceKey,
     user_id: &str,
     label: Option<&str>,
     rng: &mut R,
@@ -123,7 +203,8 @@ pub(crate) fn issue<R: CryptoRng + ?Sized>(
     rng.fill_bytes(raw.as_mut());
     let text = Zeroizing::new(data_encoding::BASE64URL_NOPAD.encode(raw.as_ref()));
     let device = TrustedDevice {
-        hash: token_hash(user_id, &text),
+        hash: token_hash(key, user_id, &text),
+        keyed: true,
         created_at: now,
         expires_at: now.saturating_add(lifetime),
         label: label.map(String::from),
@@ -139,6 +220,7 @@ pub(crate) fn issue<R: CryptoRng + ?Sized>(
 /// Finds the unexpired device whose token this is, comparing with every device in constant
 /// time.
 pub(crate) fn find<'a>(
+    key: &DeviceKey,
     devices: &'a [TrustedDevice],
     user_id: &str,
     token: &str,
@@ -147,39 +229,29 @@ pub(crate) fn find<'a>(
     if token.is_empty() || token.len() > MAX_TOKEN_LEN {
         return None;
     }
-    let presented = token_hash(user_id, token);
+    let presented = token_hash(key, user_id, token);
     let mut found = None;
     for device in devices {
         let same: bool = device.hash.ct_eq(&presented).into();
-        if same && !device.is_expired(now) {
+        if same && device.keyed && !device.is_expired(now) {
             found = Some(device);
         }
     }
     found
 }
 
-/// SHA-256 over a domain tag, the user id and the token: a token is 256 random bits, so no
-/// salt or slow hash is needed, and binding the user id makes a token useless for any other
-/// account even if records are copied around.
-fn token_hash(user_id: &str, token: &str) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(b"twofa device token v1\0");
-    hasher.update((user_id.len() as u64).to_be_bytes());
-    hasher.update(user_id.as_bytes());
-    hasher.update(token.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&hasher.finalize());
-    out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    out
+/// HMAC-SHA-256 under the server's [`DeviceKey`] over a domain tag, the user id and the
+/// token: a token is 256 random bits, so no salt or slow hash is needed; the key stops a writer
+/// of the database from making a hash that matches a token of their choosing; and binding the
+/// user id makes a token useless for any other account even if records are copied around.
+fn token_hash(key: &DeviceKey, user_id: &str, token: &str) -> [u8; 32] {
+    #[allow(clippy::expect_used)] // HMAC takes keys of any length
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key");
+    mac.update(b"twofa device token v2\0");
+    mac.update(&(user_id.len() as u64).to_be_bytes());
+    mac.update(user_id.as_bytes());
+    mac.update(token.as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 impl Drop for TrustedDevice {

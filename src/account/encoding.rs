@@ -1,9 +1,9 @@
 //! The stable, versioned encoding of a [`TwoFactorRecord`], for one database column.
 //!
-//! Version 1, all integers big-endian:
+//! Version 2, all integers big-endian:
 //!
 //! ```text
-//! "2FA" version=1 state
+//! "2FA" version=2 state
 //!   state 0 (off):      nothing
 //!   state 1 (pending):  sealed totp started_at:u64
 //!   state 2 (enabled):  sealed totp enabled_at:u64 has_step:u8 last_step:u64 recovery
@@ -11,13 +11,22 @@
 //!     totp     = algorithm:u8 (1 SHA1, 2 SHA256, 3 SHA512) digits:u8 period:u64
 //!     recovery = len:u16 RecoveryCodeSet::encode (UTF-8)
 //! failures:u32 last_failure:u64 locked:u8
-//! devices:u8, each: hash:[32] created_at:u64 expires_at:u64 label_len:u8 label (UTF-8)
+//! has_revoked_at:u8 devices_revoked_at:u64
+//! devices:u8, each: kind:u8 hash:[32] created_at:u64 expires_at:u64 label_len:u8 label (UTF-8)
+//!   kind 0: a version 1 device (unkeyed SHA-256; listed, never matches), 1: HMAC-SHA-256
 //! check:[8] = the first 8 bytes of SHA-256 of everything before
 //! ```
 //!
-//! The check catches truncation and accidental corruption; it is not a MAC. The secret inside
-//! is sealed (authenticated encryption bound to the user id), and the other fields are hashes
-//! and counters that someone able to write the database could reset anyway.
+//! Version 1 (still read; written until 0.1) lacks `has_revoked_at devices_revoked_at` and
+//! each device's `kind`; its devices decode as kind 0.
+//!
+//! The check catches truncation and accidental corruption; it is not a MAC, by choice. What
+//! a MAC would protect is already protected field by field: the secret is sealed
+//! (authenticated encryption bound to the user id), recovery-code hashes are bound to the
+//! user id, and device hashes are keyed. What is left — counters, the last step, flags — is
+//! what someone able to write the column can reset anyway by restoring an older row of the
+//! same user, which no MAC can tell from the current one (see the threat model in the crate
+//! docs).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -34,7 +43,9 @@ use crate::seal::SealedSecret;
 use crate::{Algorithm, Error};
 
 const MAGIC: &[u8; 3] = b"2FA";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The first version, still read.
+const VERSION_1: u8 = 1;
 const CHECK_LEN: usize = 8;
 /// The prefix of the text form.
 const TEXT_PREFIX: &str = "2fa1.";
@@ -78,7 +89,7 @@ impl fmt::Display for RecordError {
 impl core::error::Error for RecordError {}
 
 impl TwoFactorRecord {
-    /// The record as bytes, in the stable layout of version 1 (see the module docs).
+    /// The record as bytes, in the stable layout of version 2 (see the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(512);
         out.extend_from_slice(MAGIC);
@@ -114,9 +125,12 @@ impl TwoFactorRecord {
         out.extend_from_slice(&self.throttle.failures.to_be_bytes());
         out.extend_from_slice(&self.throttle.last_failure.to_be_bytes());
         out.push(u8::from(self.throttle.locked));
+        out.push(u8::from(self.devices_revoked_at.is_some()));
+        out.extend_from_slice(&self.devices_revoked_at.unwrap_or(0).to_be_bytes());
         // Settings cap the list at 50 devices; u8 is ample.
         out.push(self.devices.len().min(usize::from(u8::MAX)) as u8);
         for device in self.devices.iter().take(usize::from(u8::MAX)) {
+            out.push(u8::from(device.keyed));
             out.extend_from_slice(&device.hash);
             out.extend_from_slice(&device.created_at.to_be_bytes());
             out.extend_from_slice(&device.expires_at.to_be_bytes());
@@ -203,7 +217,7 @@ fn decode(bytes: &[u8]) -> Result<TwoFactorRecord, RecordError> {
         return Err(RecordError::NotARecord);
     }
     let version = bytes[MAGIC.len()];
-    if version != VERSION {
+    if version != VERSION && version != VERSION_1 {
         return Err(RecordError::UnknownVersion(version));
     }
     let Some(body_len) = bytes.len().checked_sub(CHECK_LEN) else {
@@ -230,11 +244,7 @@ fn decode(bytes: &[u8]) -> Result<TwoFactorRecord, RecordError> {
             let secret = reader.sealed()?;
             let parameters = reader.parameters()?;
             let enabled_at = reader.u64()?;
-            let has_step = reader.flag("last step")?;
-            let step = reader.u64()?;
-            if !has_step && step != 0 {
-                return Err(RecordError::InvalidField("last step"));
-            }
+            let last_step = reader.optional_u64("last step")?;
             let recovery = reader.bytes16()?;
             let recovery = core::str::from_utf8(recovery)
                 .ok()
@@ -244,7 +254,7 @@ fn decode(bytes: &[u8]) -> Result<TwoFactorRecord, RecordError> {
                 secret,
                 parameters,
                 enabled_at,
-                last_step: has_step.then_some(step),
+                last_step,
                 recovery,
             }
         }
@@ -255,9 +265,15 @@ fn decode(bytes: &[u8]) -> Result<TwoFactorRecord, RecordError> {
         last_failure: reader.u64()?,
         locked: reader.flag("lockout")?,
     };
+    let devices_revoked_at = if version == VERSION_1 {
+        None
+    } else {
+        reader.optional_u64("revocation time")?
+    };
     let count = reader.u8()?;
     let mut devices = Vec::with_capacity(usize::from(count));
     for _ in 0..count {
+        let keyed = version != VERSION_1 && reader.flag("device kind")?;
         let mut hash = [0u8; 32];
         hash.copy_from_slice(reader.take(32)?);
         let created_at = reader.u64()?;
@@ -270,6 +286,7 @@ fn decode(bytes: &[u8]) -> Result<TwoFactorRecord, RecordError> {
             .map_err(|_| RecordError::InvalidField("device label"))?;
         devices.push(TrustedDevice {
             hash,
+            keyed,
             created_at,
             expires_at,
             label: (!label.is_empty()).then(|| label.into()),
@@ -285,6 +302,7 @@ fn decode(bytes: &[u8]) -> Result<TwoFactorRecord, RecordError> {
         state,
         throttle,
         devices,
+        devices_revoked_at,
     })
 }
 
@@ -312,6 +330,16 @@ impl<'a> Reader<'a> {
             1 => Ok(true),
             _ => Err(RecordError::InvalidField(field)),
         }
+    }
+
+    /// A flag and a `u64` that must be 0 when the flag is not set.
+    fn optional_u64(&mut self, field: &'static str) -> Result<Option<u64>, RecordError> {
+        let present = self.flag(field)?;
+        let value = self.u64()?;
+        if !present && value != 0 {
+            return Err(RecordError::InvalidField(field));
+        }
+        Ok(present.then_some(value))
     }
 
     fn u32(&mut self) -> Result<u32, RecordError> {

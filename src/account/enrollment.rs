@@ -8,7 +8,7 @@ use core::fmt;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use super::sign_in::open;
+use super::reauthentication::PasswordConfirmed;
 use super::{Context, Event, State, Transition, TwoFactorRecord};
 use crate::recovery::{RecoveryCodeSet, RecoveryCodes};
 use crate::{Error, OtpAuthUri, Secret};
@@ -63,15 +63,24 @@ impl TwoFactorRecord {
     /// Flow 1, enable: makes a new secret and returns what the page shows. The record becomes
     /// *pending*; starting again replaces the pending secret.
     ///
+    /// `proof` is the user's password, confirmed again just now (OWASP ASVS V7.5.1 asks for
+    /// re-authentication before second-factor settings change): without it, a stolen session
+    /// on an account without 2FA could enrol the thief's app and take the recovery codes. A
+    /// code cannot be the proof, since there is no second factor yet. Hosts that checked the
+    /// password in this very request (at sign-up, say) may pass `None` after
+    /// [`Settings::allow_enrollment_without_reauthentication`](super::Settings::allow_enrollment_without_reauthentication).
+    ///
     /// `account_name` is what the app shows under the issuer (usually the e-mail address).
     ///
     /// # Errors
     ///
-    /// [`Error::AlreadyEnabled`]; [`Error::Uri`] for an issuer or account name the Key URI
-    /// format cannot carry; sealing and configuration errors.
+    /// [`Error::AlreadyEnabled`]; [`Error::ReauthenticationRequired`] for a missing, stale or
+    /// foreign proof; [`Error::Uri`] for an account name the Key URI format cannot carry;
+    /// sealing and configuration errors.
     pub fn start_enrollment<R: CryptoRng + ?Sized>(
         &self,
         ctx: &Context<'_>,
+        proof: Option<&PasswordConfirmed>,
         account_name: &str,
         rng: &mut R,
         now: u64,
@@ -79,42 +88,55 @@ impl TwoFactorRecord {
         if self.is_enabled() {
             return Transition::unchanged(self, Error::AlreadyEnabled);
         }
+        let reauthenticated = match proof {
+            Some(proof) => {
+                proof.is_valid_for(ctx.user_id, now, ctx.settings.reauthentication_secs())
+            }
+            None => !ctx.settings.enrollment_needs_reauthentication(),
+        };
+        if !reauthenticated {
+            return Transition::unchanged(self, Error::ReauthenticationRequired);
+        }
         let parameters = ctx.settings.new_parameters();
         let prepared = (|| {
             let secret = Secret::generate_with(rng);
             let sealed = ctx.sealer.seal(&secret, ctx.user_id)?;
             let totp = ctx.settings.verifier(secret, parameters)?;
-            let uri = OtpAuthUri::from_totp(&totp, ctx.settings.issuer(), account_name)?;
+            let issuer = Some(ctx.settings.issuer()).filter(|issuer| !issuer.is_empty());
+            let uri = OtpAuthUri::for_totp(&totp, account_name)
+                .issuer(issuer)
+                .build()?;
             Ok::<_, Error>((sealed, uri))
         })();
         let (sealed, uri) = match prepared {
             Ok(prepared) => prepared,
             Err(error) => return Transition::unchanged(self, error),
         };
+        // Not enabled, so there are no devices to drop.
         let mut next = self.clone();
         next.state = State::Pending {
             secret: sealed,
             parameters,
             started_at: now,
         };
-        next.devices.clear();
         next.throttle.reset();
-        Transition {
-            outcome: Ok(Enrollment { uri }),
-            record: next,
-            events: alloc::vec![Event::EnrollmentStarted],
-            changed: true,
-        }
+        Transition::changed_to(
+            next,
+            Ok(Enrollment { uri }),
+            alloc::vec![Event::EnrollmentStarted],
+        )
     }
 
     /// Flow 1, enable: confirms the pending enrolment with a code from the app. On success 2FA
     /// is *enabled*, the code's step is recorded (it cannot be used to sign in), and a fresh
-    /// set of recovery codes is returned — show them once.
+    /// set of recovery codes is returned — show them once. The code is checked as at sign-in:
+    /// throttled, and a wrong code counts as a failure.
     ///
     /// # Errors
     ///
     /// [`Error::NotPending`]; [`Error::InvalidCode`] (the record stays pending, and the
-    /// failure counts); [`Error::Throttled`] and [`Error::LockedOut`].
+    /// failure counts); [`Error::Throttled`] and [`Error::LockedOut`]; the errors of making
+    /// recovery codes (the record then stays pending and unchanged).
     pub fn confirm_enrollment<R: CryptoRng + ?Sized>(
         &self,
         ctx: &Context<'_>,
@@ -128,38 +150,25 @@ impl TwoFactorRecord {
         else {
             return Transition::unchanged(self, Error::NotPending);
         };
-        if let Err(error) = self.throttle.check(ctx.settings.throttle_policy(), now) {
-            return Transition::unchanged(self, error);
-        }
-        let totp = match open(ctx, secret, *parameters) {
-            Ok(totp) => totp,
-            Err(error) => return Transition::unchanged(self, error),
-        };
-        let step = match totp.verify_after(code, now, None) {
-            Ok(verified) => verified.step,
-            Err(error) => return self.failed(ctx, error, now),
+        let mut next = self.clone();
+        let mut events = Vec::new();
+        let checked = match next.check_code(ctx, code, now, &mut events) {
+            Ok(checked) => checked,
+            Err(error) => return next.settle_failure(self, error, events),
         };
         let (codes, recovery) = match new_recovery_codes(ctx, rng) {
             Ok(made) => made,
             Err(error) => return Transition::unchanged(self, error),
         };
-        let next = TwoFactorRecord {
-            state: State::Enabled {
-                secret: secret.clone(),
-                parameters: *parameters,
-                enabled_at: now,
-                last_step: Some(step),
-                recovery,
-            },
-            throttle: Default::default(),
-            devices: Vec::new(),
+        next.state = State::Enabled {
+            secret: secret.clone(),
+            parameters: *parameters,
+            enabled_at: now,
+            last_step: Some(checked.verified.step),
+            recovery,
         };
-        Transition {
-            outcome: Ok(codes),
-            record: next,
-            events: alloc::vec![Event::Enabled],
-            changed: true,
-        }
+        events.push(Event::Enabled);
+        Transition::changed_to(next, Ok(codes), events)
     }
 
     /// Abandons a pending enrolment (the user closed the page); nothing else changes.
@@ -173,12 +182,7 @@ impl TwoFactorRecord {
         }
         let mut next = self.clone();
         next.state = State::Disabled;
-        Transition {
-            outcome: Ok(()),
-            record: next,
-            events: alloc::vec![Event::EnrollmentCancelled],
-            changed: true,
-        }
+        Transition::changed_to(next, Ok(()), alloc::vec![Event::EnrollmentCancelled])
     }
 
     /// Seals the secret again under the sealer's current key, if it was sealed under an older
@@ -197,12 +201,7 @@ impl TwoFactorRecord {
             Ok(None) => Transition::unchanged_ok(self, false),
             Ok(Some(new)) => {
                 *sealed = new;
-                Transition {
-                    outcome: Ok(true),
-                    record: next,
-                    events: alloc::vec![Event::SecretResealed],
-                    changed: true,
-                }
+                Transition::changed_to(next, Ok(true), alloc::vec![Event::SecretResealed])
             }
             Err(error) => Transition::unchanged(self, error),
         }
@@ -214,5 +213,10 @@ pub(super) fn new_recovery_codes<R: CryptoRng + ?Sized>(
     ctx: &Context<'_>,
     rng: &mut R,
 ) -> Result<(RecoveryCodes, RecoveryCodeSet), Error> {
-    RecoveryCodeSet::generate_with(ctx.hasher, rng, ctx.settings.recovery_code_count())
+    RecoveryCodeSet::generate_with(
+        ctx.hasher,
+        ctx.user_id(),
+        rng,
+        ctx.settings.recovery_code_count(),
+    )
 }

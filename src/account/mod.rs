@@ -2,8 +2,8 @@
 //!
 //! A [`TwoFactorRecord`] holds the sealed secret, the replay guard, the recovery-code hashes,
 //! the failure count and the trusted devices. Each flow is a method that takes the record (by
-//! reference), the input and the current time, and returns a [`Transition`]: the outcome, the
-//! next record, and the [`Event`]s a host turns into e-mails or audit logs. Nothing here reads a
+//! reference), the input and the current time, and returns a [`Transition`]: the next record,
+//! and an [`Outcome`] — the result and the [`Event`]s a host turns into e-mails or audit logs. Nothing here reads a
 //! clock, touches a database or does any other I/O.
 //!
 //! # Running flows yourself
@@ -12,51 +12,60 @@
 //! and saving safely. A host that runs flows on records itself must keep two rules, or codes
 //! can be used twice and the throttle undone:
 //!
-//! 1. **Save whenever [`Transition::changed`] is true — also when the outcome is an error.**
-//!    A wrong code changes the failure count; an accepted code records its step.
+//! 1. **Save every changed record — also when the flow failed.** A wrong code changes the
+//!    failure count; an accepted code records its step. The types enforce this one: a
+//!    [`Transition`] hands out its [`Outcome`] only through [`Transition::save_with`], which
+//!    calls your save first whenever the record changed.
 //! 2. **Make the load and the save atomic per user.** A plain transaction at the default
 //!    isolation level (READ COMMITTED in PostgreSQL, REPEATABLE READ in MySQL) does *not*
 //!    stop two requests from both loading the same record and both succeeding. Use
 //!    `SELECT … FOR UPDATE`, SERIALIZABLE isolation, or a version-checked `UPDATE … WHERE
-//!    version = $loaded` (see [`store`](crate::store)).
+//!    version = $loaded` (see [`store`](crate::store)), and let a failed save fail the flow.
 //!
 //! ```
-//! use twofa::account::{Context, Settings, TwoFactorRecord};
-//! use twofa::seal::DangerPlaintextSealer;
+//! use twofa::account::{Context, DeviceKey, PasswordConfirmed, Settings, TwoFactorRecord};
+//! use twofa::seal::AesGcmSealer;
 //! use twofa::{Pbkdf2Hasher, Totp};
 //!
-//! let settings = Settings::new("Example")?;
+//! let settings = Settings::new("Example")?.device_key(DeviceKey::generate());
 //! let hasher = Pbkdf2Hasher::new();
-//! // DangerPlaintextSealer keeps this example short; use AesGcmSealer in an application.
-//! let ctx = Context::new("user-42", &settings, &DangerPlaintextSealer, &hasher);
+//! // In an application the key comes from your secrets, never from the database.
+//! let sealer = AesGcmSealer::new("2025-01", &[7; 32])?;
+//! let ctx = Context::new("user-42", &settings, &sealer, &hasher)?;
 //! let mut rng = twofa::os_rng();
 //! let now = 1_700_000_000;
-//! # let database = std::cell::RefCell::new(String::new());
-//! # let save = |record: &TwoFactorRecord| *database.borrow_mut() = record.encode();
+//! // Your database; a real save is a version-checked UPDATE that can fail.
+//! let database = std::cell::RefCell::new(TwoFactorRecord::new().encode());
+//! let save = |record: &TwoFactorRecord| {
+//!     *database.borrow_mut() = record.encode();
+//!     Ok::<(), std::io::Error>(())
+//! };
+//! let load = || TwoFactorRecord::decode(&database.borrow());
 //!
-//! // Enable: start, show the QR code, confirm with a code from the app.
-//! let started = TwoFactorRecord::new().start_enrollment(&ctx, "alice@example.com", &mut rng, now);
-//! if started.changed() {
-//!     save(&started.record);
-//! }
-//! let enrollment = started.outcome?;
+//! // Enable, after the user typed their password again: start, show the QR code, confirm
+//! // with a code from the app.
+//! let check = |_user: &str, password: &str| password == "correct horse";
+//! let proof = PasswordConfirmed::check(&check, "user-42", "correct horse", now)?;
+//! let enrollment = load()?
+//!     .start_enrollment(&ctx, Some(&proof), "alice@example.com", &mut rng, now)
+//!     .save_with(save)?
+//!     .result?;
 //! let phone = enrollment.uri().to_totp()?; // stands in for the user's app
-//! let confirmed = started.record.confirm_enrollment(&ctx, &phone.generate(now).to_string(), &mut rng, now);
-//! if confirmed.changed() {
-//!     save(&confirmed.record);
-//! }
-//! let recovery_codes = confirmed.outcome?; // show these once
+//! let code = phone.generate(now).to_string();
+//! let confirmed = load()?.confirm_enrollment(&ctx, &code, &mut rng, now).save_with(save)?;
+//! let recovery_codes = confirmed.result?; // show these once
 //!
-//! // Sign in thirty seconds later: load, apply, save if changed, then act on the outcome.
+//! // Sign in thirty seconds later: load, apply, save (when changed), then act on the result.
 //! let later = now + 30;
-//! # let loaded = TwoFactorRecord::decode(&database.borrow())?;
-//! let signed_in = loaded.verify_code(&ctx, &phone.generate(later).to_string(), later);
-//! if signed_in.changed() {
-//!     save(&signed_in.record);
-//! }
-//! assert!(signed_in.outcome.is_ok());
+//! let code = phone.generate(later).to_string();
+//! let signed_in = load()?.verify_code(&ctx, &code, later).save_with(save)?;
+//! assert!(signed_in.result.is_ok());
+//! // The same code again fails, and the failure was saved.
+//! let again = load()?.verify_code(&ctx, &code, later).save_with(save)?;
+//! assert!(again.result.is_err());
+//! assert_eq!(load()?.failures(), 1);
 //! # let _ = recovery_codes;
-//! # Ok::<(), twofa::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! A pending enrolment does not expire by itself; starting again replaces it, and
@@ -75,7 +84,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-pub use devices::{DeviceToken, TrustedDevice};
+pub use devices::{DeviceKey, DeviceToken, TrustedDevice};
 pub use encoding::RecordError;
 pub use enrollment::Enrollment;
 pub use reauthentication::{PasswordCheck, PasswordConfirmed, Reauthentication};
@@ -99,6 +108,8 @@ pub struct TwoFactorRecord {
     state: State,
     throttle: Throttle,
     devices: Vec<TrustedDevice>,
+    /// When every device was last revoked: older [`SignedIn`] proofs cannot trust a device.
+    devices_revoked_at: Option<u64>,
 }
 
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -139,6 +150,9 @@ pub enum Status {
 
 /// What a host passes to every flow: who the user is, the settings, and how secrets are
 /// sealed and recovery codes hashed.
+///
+/// [`Context::new`] is where the crate checks user ids (see [`check_user_id`]): every flow
+/// takes a `Context`, so no flow runs for an id the rule refuses.
 #[derive(Clone, Copy)]
 pub struct Context<'a> {
     user_id: &'a str,
@@ -149,25 +163,65 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     /// Bundles what the flows need. `user_id` must be stable and unique per user (a primary
-    /// key, not an e-mail address that may change): sealed secrets and device tokens are bound
-    /// to it.
+    /// key, not an e-mail address that may change): sealed secrets, recovery codes and device
+    /// tokens are bound to it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUserId`](crate::Error::InvalidUserId) for an id [`check_user_id`]
+    /// refuses.
     pub fn new(
         user_id: &'a str,
         settings: &'a Settings,
         sealer: &'a dyn SecretSealer,
         hasher: &'a dyn CodeHasher,
-    ) -> Self {
-        Context {
+    ) -> Result<Self, crate::Error> {
+        check_user_id(user_id)?;
+        Ok(Context {
             user_id,
             settings,
             sealer,
             hasher,
-        }
+        })
     }
 
     /// The user this context is for.
     pub fn user_id(&self) -> &str {
         self.user_id
+    }
+}
+
+/// The longest user id accepted, in bytes.
+pub const MAX_USER_ID_LEN: usize = 255;
+
+/// The one rule for user ids: 1 to [`MAX_USER_ID_LEN`] bytes of UTF-8 with no control
+/// character ([`char::is_control`]: NUL, newline, ESC, …).
+///
+/// Why: the id is bound into sealed secrets, recovery-code hashes and device-token hashes, and
+/// is the key a [`Store`](crate::Store) files records under. A store must keep every accepted
+/// id apart, byte for byte; 255 bytes fit an indexed `VARCHAR(255)`, and PostgreSQL `text`
+/// cannot hold NUL. Control characters also inject into logs and terminals. The check runs
+/// in [`Context::new`], so every flow and the service go through it.
+///
+/// ```
+/// use twofa::account::check_user_id;
+///
+/// assert!(check_user_id("user-42").is_ok());
+/// assert!(check_user_id("ünïcødé@example.com").is_ok());
+/// assert!(check_user_id("").is_err());
+/// assert!(check_user_id("user\0").is_err());
+/// assert!(check_user_id(&"x".repeat(256)).is_err());
+/// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidUserId`](crate::Error::InvalidUserId).
+pub fn check_user_id(user_id: &str) -> Result<(), crate::Error> {
+    let length_ok = (1..=MAX_USER_ID_LEN).contains(&user_id.len());
+    if length_ok && !user_id.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(crate::Error::InvalidUserId)
     }
 }
 
@@ -180,24 +234,70 @@ impl fmt::Debug for Context<'_> {
     }
 }
 
-/// The result of a flow: its outcome, the record to store, and what happened.
+/// The result of a flow on a record: the next record, and the outcome a host reaches only
+/// through [`Transition::save_with`], which stores the record first when it changed.
 ///
-/// Store `record` whenever [`changed`](Transition::changed) is true — **also when the outcome
-/// is an error**: a wrong code changes the failure count, and dropping that change would
-/// undo the throttle.
+/// A wrong code changes the record (the failure count); an accepted code records its step.
+/// Acting on the outcome without storing that change would undo the throttle or let a code
+/// work twice, so the type does not hand the outcome out any other way:
+///
+/// ```
+/// # use twofa::account::{Context, Settings, TwoFactorRecord};
+/// # use twofa::seal::DangerPlaintextSealer;
+/// # use twofa::Pbkdf2Hasher;
+/// # let settings = Settings::new("Example")?;
+/// # let hasher = Pbkdf2Hasher::new();
+/// # let ctx = Context::new("user-42", &settings, &DangerPlaintextSealer, &hasher)?;
+/// # let mut saves = 0;
+/// # let db = |_: &TwoFactorRecord| { saves += 1; Ok::<(), std::io::Error>(()) };
+/// let record = TwoFactorRecord::new();
+/// // 2FA is off, so this fails without changing the record: nothing is saved.
+/// let outcome = record.verify_code(&ctx, "123456", 1_700_000_000).save_with(db)?;
+/// assert_eq!(outcome.result.err(), Some(twofa::Error::NotEnabled));
+/// # assert_eq!(saves, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
-#[must_use = "store the record when it changed, even if the outcome is an error"]
+#[must_use = "call `save_with` to store the record when it changed, even if the flow failed"]
 pub struct Transition<T> {
-    /// What the flow produced, or why it failed.
-    pub outcome: Result<T, crate::Error>,
-    /// The record after the flow.
-    pub record: TwoFactorRecord,
-    /// What the host may want to log, e-mail or show.
-    pub events: Vec<Event>,
+    result: Result<T, crate::Error>,
+    record: TwoFactorRecord,
+    events: Vec<Event>,
     changed: bool,
 }
 
 impl<T> Transition<T> {
+    /// Stores the record with `save` if it changed (also when the flow failed), then returns
+    /// the outcome. When the record did not change, `save` is not called.
+    ///
+    /// # Errors
+    ///
+    /// The error of `save`. The outcome is then dropped: a host must not act on a flow whose
+    /// record was not stored (an accepted code would stay usable, a failure uncounted).
+    pub fn save_with<E>(
+        self,
+        save: impl FnOnce(&TwoFactorRecord) -> Result<(), E>,
+    ) -> Result<Outcome<T>, E> {
+        if self.changed {
+            save(&self.record)?;
+        }
+        Ok(Outcome {
+            result: self.result,
+            events: self.events,
+        })
+    }
+
+    /// Whether the record differs from the one the flow started from, so that
+    /// [`Transition::save_with`] will store it.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
+    /// The record after the flow, to look at; store it through [`Transition::save_with`].
+    pub fn record(&self) -> &TwoFactorRecord {
+        &self.record
+    }
+
     /// A flow that failed before changing anything.
     fn unchanged(record: &TwoFactorRecord, error: crate::Error) -> Self {
         Self::unchanged_with(record, Err(error))
@@ -208,19 +308,51 @@ impl<T> Transition<T> {
         Self::unchanged_with(record, Ok(value))
     }
 
-    fn unchanged_with(record: &TwoFactorRecord, outcome: Result<T, crate::Error>) -> Self {
+    fn unchanged_with(record: &TwoFactorRecord, result: Result<T, crate::Error>) -> Self {
         Transition {
-            outcome,
+            result,
             record: record.clone(),
             events: Vec::new(),
             changed: false,
         }
     }
 
-    /// Whether the record differs from the one the flow started from.
-    pub fn changed(&self) -> bool {
-        self.changed
+    /// A flow that changed the record.
+    fn changed_to(
+        record: TwoFactorRecord,
+        result: Result<T, crate::Error>,
+        events: Vec<Event>,
+    ) -> Self {
+        Transition {
+            result,
+            record,
+            events,
+            changed: true,
+        }
     }
+
+    /// The parts, for the service, which saves with compare-and-swap itself.
+    #[cfg(all(feature = "std", feature = "os-rng"))]
+    pub(crate) fn into_parts(self) -> (Outcome<T>, TwoFactorRecord, bool) {
+        let outcome = Outcome {
+            result: self.result,
+            events: self.events,
+        };
+        (outcome, self.record, self.changed)
+    }
+}
+
+/// What a flow produced, and what the host may want to log or e-mail — also on failure (a
+/// replayed code fails with [`Error::ReplayedCode`](crate::Error::ReplayedCode) *and* reports
+/// [`Event::ReplayDetected`]). Every flow ends in one, whether run on a record
+/// ([`Transition::save_with`]) or through the [`TwoFactor`](crate::TwoFactor) service.
+#[derive(Debug)]
+#[must_use]
+pub struct Outcome<T> {
+    /// What the flow produced, or why it failed.
+    pub result: Result<T, crate::Error>,
+    /// What happened, for e-mails and audit logs.
+    pub events: Vec<Event>,
 }
 
 /// Something a host may turn into an e-mail, a notification or an audit-log line.
@@ -253,9 +385,25 @@ pub enum Event {
         /// The Unix time of the next allowed attempt.
         retry_at: u64,
     },
-    /// Failures reached the lockout threshold; the host must unlock the account.
+    /// Failures reached the lockout threshold: no code is evaluated until `until`, or until
+    /// the host calls [`TwoFactorRecord::unlock`] when the policy has no timed lockout.
+    ///
+    /// Tell the account owner at once, by e-mail, with a way out: someone who knows their
+    /// password has been guessing codes, so they should change the password; and say how to
+    /// get back in (wait until `until`, or the host's identity check that leads to `unlock`).
     LockedOut {
         /// Consecutive failures.
+        failures: u32,
+        /// When the lockout ends by itself (Unix seconds); `None` when only
+        /// [`TwoFactorRecord::unlock`] ends it.
+        until: Option<u64>,
+    },
+    /// A code was accepted after failed attempts: this many codes (or recovery codes) failed
+    /// since the last accepted one. At sign-in, show it ("3 failed attempts since your last
+    /// sign-in"; [`SignedIn::failed_attempts`] has the same number) — if the user did not make
+    /// them, someone who knows the password is guessing, and a password change shuts them out.
+    FailedAttempts {
+        /// Failed codes since the last success.
         failures: u32,
     },
     /// The host lifted a lockout.
@@ -265,8 +413,14 @@ pub enum Event {
         /// The device's public identifier.
         device_id: String,
     },
-    /// One trusted device was revoked.
+    /// One trusted device was revoked by [`TwoFactorRecord::revoke_device`].
     DeviceRevoked {
+        /// The device's public identifier.
+        device_id: String,
+    },
+    /// The oldest trusted device was forgotten to make room for a new one
+    /// ([`Settings::max_devices`]); the user did not ask for it.
+    DeviceEvicted {
         /// The device's public identifier.
         device_id: String,
     },
@@ -318,9 +472,15 @@ impl TwoFactorRecord {
         self.throttle.failures
     }
 
-    /// Whether failures reached the lockout threshold.
-    pub fn is_locked_out(&self) -> bool {
-        self.throttle.locked
+    /// Whether failures reached the lockout threshold and the lockout has not ended at `now`
+    /// under `policy` (a timed lockout ends by itself; see [`ThrottlePolicy::lockout_duration`]).
+    pub fn is_locked_out(&self, policy: &ThrottlePolicy, now: u64) -> bool {
+        self.throttle.is_locked(policy, now)
+    }
+
+    /// When every trusted device was last revoked (Unix seconds), if ever.
+    pub fn devices_revoked_at(&self) -> Option<u64> {
+        self.devices_revoked_at
     }
 }
 

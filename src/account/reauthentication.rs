@@ -61,12 +61,7 @@ impl TwoFactorRecord {
             *recovery = set;
         }
         events.push(Event::RecoveryCodesRegenerated);
-        Transition {
-            outcome: Ok(codes),
-            record: next,
-            events,
-            changed: true,
-        }
+        Transition::changed_to(next, Ok(codes), events)
     }
 
     /// Flow 4: turns two-factor authentication off after the user re-authenticated. The
@@ -86,12 +81,7 @@ impl TwoFactorRecord {
             Err(failed) => return failed,
         };
         events.push(Event::Disabled);
-        Transition {
-            outcome: Ok(()),
-            record: TwoFactorRecord::default(),
-            events,
-            changed: true,
-        }
+        Transition::changed_to(TwoFactorRecord::default(), Ok(()), events)
     }
 
     /// The record after `proof` was checked, with the events so far; or the failed flow.
@@ -124,7 +114,7 @@ impl TwoFactorRecord {
             Reauthentication::Password(confirmed) => {
                 // A lockout means someone has been guessing codes; the password alone must not
                 // then be enough to turn the second factor off.
-                if self.throttle.locked {
+                if self.throttle.is_locked(ctx.settings.throttle_policy(), now) {
                     return Err(Error::LockedOut);
                 }
                 if confirmed.is_valid_for(ctx.user_id, now, ctx.settings.reauthentication_secs()) {
@@ -163,8 +153,8 @@ impl<F: Fn(&str, &str) -> bool> PasswordCheck for F {
     }
 }
 
-/// Proof that a user's password was just confirmed, which regenerating recovery codes and
-/// disabling two-factor authentication demand.
+/// Proof that a user's password was just confirmed, which enabling two-factor authentication,
+/// regenerating recovery codes and disabling it demand.
 ///
 /// The only way to make one is [`PasswordConfirmed::check`], which runs the host's
 /// [`PasswordCheck`]: a host cannot forget the re-confirmation, because the flows do not

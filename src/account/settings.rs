@@ -4,6 +4,7 @@ use alloc::string::String;
 
 use crate::{Algorithm, Error, Secret, Totp};
 
+use super::devices::DeviceKey;
 use super::throttle::ThrottlePolicy;
 
 /// The host's 2FA settings: the issuer name shown in authenticator apps, the TOTP parameters
@@ -11,7 +12,11 @@ use super::throttle::ThrottlePolicy;
 ///
 /// The defaults are the widely compatible and safe choices: SHA-1, 6 digits, 30 s, one step
 /// each way, 10 recovery codes, [`ThrottlePolicy::default`], devices trusted for 30 days and at
-/// most 10 of them.
+/// most 10 of them, password proofs valid 5 minutes, and enrolment only after the password
+/// was confirmed again.
+///
+/// Hosts that offer "trust this device" also set a [`DeviceKey`] with
+/// [`Settings::device_key`].
 ///
 /// The TOTP parameters apply to *new* enrolments; an enrolled user's record keeps the
 /// parameters their authenticator app was set up with.
@@ -40,6 +45,8 @@ pub struct Settings {
     device_lifetime: u64,
     max_devices: usize,
     reauthentication_lifetime: u64,
+    enrollment_needs_reauthentication: bool,
+    device_key: Option<DeviceKey>,
 }
 
 impl Settings {
@@ -52,6 +59,14 @@ impl Settings {
 
     /// The shortest device lifetime accepted, in seconds.
     pub const MIN_DEVICE_LIFETIME: u64 = 60;
+    /// The longest device lifetime accepted, in seconds: one year. A stolen cookie should not
+    /// skip the second factor for longer.
+    pub const MAX_DEVICE_LIFETIME: u64 = 365 * 24 * 3600;
+    /// How long a password proof stays valid by default, in seconds (5 minutes).
+    pub const DEFAULT_REAUTHENTICATION_LIFETIME: u64 = 300;
+    /// The longest a password proof may stay valid, in seconds (one hour): re-authentication
+    /// means the user was just there.
+    pub const MAX_REAUTHENTICATION_LIFETIME: u64 = 3600;
 
     /// The defaults, with the issuer name authenticator apps show above the code.
     ///
@@ -72,7 +87,9 @@ impl Settings {
             throttle: ThrottlePolicy::default(),
             device_lifetime: Self::DEFAULT_DEVICE_LIFETIME,
             max_devices: Self::DEFAULT_MAX_DEVICES,
-            reauthentication_lifetime: 300,
+            reauthentication_lifetime: Self::DEFAULT_REAUTHENTICATION_LIFETIME,
+            enrollment_needs_reauthentication: true,
+            device_key: None,
         })
     }
 
@@ -135,9 +152,10 @@ impl Settings {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidSetting`] under [`Settings::MIN_DEVICE_LIFETIME`].
+    /// [`Error::InvalidSetting`] under [`Settings::MIN_DEVICE_LIFETIME`] or over
+    /// [`Settings::MAX_DEVICE_LIFETIME`].
     pub fn device_lifetime(mut self, seconds: u64) -> Result<Self, Error> {
-        if seconds < Self::MIN_DEVICE_LIFETIME {
+        if !(Self::MIN_DEVICE_LIFETIME..=Self::MAX_DEVICE_LIFETIME).contains(&seconds) {
             return Err(Error::InvalidSetting {
                 setting: "device_lifetime",
             });
@@ -164,8 +182,35 @@ impl Settings {
 
     /// How long a [`PasswordConfirmed`](super::PasswordConfirmed) proof stays valid, in seconds
     /// (default 300).
-    pub fn reauthentication_lifetime(mut self, seconds: u64) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] for 0 or over [`Settings::MAX_REAUTHENTICATION_LIFETIME`].
+    pub fn reauthentication_lifetime(mut self, seconds: u64) -> Result<Self, Error> {
+        if !(1..=Self::MAX_REAUTHENTICATION_LIFETIME).contains(&seconds) {
+            return Err(Error::InvalidSetting {
+                setting: "reauthentication_lifetime",
+            });
+        }
         self.reauthentication_lifetime = seconds;
+        Ok(self)
+    }
+
+    /// Lets [`TwoFactorRecord::start_enrollment`](super::TwoFactorRecord::start_enrollment)
+    /// run without a password proof. Only for hosts that checked the password in the same
+    /// request that starts the enrolment (at sign-up, for instance): otherwise anyone holding a
+    /// stolen session could enrol their own app.
+    pub fn allow_enrollment_without_reauthentication(mut self) -> Self {
+        self.enrollment_needs_reauthentication = false;
+        self
+    }
+
+    /// The key device tokens are hashed with; without one,
+    /// [`trust_device`](super::TwoFactorRecord::trust_device) and
+    /// [`check_device`](super::TwoFactorRecord::check_device) refuse with
+    /// [`Error::InvalidSetting`]. Changing it makes every trusted device ask for a code again.
+    pub fn device_key(mut self, key: DeviceKey) -> Self {
+        self.device_key = Some(key);
         self
     }
 
@@ -193,6 +238,14 @@ impl Settings {
 
     pub(crate) fn reauthentication_secs(&self) -> u64 {
         self.reauthentication_lifetime
+    }
+
+    pub(crate) fn enrollment_needs_reauthentication(&self) -> bool {
+        self.enrollment_needs_reauthentication
+    }
+
+    pub(crate) fn device_key_ref(&self) -> Option<&DeviceKey> {
+        self.device_key.as_ref()
     }
 
     pub(crate) fn new_parameters(&self) -> TotpParameters {

@@ -1,12 +1,12 @@
 //! Flow 2, sign in: a code from the app or a recovery code, with replay protection and the
-//! throttle; and lifting a lockout.
+//! throttle; and lifting a lockout. Also the one code check every flow that takes a code uses.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Context, Event, State, Transition, TwoFactorRecord};
 use crate::recovery::RecoveryError;
-use crate::{Error, Totp};
+use crate::{Error, Totp, Verified};
 
 /// A successful second-factor check at sign-in.
 ///
@@ -17,17 +17,19 @@ pub struct SignedIn {
     user_id: String,
     method: SignInMethod,
     at: u64,
+    failed_attempts: u32,
 }
 
 impl SignedIn {
     /// How long after the sign-in a device may still be trusted with it, in seconds.
     pub const TRUST_WINDOW: u64 = 600;
 
-    fn new(ctx: &Context<'_>, method: SignInMethod, at: u64) -> Self {
+    fn new(ctx: &Context<'_>, method: SignInMethod, at: u64, failed_attempts: u32) -> Self {
         SignedIn {
             user_id: ctx.user_id.into(),
             method,
             at,
+            failed_attempts,
         }
     }
 
@@ -45,6 +47,13 @@ impl SignedIn {
     /// When (Unix seconds).
     pub fn at(&self) -> u64 {
         self.at
+    }
+
+    /// Codes that failed since the last success, before this sign-in. Show the user when it
+    /// is not 0 ("3 failed attempts since your last sign-in"); see
+    /// [`Event::FailedAttempts`].
+    pub fn failed_attempts(&self) -> u32 {
+        self.failed_attempts
     }
 }
 
@@ -71,21 +80,31 @@ impl TwoFactorRecord {
     /// The code must be fresh (after the last accepted step), the account must not be
     /// throttled, and on success the step is recorded and the failure count reset.
     ///
+    /// A replayed code counts as a failed attempt, like a wrong one. A double-submitted form
+    /// spends one of the free attempts and delays nobody; in exchange the throttle does not
+    /// have to trust that a code someone saw over the user's shoulder, or in a log, is
+    /// harmless to try again and again.
+    ///
     /// # Errors
     ///
     /// [`Error::NotEnabled`]; [`Error::InvalidCode`]; [`Error::ReplayedCode`] (with
-    /// [`Event::ReplayDetected`]; show the user the same message as for an invalid code);
-    /// [`Error::Throttled`] and [`Error::LockedOut`], where the code was not even looked at.
+    /// [`Event::ReplayDetected`]; show the user the same message as for an invalid code, see
+    /// [`Error::is_wrong_code`]); [`Error::Throttled`] and [`Error::LockedOut`], where the
+    /// code was not even looked at.
     pub fn verify_code(&self, ctx: &Context<'_>, code: &str, now: u64) -> Transition<SignedIn> {
+        if !self.is_enabled() {
+            return Transition::unchanged(self, Error::NotEnabled);
+        }
         let mut next = self.clone();
         let mut events = Vec::new();
         match next.check_code(ctx, code, now, &mut events) {
-            Ok(offset) => Transition {
-                outcome: Ok(SignedIn::new(ctx, SignInMethod::Code { offset }, now)),
-                record: next,
-                events,
-                changed: true,
-            },
+            Ok(checked) => {
+                let method = SignInMethod::Code {
+                    offset: checked.verified.offset,
+                };
+                let signed_in = SignedIn::new(ctx, method, now, checked.failed_attempts);
+                Transition::changed_to(next, Ok(signed_in), events)
+            }
             Err(error) => next.settle_failure(self, error, events),
         }
     }
@@ -103,34 +122,29 @@ impl TwoFactorRecord {
         code: &str,
         now: u64,
     ) -> Transition<SignedIn> {
-        if !self.is_enabled() {
-            return Transition::unchanged(self, Error::NotEnabled);
-        }
-        if let Err(error) = self.throttle.check(ctx.settings.throttle_policy(), now) {
-            return Transition::unchanged(self, error);
-        }
+        let policy = ctx.settings.throttle_policy();
         let mut next = self.clone();
         let State::Enabled { recovery, .. } = &mut next.state else {
             return Transition::unchanged(self, Error::NotEnabled);
         };
-        match recovery.use_code(code, ctx.hasher) {
+        if let Err(error) = next.throttle.check(policy, now) {
+            return Transition::unchanged(self, error);
+        }
+        match recovery.use_code(code, ctx.user_id(), ctx.hasher) {
             Ok(remaining) => {
-                next.throttle.reset();
-                Transition {
-                    outcome: Ok(SignedIn::new(
-                        ctx,
-                        SignInMethod::RecoveryCode { remaining },
-                        now,
-                    )),
-                    record: next,
-                    events: alloc::vec![Event::RecoveryCodeUsed { remaining }],
-                    changed: true,
-                }
+                let mut events = alloc::vec![Event::RecoveryCodeUsed { remaining }];
+                let failed_attempts = next.succeed(&mut events);
+                let method = SignInMethod::RecoveryCode { remaining };
+                let signed_in = SignedIn::new(ctx, method, now, failed_attempts);
+                Transition::changed_to(next, Ok(signed_in), events)
             }
             // Only a wrong code is the user's failure; a hasher misconfiguration is the host's
             // and must not lock users out.
             Err(error @ Error::Recovery(RecoveryError::InvalidCode)) => {
-                self.failed(ctx, error, now)
+                // `next` still holds every code: nothing matched.
+                let mut events = Vec::new();
+                next.throttle.fail(policy, now, &mut events);
+                Transition::changed_to(next, Err(error), events)
             }
             Err(error) => Transition::unchanged(self, error),
         }
@@ -139,71 +153,72 @@ impl TwoFactorRecord {
     /// Lifts a lockout and clears the failure count. Call it only after the user proved who
     /// they are some other way (an e-mail link, support).
     pub fn unlock(&self) -> Transition<()> {
-        let mut next = self.clone();
-        let changed = next.throttle != Default::default();
-        next.throttle.reset();
-        Transition {
-            outcome: Ok(()),
-            record: next,
-            events: if changed {
-                alloc::vec![Event::Unlocked]
-            } else {
-                Vec::new()
-            },
-            changed,
+        if self.throttle == Default::default() {
+            return Transition::unchanged_ok(self, ());
         }
+        let mut next = self.clone();
+        next.throttle.reset();
+        Transition::changed_to(next, Ok(()), alloc::vec![Event::Unlocked])
     }
 
-    /// Checks a sign-in code on `self` (already a copy), updating the step and throttle.
+    /// The one code check, for sign-in, re-authentication and confirming an enrolment: on
+    /// `self` (already a copy), against the pending or enabled secret, throttled. On success
+    /// the step is recorded (when enabled) and the failure count reset; a wrong or replayed
+    /// code counts as a failure, and nothing else does (a sealing or configuration error is
+    /// the host's, and must not lock users out).
     pub(super) fn check_code(
         &mut self,
         ctx: &Context<'_>,
         code: &str,
         now: u64,
         events: &mut Vec<Event>,
-    ) -> Result<i64, Error> {
-        let State::Enabled {
-            secret,
-            parameters,
-            last_step,
-            ..
-        } = &mut self.state
-        else {
-            return Err(Error::NotEnabled);
+    ) -> Result<Checked, Error> {
+        let (secret, parameters, last_step) = match &self.state {
+            State::Disabled => return Err(Error::NotEnabled),
+            State::Pending {
+                secret, parameters, ..
+            } => (secret, *parameters, None),
+            State::Enabled {
+                secret,
+                parameters,
+                last_step,
+                ..
+            } => (secret, *parameters, *last_step),
         };
-        self.throttle.check(ctx.settings.throttle_policy(), now)?;
-        let totp = open(ctx, secret, *parameters)?;
-        match totp.verify_after(code, now, *last_step) {
+        let policy = ctx.settings.throttle_policy();
+        self.throttle.check(policy, now)?;
+        let totp = open(ctx, secret, parameters)?;
+        match totp.verify_after(code, now, last_step) {
             Ok(verified) => {
-                *last_step = Some(verified.step);
-                self.throttle.reset();
-                Ok(verified.offset)
+                if let State::Enabled { last_step, .. } = &mut self.state {
+                    *last_step = Some(verified.step);
+                }
+                let failed_attempts = self.succeed(events);
+                Ok(Checked {
+                    verified,
+                    failed_attempts,
+                })
             }
             Err(error) => {
                 if error == Error::ReplayedCode {
                     events.push(Event::ReplayDetected);
                 }
-                if matches!(error, Error::InvalidCode | Error::ReplayedCode) {
-                    self.throttle
-                        .fail(ctx.settings.throttle_policy(), now, events);
+                if error.is_wrong_code() {
+                    self.throttle.fail(policy, now, events);
                 }
                 Err(error)
             }
         }
     }
 
-    /// Counts a failed code and returns the failure with the updated record.
-    pub(super) fn failed<T>(&self, ctx: &Context<'_>, error: Error, now: u64) -> Transition<T> {
-        let mut next = self.clone();
-        let mut events = Vec::new();
-        next.throttle
-            .fail(ctx.settings.throttle_policy(), now, &mut events);
-        Transition {
-            outcome: Err(error),
-            record: next,
-            events,
-            changed: true,
+    /// Resets the failure count after a success, reporting the failures before it.
+    fn succeed(&mut self, events: &mut Vec<Event>) -> u32 {
+        let failures = self.throttle.failures;
+        if failures > 0 {
+            events.push(Event::FailedAttempts { failures });
         }
+        self.throttle.reset();
+        failures
     }
 
     /// Turns a failure on the copy `self` into a transition from `original`.
@@ -213,14 +228,18 @@ impl TwoFactorRecord {
         error: Error,
         events: Vec<Event>,
     ) -> Transition<T> {
-        let changed = self != *original;
-        Transition {
-            outcome: Err(error),
-            record: self,
-            events,
-            changed,
+        if self == *original {
+            Transition::unchanged(original, error)
+        } else {
+            Transition::changed_to(self, Err(error), events)
         }
     }
+}
+
+/// An accepted code.
+pub(super) struct Checked {
+    pub(super) verified: Verified,
+    pub(super) failed_attempts: u32,
 }
 
 /// Opens the sealed secret and builds its verifier.

@@ -26,7 +26,7 @@ use super::alphabet::{CODE_CHARS, DISPLAY_LEN, display};
 /// # #[cfg(feature = "os-rng")] {
 /// use twofa::recovery::{Pbkdf2Hasher, RecoveryCodeSet};
 ///
-/// let (codes, _set) = RecoveryCodeSet::generate(&Pbkdf2Hasher::new())?;
+/// let (codes, _set) = RecoveryCodeSet::generate(&Pbkdf2Hasher::new(), "user-42")?;
 /// assert_eq!(codes.len(), 10);
 /// for code in codes.iter() {
 ///     assert_eq!(code.len(), 11);
@@ -116,6 +116,9 @@ mod tests {
         );
         assert_eq!(codes.len(), 2);
         assert!(!codes.is_empty());
+        let none = RecoveryCodes::from_canonical(&[]);
+        assert!(none.is_empty());
+        assert_eq!(none.to_string(), "");
         assert_eq!(
             alloc::format!("{codes:?}"),
             "RecoveryCodes([redacted; 2 codes])"

@@ -1,7 +1,7 @@
 //! The stored text form of a [`RecoveryCodeSet`], in the style of PHC strings.
 //!
 //! ```text
-//! $twofa-recovery$v=1$pbkdf2-sha256$i=30000$<salt>$<hash>,<hash>,...
+//! $twofa-recovery$v=2$pbkdf2-sha256$i=30000$<salt>$<hash>,<hash>,...
 //! ```
 //!
 //! Seven `$`-separated fields, the first empty: the format's name; its version; the hashing
@@ -15,21 +15,27 @@ use alloc::vec::Vec;
 
 use data_encoding::BASE64_NOPAD;
 
+use super::set::{MAX_HASH_LEN, push_hash};
 use super::{EncodingPart, RecoveryCodeSet, RecoveryError};
 use crate::Error;
 
-/// The shortest hash a set may hold, in bytes.
-pub(crate) const MIN_HASH_LEN: usize = 16;
-/// The longest hash a set may hold, in bytes.
-pub(crate) const MAX_HASH_LEN: usize = 64;
-
 const FORMAT: &str = "twofa-recovery";
-const VERSION: u32 = 1;
 const MIN_SALT_LEN: usize = RecoveryCodeSet::SALT_LEN;
 const MAX_SALT_LEN: usize = 64;
 const MAX_NAME_LEN: usize = 32;
 const MAX_VALUE_LEN: usize = 64;
 const MAX_PARAMETERS_LEN: usize = 256;
+
+/// The versions of the encoding, which differ in what the hashes were derived from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Version {
+    /// `v=1`, written before recovery codes were bound to the user id: the hasher was given
+    /// the stored salt itself. Read so that a record holding such a set still decodes, but
+    /// never checked: any user's version-1 set would work in any other user's record.
+    Unbound = 1,
+    /// `v=2`: the hasher is given the salt bound to the user id.
+    BoundToUser = 2,
+}
 
 impl RecoveryCodeSet {
     /// The longest text [`decode`](RecoveryCodeSet::decode) reads, in bytes: room for
@@ -39,21 +45,26 @@ impl RecoveryCodeSet {
     /// The set as one line of printable ASCII, for one database column.
     ///
     /// ```text
-    /// $twofa-recovery$v=1$pbkdf2-sha256$i=30000$<salt>$<hash>,<hash>,...
+    /// $twofa-recovery$v=2$pbkdf2-sha256$i=30000$<salt>$<hash>,<hash>,...
     /// ```
     ///
-    /// After the format's name and version (`v=1`) come the hashing scheme's name and
+    /// After the format's name and version (`v=2`) come the hashing scheme's name and
     /// parameters, then the salt and the hashes of the unused codes in base64 without padding
-    /// (as in PHC strings), the hashes separated by commas. It holds no code. The format is
-    /// stable: a later release that changes it will still read version 1.
+    /// (as in PHC strings), the hashes separated by commas. It holds no code, and not the user
+    /// id either: that is bound into the hashes, and given again when a code is checked. The
+    /// format is stable: later releases read every version this one reads. A set read from
+    /// version 1 (written before hashes were bound to the user id) is written back as
+    /// version 1, unchanged.
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(
             64 + self.parameters.len() + (self.hashes.len() + 1) * (MAX_HASH_LEN * 4 / 3 + 2),
         );
         out.push('$');
         out.push_str(FORMAT);
-        out.push_str("$v=");
-        push_decimal(&mut out, VERSION);
+        out.push_str(match self.version {
+            Version::Unbound => "$v=1",
+            Version::BoundToUser => "$v=2",
+        });
         out.push('$');
         out.push_str(&self.algorithm);
         out.push('$');
@@ -78,16 +89,16 @@ impl RecoveryCodeSet {
     /// use twofa::recovery::{EncodingPart, RecoveryCodeSet, RecoveryError};
     /// use twofa::Error;
     ///
-    /// let stored = "$twofa-recovery$v=1$pbkdf2-sha256$i=30000$AAAAAAAAAAAAAAAAAAAAAA$\
+    /// let stored = "$twofa-recovery$v=2$pbkdf2-sha256$i=30000$AAAAAAAAAAAAAAAAAAAAAA$\
     ///               ERERERERERERERERERERERERERERERERERERERERERE";
     /// assert_eq!(RecoveryCodeSet::decode(stored)?.remaining(), 1);
     ///
     /// assert_eq!(
-    ///     RecoveryCodeSet::decode("$twofa-recovery$v=2$x$$AAAAAAAAAAAAAAAAAAAAAA$"),
-    ///     Err(Error::Recovery(RecoveryError::UnsupportedVersion { version: 2 }))
+    ///     RecoveryCodeSet::decode("$twofa-recovery$v=3$x$$AAAAAAAAAAAAAAAAAAAAAA$"),
+    ///     Err(Error::Recovery(RecoveryError::UnsupportedVersion { version: 3 }))
     /// );
     /// assert_eq!(
-    ///     RecoveryCodeSet::decode("$twofa-recovery$v=1$x$$AAAA$"),
+    ///     RecoveryCodeSet::decode("$twofa-recovery$v=2$x$$AAAA$"),
     ///     Err(Error::Recovery(RecoveryError::MalformedEncoding { part: EncodingPart::Salt }))
     /// );
     /// # Ok::<(), Error>(())
@@ -97,7 +108,9 @@ impl RecoveryCodeSet {
     ///
     /// - [`RecoveryError::EncodingTooLong`] over
     ///   [`MAX_ENCODED_LEN`](RecoveryCodeSet::MAX_ENCODED_LEN) bytes;
-    /// - [`RecoveryError::UnsupportedVersion`] for a version other than 1;
+    /// - [`RecoveryError::UnsupportedVersion`] for a version other than 1 and 2 (a version-1
+    ///   set decodes, but [`use_code`](RecoveryCodeSet::use_code) refuses it with
+    ///   [`RecoveryError::UnboundSet`]);
     /// - [`RecoveryError::MalformedEncoding`], naming the first part found wrong, for anything
     ///   else that [`encode`](RecoveryCodeSet::encode) would not have written: a wrong number
     ///   of fields; a name or parameters outside the rules of
@@ -118,10 +131,15 @@ impl RecoveryCodeSet {
             return Err(malformed(EncodingPart::Format));
         };
         let version = fields.next().ok_or(malformed(EncodingPart::Format))?;
-        let version = parse_version(version).ok_or(malformed(EncodingPart::Version))?;
-        if version != VERSION {
-            return Err(RecoveryError::UnsupportedVersion { version }.into());
-        }
+        let version = version
+            .strip_prefix("v=")
+            .and_then(parse_decimal)
+            .ok_or(malformed(EncodingPart::Version))?;
+        let version = match version {
+            1 => Version::Unbound,
+            2 => Version::BoundToUser,
+            version => return Err(RecoveryError::UnsupportedVersion { version }.into()),
+        };
         let (Some(algorithm), Some(parameters), Some(salt), Some(hashes), None) = (
             fields.next(),
             fields.next(),
@@ -144,6 +162,7 @@ impl RecoveryCodeSet {
             .ok_or(malformed(EncodingPart::Salt))?;
         let hashes = parse_hashes(hashes).ok_or(malformed(EncodingPart::Hashes))?;
         Ok(RecoveryCodeSet {
+            version,
             algorithm: String::from(algorithm),
             parameters: String::from(parameters),
             salt,
@@ -182,9 +201,10 @@ fn is_value(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'+' | b'.' | b'-'))
 }
 
-/// Reads `v=<n>`, `n` in canonical decimal.
-fn parse_version(field: &str) -> Option<u32> {
-    let digits = field.strip_prefix("v=")?;
+/// Reads a number in canonical decimal: digits only, no sign, no leading zero (except for
+/// `0` itself), at most nine digits, so that every value has one spelling and the parse
+/// cannot overflow. Both the version and the PBKDF2 iteration count are read with it.
+pub(super) fn parse_decimal(digits: &str) -> Option<u32> {
     let canonical = !digits.is_empty()
         && digits.len() <= 9
         && digits.bytes().all(|b| b.is_ascii_digit())
@@ -193,32 +213,17 @@ fn parse_version(field: &str) -> Option<u32> {
 }
 
 fn parse_hashes(field: &str) -> Option<Vec<Vec<u8>>> {
-    if field.is_empty() {
-        return Some(Vec::new());
-    }
     let mut hashes: Vec<Vec<u8>> = Vec::new();
+    if field.is_empty() {
+        return Some(hashes);
+    }
     for encoded in field.split(',') {
-        if hashes.len() == RecoveryCodeSet::MAX_COUNT {
-            return None;
-        }
         let hash = BASE64_NOPAD.decode(encoded.as_bytes()).ok()?;
-        let fits = match hashes.first() {
-            Some(first) => first.len() == hash.len(),
-            None => (MIN_HASH_LEN..=MAX_HASH_LEN).contains(&hash.len()),
-        };
-        // Two equal hashes would be one code that works twice.
-        if !fits || hashes.contains(&hash) {
+        if !push_hash(&mut hashes, hash) {
             return None;
         }
-        hashes.push(hash);
     }
     Some(hashes)
-}
-
-fn push_decimal(out: &mut String, value: u32) {
-    use core::fmt::Write;
-    // Writing to a String cannot fail.
-    let _ = write!(out, "{value}");
 }
 
 #[cfg(test)]
@@ -230,7 +235,7 @@ mod tests {
     const HASH_B: &str = "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI"; // 32 bytes of 0x22
 
     fn text(fields: &str) -> String {
-        alloc::format!("$twofa-recovery$v=1${fields}")
+        alloc::format!("$twofa-recovery$v=2${fields}")
     }
 
     fn part(text: &str) -> Option<EncodingPart> {
@@ -252,10 +257,16 @@ mod tests {
             let set = RecoveryCodeSet::decode(&stored).unwrap();
             assert_eq!(set.encode(), stored);
         }
+        // A set of the first version reads, and writes back as it was.
+        let v1 = alloc::format!("$twofa-recovery$v=1$pbkdf2-sha256$i=1000${SALT}${HASH_A}");
+        let set = RecoveryCodeSet::decode(&v1).unwrap();
+        assert_eq!(set.version, Version::Unbound);
+        assert_eq!(set.encode(), v1);
         let set = RecoveryCodeSet::decode(&text(&alloc::format!(
             "pbkdf2-sha256$i=30000${SALT}${HASH_A},{HASH_B}"
         )))
         .unwrap();
+        assert_eq!(set.version, Version::BoundToUser);
         assert_eq!(set.remaining(), 2);
         assert_eq!(set.salt, [0; 16]);
         assert_eq!(set.hashes, [[0x11; 32], [0x22; 32]]);
@@ -276,17 +287,17 @@ mod tests {
                 text(&ok).replacen("twofa-recovery", "twofa-recoverz", 1),
                 Format,
             ),
-            (alloc::format!("$twofa-recovery$v=1${ok}$"), Format),
+            (alloc::format!("$twofa-recovery$v=2${ok}$"), Format),
             (
-                String::from("$twofa-recovery$v=1$pbkdf2-sha256$i=1"),
+                String::from("$twofa-recovery$v=2$pbkdf2-sha256$i=1"),
                 Format,
             ),
             (String::from("$twofa-recovery"), Format),
-            (text(&ok).replacen("v=1", "v=01", 1), Version),
-            (text(&ok).replacen("v=1", "v=", 1), Version),
-            (text(&ok).replacen("v=1", "v=+1", 1), Version),
-            (text(&ok).replacen("v=1", "v=99999999999", 1), Version),
-            (text(&ok).replacen("v=1", "V=1", 1), Version),
+            (text(&ok).replacen("v=2", "v=02", 1), Version),
+            (text(&ok).replacen("v=2", "v=", 1), Version),
+            (text(&ok).replacen("v=2", "v=+2", 1), Version),
+            (text(&ok).replacen("v=2", "v=99999999999", 1), Version),
+            (text(&ok).replacen("v=2", "V=2", 1), Version),
             (text(&ok).replacen("pbkdf2-sha256", "PBKDF2", 1), Algorithm),
             (text(&ok).replacen("pbkdf2-sha256", "", 1), Algorithm),
             (
@@ -328,10 +339,16 @@ mod tests {
         assert_eq!(
             RecoveryCodeSet::decode(
                 &text(&alloc::format!("pbkdf2-sha256$i=30000${SALT}${HASH_A}"))
-                    .replacen("v=1", "v=7", 1)
+                    .replacen("v=2", "v=7", 1)
             ),
             Err(RecoveryError::UnsupportedVersion { version: 7 }.into())
         );
+        for version in [0, 3, 999_999_999] {
+            assert_eq!(
+                RecoveryCodeSet::decode(&alloc::format!("$twofa-recovery$v={version}$x$$")),
+                Err(RecoveryError::UnsupportedVersion { version }.into())
+            );
+        }
         let many: Vec<String> = (0..33u8).map(|i| BASE64_NOPAD.encode(&[i; 16])).collect();
         let mut fields = alloc::format!("x$${SALT}${}", many[..32].join(","));
         assert_eq!(
@@ -340,6 +357,9 @@ mod tests {
         );
         fields = alloc::format!("x$${SALT}${}", many.join(","));
         assert_eq!(part(&text(&fields)), Some(EncodingPart::Hashes));
+        // The longest text still read: malformed here, but not refused for its length.
+        let longest = "$".repeat(RecoveryCodeSet::MAX_ENCODED_LEN);
+        assert_eq!(part(&longest), Some(EncodingPart::Format));
         let huge = "$".repeat(RecoveryCodeSet::MAX_ENCODED_LEN + 1);
         assert_eq!(
             RecoveryCodeSet::decode(&huge),

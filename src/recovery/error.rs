@@ -80,6 +80,11 @@ pub enum RecoveryError {
         /// The version found.
         version: u32,
     },
+    /// The set was stored by an earlier release, in version 1 of the encoding, whose hashes
+    /// are not bound to a user id; no code of it is accepted, since such a set would work in
+    /// any user's record. It still decodes, so the record that holds it stays readable:
+    /// generate a new set for the user (for example after they confirm their password).
+    UnboundSet,
 }
 
 /// A part of the text encoding of a [`RecoveryCodeSet`](super::RecoveryCodeSet), named in
@@ -145,6 +150,9 @@ impl fmt::Display for RecoveryError {
             Self::UnsupportedVersion { version } => {
                 write!(f, "encoded set has unsupported format version {version}")
             }
+            Self::UnboundSet => f.write_str(
+                "the set predates recovery codes bound to the user id; generate new codes",
+            ),
         }
     }
 }

@@ -9,6 +9,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::RecoveryError;
+use super::encoding::parse_decimal;
 use crate::Error;
 
 /// A salted key derivation function for recovery codes.
@@ -35,8 +36,8 @@ use crate::Error;
 /// [`RecoveryError::InvalidHasher`].
 ///
 /// ```
+/// use twofa::Error;
 /// use twofa::recovery::{CodeHasher, RecoveryCodeSet};
-/// use twofa::{Error, rand_core::UnwrapErr};
 ///
 /// /// A scheme that takes its work factor from elsewhere, e.g. a remote HSM.
 /// struct Unsalted;
@@ -56,9 +57,9 @@ use crate::Error;
 ///
 /// # #[cfg(feature = "os-rng")] {
 /// let (codes, mut set) =
-///     RecoveryCodeSet::generate_with(&Unsalted, &mut UnwrapErr(getrandom::SysRng), 3)?;
+///     RecoveryCodeSet::generate_with(&Unsalted, "user-42", &mut twofa::os_rng(), 3)?;
 /// let first = codes.iter().next().unwrap();
-/// assert_eq!(set.use_code(first, &Unsalted)?, 2);
+/// assert_eq!(set.use_code(first, "user-42", &Unsalted)?, 2);
 /// # }
 /// # Ok::<(), Error>(())
 /// ```
@@ -72,7 +73,10 @@ pub trait CodeHasher: Send + Sync {
     /// Derives the hash of one code.
     ///
     /// `code` is the code in canonical form: ten upper-case characters of the alphabet,
-    /// without the dash. `salt` is the set's salt and `parameters` the parameters the set was
+    /// without the dash. `salt` is 32 bytes that bind the set to its user: SHA-256 over a
+    /// fixed label, the length of the user id, the user id and the set's stored salt, so the
+    /// same code hashes differently for every user and every set (a scheme with a shorter
+    /// salt, such as bcrypt's 16 bytes, may use a prefix). `parameters` are those the set was
     /// hashed with (those of [`parameters`](CodeHasher::parameters) when the set was made,
     /// perhaps by another configuration of the same scheme).
     ///
@@ -168,17 +172,8 @@ impl Pbkdf2Hasher {
     /// [`RecoveryError::InvalidIterations`] outside
     /// [`MIN_ITERATIONS`](Pbkdf2Hasher::MIN_ITERATIONS) to
     /// [`MAX_ITERATIONS`](Pbkdf2Hasher::MAX_ITERATIONS).
-    pub fn with_iterations(mut self, iterations: u32) -> Result<Pbkdf2Hasher, Error> {
-        if !(Self::MIN_ITERATIONS..=Self::MAX_ITERATIONS).contains(&iterations) {
-            return Err(RecoveryError::InvalidIterations {
-                requested: iterations,
-                min: Self::MIN_ITERATIONS,
-                max: Self::MAX_ITERATIONS,
-            }
-            .into());
-        }
-        self.iterations = iterations;
-        Ok(self)
+    pub fn with_iterations(self, iterations: u32) -> Result<Pbkdf2Hasher, Error> {
+        self.with_iterations_from(Self::MIN_ITERATIONS, iterations)
     }
 
     /// Sets the server-side pepper: a secret key of 16 to 128 bytes, the same for every set.
@@ -218,17 +213,8 @@ impl Pbkdf2Hasher {
     /// # Errors
     ///
     /// [`RecoveryError::InvalidIterations`] for 0 or over `MAX_ITERATIONS`.
-    pub fn danger_with_iterations(mut self, iterations: u32) -> Result<Pbkdf2Hasher, Error> {
-        if !(1..=Self::MAX_ITERATIONS).contains(&iterations) {
-            return Err(RecoveryError::InvalidIterations {
-                requested: iterations,
-                min: 1,
-                max: Self::MAX_ITERATIONS,
-            }
-            .into());
-        }
-        self.iterations = iterations;
-        Ok(self)
+    pub fn danger_with_iterations(self, iterations: u32) -> Result<Pbkdf2Hasher, Error> {
+        self.with_iterations_from(1, iterations)
     }
 
     /// The iteration count for new sets.
@@ -239,6 +225,19 @@ impl Pbkdf2Hasher {
     /// Whether a pepper is set.
     pub fn has_pepper(&self) -> bool {
         self.pepper.is_some()
+    }
+
+    fn with_iterations_from(mut self, min: u32, iterations: u32) -> Result<Pbkdf2Hasher, Error> {
+        if !(min..=Self::MAX_ITERATIONS).contains(&iterations) {
+            return Err(RecoveryError::InvalidIterations {
+                requested: iterations,
+                min,
+                max: Self::MAX_ITERATIONS,
+            }
+            .into());
+        }
+        self.iterations = iterations;
+        Ok(self)
     }
 }
 
@@ -304,17 +303,9 @@ impl CodeHasher for Pbkdf2Hasher {
 /// tampered set from making one check take minutes.
 fn parse_parameters(parameters: &str) -> Option<(u32, bool)> {
     let mut pairs = parameters.split(',');
-    let iterations = pairs.next()?.strip_prefix("i=")?;
     // Canonical decimal only, so that one set has exactly one encoding.
-    if iterations.is_empty()
-        || iterations.len() > 8
-        || iterations.starts_with('0')
-        || !iterations.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let iterations: u32 = iterations.parse().ok()?;
-    if iterations > Pbkdf2Hasher::MAX_ITERATIONS {
+    let iterations = parse_decimal(pairs.next()?.strip_prefix("i=")?)?;
+    if !(1..=Pbkdf2Hasher::MAX_ITERATIONS).contains(&iterations) {
         return None;
     }
     let peppered = match pairs.next() {
@@ -369,6 +360,8 @@ mod tests {
             "p=1,i=1000",
             "i=1000,",
             "i=4294967295",
+            "i=100000000",
+            "i=000",
             "i=99999999999999999999",
         ] {
             assert_eq!(parse_parameters(bad), None, "{bad:?}");
@@ -442,5 +435,11 @@ mod tests {
         let shown = alloc::format!("{hasher:?}");
         assert!(!shown.contains("0123"), "{shown}");
         assert!(!shown.contains("48"), "{shown}");
+        assert_eq!(
+            shown,
+            "Pbkdf2Hasher { iterations: 30000, pepper: Some([redacted]) }"
+        );
+        let plain = alloc::format!("{:?}", Pbkdf2Hasher::new());
+        assert_eq!(plain, "Pbkdf2Hasher { iterations: 30000, pepper: None }");
     }
 }

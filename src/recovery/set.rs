@@ -5,13 +5,21 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroizing;
 
 use super::alphabet::{self, CODE_BITS, CODE_CHARS};
-use super::encoding::{self, MAX_HASH_LEN, MIN_HASH_LEN};
+use super::encoding::{self, Version};
 use super::{CodeHasher, RecoveryCodes, RecoveryError};
 use crate::Error;
+
+/// The shortest hash a set may hold, in bytes.
+pub(super) const MIN_HASH_LEN: usize = 16;
+/// The longest hash a set may hold, in bytes.
+pub(super) const MAX_HASH_LEN: usize = 64;
+/// The length of the salt a [`CodeHasher`] receives: the set's salt bound to the user id.
+pub(super) const BOUND_SALT_LEN: usize = 32;
 
 /// The hashes of a user's unused recovery codes: what the host stores.
 ///
@@ -21,6 +29,12 @@ use crate::Error;
 /// salt of at least 32 bits per look-up secret; a per-set salt still differs between users
 /// and between generations). Regenerating makes a new salt, so nothing of an old set works
 /// against a new one.
+///
+/// A set belongs to one user: the user id goes into every derivation (see
+/// [`CodeHasher::hash`]), so a set copied into another user's record accepts none of its
+/// codes there. With a pepper (see [`Pbkdf2Hasher`](super::Pbkdf2Hasher)), someone who can
+/// write to the store but does not hold the pepper can neither make a set nor move one between
+/// users.
 ///
 /// [`encode`](RecoveryCodeSet::encode) gives a stable, versioned line of text for one database
 /// column, and [`decode`](RecoveryCodeSet::decode) reads it back. `Debug` shows only how many
@@ -32,16 +46,21 @@ use crate::Error;
 /// use twofa::recovery::{Pbkdf2Hasher, RecoveryCodeSet, RecoveryError};
 ///
 /// let hasher = Pbkdf2Hasher::new();
-/// let (codes, set) = RecoveryCodeSet::generate(&hasher)?;
+/// let (codes, set) = RecoveryCodeSet::generate(&hasher, "user-42")?;
 /// let stored: String = set.encode(); // keep this; show `codes` to the user once
 ///
 /// // Later, at sign-in:
 /// let mut set = RecoveryCodeSet::decode(&stored)?;
 /// let typed = codes.iter().next().unwrap().to_lowercase(); // how a user might type it
-/// assert_eq!(set.use_code(&typed, &hasher)?, 9);
+/// // Only for the user it was made for.
+/// assert_eq!(
+///     set.use_code(&typed, "user-43", &hasher),
+///     Err(Error::Recovery(RecoveryError::InvalidCode))
+/// );
+/// assert_eq!(set.use_code(&typed, "user-42", &hasher)?, 9);
 /// // A code works once.
 /// assert_eq!(
-///     set.use_code(&typed, &hasher),
+///     set.use_code(&typed, "user-42", &hasher),
 ///     Err(Error::Recovery(RecoveryError::InvalidCode))
 /// );
 /// let stored = set.encode(); // save the set without the used code
@@ -50,6 +69,7 @@ use crate::Error;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct RecoveryCodeSet {
+    pub(super) version: Version,
     pub(super) algorithm: String,
     pub(super) parameters: String,
     pub(super) salt: Vec<u8>,
@@ -72,10 +92,13 @@ impl RecoveryCodeSet {
     /// input is refused before any hashing.
     pub const MAX_INPUT_LEN: usize = alphabet::MAX_INPUT_LEN;
 
-    /// Makes [`DEFAULT_COUNT`](RecoveryCodeSet::DEFAULT_COUNT) (10) new codes with the
-    /// operating system's random number generator, and the set of their hashes.
+    /// Makes [`DEFAULT_COUNT`](RecoveryCodeSet::DEFAULT_COUNT) (10) new codes for the user
+    /// `user_id` with the operating system's random number generator, and the set of their
+    /// hashes.
     ///
-    /// Show the codes to the user once and store the set; see [`RecoveryCodeSet`].
+    /// Show the codes to the user once and store the set; see [`RecoveryCodeSet`]. `user_id`
+    /// is the stable id of the user whose record holds the set, the same that is given to
+    /// [`use_code`](RecoveryCodeSet::use_code).
     ///
     /// # Errors
     ///
@@ -86,28 +109,26 @@ impl RecoveryCodeSet {
     /// If the operating system cannot provide random bytes, which on supported platforms
     /// happens only when the system is broken.
     #[cfg(feature = "os-rng")]
-    pub fn generate(hasher: &dyn CodeHasher) -> Result<(RecoveryCodes, RecoveryCodeSet), Error> {
-        Self::generate_with(
-            hasher,
-            &mut rand_core::UnwrapErr(getrandom::SysRng),
-            Self::DEFAULT_COUNT,
-        )
+    pub fn generate(
+        hasher: &dyn CodeHasher,
+        user_id: &str,
+    ) -> Result<(RecoveryCodes, RecoveryCodeSet), Error> {
+        Self::generate_with(hasher, user_id, &mut crate::os_rng(), Self::DEFAULT_COUNT)
     }
 
-    /// Makes `count` new codes with the given cryptographically secure generator, and the set
-    /// of their hashes.
+    /// Makes `count` new codes for the user `user_id` with the given cryptographically secure
+    /// generator, and the set of their hashes.
     ///
     /// Each code is 50 random bits; no two codes of a set are the same. Hashing costs one key
     /// derivation per code.
     ///
     /// ```
     /// # #[cfg(feature = "os-rng")] {
-    /// use twofa::rand_core::UnwrapErr;
     /// use twofa::recovery::{Pbkdf2Hasher, RecoveryCodeSet};
     ///
     /// let hasher = Pbkdf2Hasher::new();
     /// let (codes, set) =
-    ///     RecoveryCodeSet::generate_with(&hasher, &mut UnwrapErr(getrandom::SysRng), 16)?;
+    ///     RecoveryCodeSet::generate_with(&hasher, "user-42", &mut twofa::os_rng(), 16)?;
     /// assert_eq!((codes.len(), set.remaining()), (16, 16));
     /// # }
     /// # Ok::<(), twofa::Error>(())
@@ -122,6 +143,7 @@ impl RecoveryCodeSet {
     /// - any error of the hasher.
     pub fn generate_with<R: CryptoRng + ?Sized>(
         hasher: &dyn CodeHasher,
+        user_id: &str,
         rng: &mut R,
         count: usize,
     ) -> Result<(RecoveryCodes, RecoveryCodeSet), Error> {
@@ -143,19 +165,16 @@ impl RecoveryCodeSet {
         rng.fill_bytes(&mut salt);
         let codes = unique_codes(rng, count)?;
 
+        let bound_salt = bound_salt(&salt, user_id);
         let mut hashes: Vec<Vec<u8>> = Vec::with_capacity(count);
         for code in codes.iter() {
-            let hash = hasher.hash(code, &salt, &parameters)?;
-            let consistent = hashes.first().is_none_or(|first| first.len() == hash.len());
-            if !consistent
-                || !(MIN_HASH_LEN..=MAX_HASH_LEN).contains(&hash.len())
-                || hashes.contains(&hash)
-            {
+            let hash = hasher.hash(code, &bound_salt, &parameters)?;
+            if !push_hash(&mut hashes, hash) {
                 return Err(RecoveryError::InvalidHasher.into());
             }
-            hashes.push(hash);
         }
         let set = RecoveryCodeSet {
+            version: Version::BoundToUser,
             algorithm,
             parameters,
             salt,
@@ -164,7 +183,11 @@ impl RecoveryCodeSet {
         Ok((RecoveryCodes::from_canonical(&codes), set))
     }
 
-    /// Checks a code the user typed and, if it is one of the unused codes, uses it up.
+    /// Checks a code the user `user_id` typed and, if it is one of the unused codes of their
+    /// set, uses it up.
+    ///
+    /// `user_id` must be the one the set was generated for: checked for another user, the
+    /// set accepts no code.
     ///
     /// The input is read leniently: case, spaces and dashes anywhere, and the look-alike
     /// letters `O` (for `0`), `I` and `L` (for `1`) and `U` (for `V`) do not matter. Input over
@@ -179,12 +202,23 @@ impl RecoveryCodeSet {
     ///
     /// # Errors
     ///
-    /// - [`RecoveryError::InvalidCode`] for a wrong, used, or malformed code, all alike;
+    /// - [`RecoveryError::InvalidCode`] for a wrong, used, or malformed code, or a set made
+    ///   for another user, all alike;
+    /// - [`RecoveryError::UnboundSet`] for a set stored by an earlier release (encoding
+    ///   version 1), before any hashing: generate a new set;
     /// - [`RecoveryError::HasherMismatch`] if the set was made with another scheme than
     ///   `hasher` (a different name is found before the input is read; a different pepper
     ///   setting of [`Pbkdf2Hasher`](super::Pbkdf2Hasher) when a well-formed code is hashed);
     /// - any error of the hasher, such as [`RecoveryError::InvalidParameters`].
-    pub fn use_code(&mut self, typed: &str, hasher: &dyn CodeHasher) -> Result<usize, Error> {
+    pub fn use_code(
+        &mut self,
+        typed: &str,
+        user_id: &str,
+        hasher: &dyn CodeHasher,
+    ) -> Result<usize, Error> {
+        if self.version != Version::BoundToUser {
+            return Err(RecoveryError::UnboundSet.into());
+        }
         if hasher.algorithm() != self.algorithm {
             return Err(RecoveryError::HasherMismatch.into());
         }
@@ -194,24 +228,25 @@ impl RecoveryCodeSet {
         if self.hashes.is_empty() {
             return Err(RecoveryError::InvalidCode.into());
         }
-        let candidate = Zeroizing::new(hasher.hash(&*code, &self.salt, &self.parameters)?);
+        let bound_salt = bound_salt(&self.salt, user_id);
+        let candidate = Zeroizing::new(hasher.hash(&*code, &bound_salt, &self.parameters)?);
         let mut found = Choice::from(0);
         let mut position = 0u32;
-        for (i, stored) in self.hashes.iter().enumerate() {
-            // At most MAX_COUNT hashes after decode or generate, so the index fits.
-            let index = u32::try_from(i).unwrap_or(u32::MAX);
+        for (stored, index) in self.hashes.iter().zip(0u32..) {
             let matched = stored.as_slice().ct_eq(candidate.as_slice());
             position.conditional_assign(&index, matched);
             found |= matched;
         }
-        if bool::from(found) {
-            let position = usize::try_from(position).unwrap_or(usize::MAX);
-            if position < self.hashes.len() {
-                self.hashes.remove(position);
-                return Ok(self.hashes.len());
-            }
+        if !bool::from(found) {
+            return Err(RecoveryError::InvalidCode.into());
         }
-        Err(RecoveryError::InvalidCode.into())
+        let mut index = 0u32;
+        self.hashes.retain(|_| {
+            let keep = index != position;
+            index += 1;
+            keep
+        });
+        Ok(self.hashes.len())
     }
 
     /// How many unused codes the set holds.
@@ -238,6 +273,38 @@ impl fmt::Debug for RecoveryCodeSet {
             .field("remaining", &self.hashes.len())
             .finish_non_exhaustive()
     }
+}
+
+/// The salt a [`CodeHasher`] receives: SHA-256 over a label, the length of the user id (as
+/// eight big-endian bytes), the user id and the set's salt. The label keeps the value apart
+/// from any other use of SHA-256, and the length prefix keeps user id and salt from shifting
+/// into each other.
+fn bound_salt(salt: &[u8], user_id: &str) -> [u8; BOUND_SALT_LEN] {
+    // A `usize` always fits in a `u64` on the targets Rust supports.
+    let user_id_len = u64::try_from(user_id.len()).unwrap_or(u64::MAX);
+    Sha256::new()
+        .chain_update(b"twofa-recovery v=2 user salt\0")
+        .chain_update(user_id_len.to_be_bytes())
+        .chain_update(user_id.as_bytes())
+        .chain_update(salt)
+        .finalize()
+        .into()
+}
+
+/// Adds a hash to the hashes of a set, unless that would make the set invalid: more than
+/// [`MAX_COUNT`](RecoveryCodeSet::MAX_COUNT) hashes, a length outside [`MIN_HASH_LEN`] to
+/// [`MAX_HASH_LEN`] or unlike that of the others, or a repeated hash (one code that would
+/// work twice). Both generation and decoding go through here.
+pub(super) fn push_hash(hashes: &mut Vec<Vec<u8>>, hash: Vec<u8>) -> bool {
+    let fits = match hashes.first() {
+        Some(first) => first.len() == hash.len(),
+        None => (MIN_HASH_LEN..=MAX_HASH_LEN).contains(&hash.len()),
+    };
+    if !fits || hashes.len() >= RecoveryCodeSet::MAX_COUNT || hashes.contains(&hash) {
+        return false;
+    }
+    hashes.push(hash);
+    true
 }
 
 /// `count` distinct codes in canonical form.
@@ -312,6 +379,8 @@ mod tests {
 
     impl rand_core::TryCryptoRng for Stuck {}
 
+    const USER: &str = "user-42";
+
     fn cheap() -> Pbkdf2Hasher {
         Pbkdf2Hasher::new()
             .with_iterations(Pbkdf2Hasher::MIN_ITERATIONS)
@@ -320,7 +389,8 @@ mod tests {
 
     #[test]
     fn codes_come_from_the_generator() {
-        let (codes, set) = RecoveryCodeSet::generate_with(&cheap(), &mut Replay(0), 3).unwrap();
+        let (codes, set) =
+            RecoveryCodeSet::generate_with(&cheap(), USER, &mut Replay(0), 3).unwrap();
         assert_eq!(
             codes.iter().collect::<Vec<_>>(),
             ["00000-00001", "00000-00002", "00000-00003"]
@@ -329,25 +399,62 @@ mod tests {
         assert_eq!(set.algorithm(), "pbkdf2-sha256");
         assert_eq!(set.parameters(), "i=1000");
         // The high bits of each draw are dropped: 2^50 + 1 makes the same code as 1.
-        let (codes, _) = RecoveryCodeSet::generate_with(&cheap(), &mut Replay(1 << 50), 1).unwrap();
+        let (codes, _) =
+            RecoveryCodeSet::generate_with(&cheap(), USER, &mut Replay(1 << 50), 1).unwrap();
         assert_eq!(codes.iter().next(), Some("00000-00001"));
+    }
+
+    #[test]
+    fn the_user_id_is_bound_into_the_salt_the_hasher_gets() {
+        // Computed independently with Python:
+        //   s = hashlib.sha256(b"twofa-recovery v=2 user salt\0" + (7).to_bytes(8, "big")
+        //                      + b"user-42" + bytes([0xa5] * 16)).digest()
+        //   hashlib.pbkdf2_hmac("sha256", b"0000000003", s, 1000)
+        let salt = bound_salt(&[0xa5; 16], USER);
+        assert_eq!(
+            data_encoding::HEXLOWER.encode(&salt),
+            "1f3bf01459e12205cc3aba4a49c1acfdf75d0e24a7b0ef0cb8e5739b5c0f786c"
+        );
+        let (_, set) = RecoveryCodeSet::generate_with(&cheap(), USER, &mut Replay(0), 3).unwrap();
+        assert_eq!(
+            data_encoding::HEXLOWER.encode(&set.hashes[2]),
+            "ef7656748a16b527ddfba4a5dcde4dd5c434f25688885a03b11eda63d239bd67"
+        );
+        // Unambiguous: moving bytes between user id and salt changes the result.
+        assert_ne!(bound_salt(b"2", "user-4"), bound_salt(b"", "user-42"));
+        assert_ne!(bound_salt(&[0xa5; 16], ""), bound_salt(&[0xa5; 16], "\0"));
+    }
+
+    #[test]
+    fn a_set_refuses_its_own_codes_for_another_user() {
+        let (_, mut set) =
+            RecoveryCodeSet::generate_with(&cheap(), USER, &mut Replay(0), 3).unwrap();
+        for user in ["user-43", "user-4", "USER-42", "user-42 ", ""] {
+            assert_eq!(
+                set.use_code("00000-00002", user, &cheap()),
+                Err(RecoveryError::InvalidCode.into()),
+                "{user:?}"
+            );
+        }
+        assert_eq!(set.remaining(), 3);
+        assert_eq!(set.use_code("00000-00002", USER, &cheap()), Ok(2));
     }
 
     #[test]
     fn a_stuck_generator_is_an_error_not_a_loop() {
         assert_eq!(
-            RecoveryCodeSet::generate_with(&cheap(), &mut Stuck, 2).unwrap_err(),
+            RecoveryCodeSet::generate_with(&cheap(), USER, &mut Stuck, 2).unwrap_err(),
             Error::Recovery(RecoveryError::BrokenRandomness)
         );
         // One code needs no second draw.
-        assert!(RecoveryCodeSet::generate_with(&cheap(), &mut Stuck, 1).is_ok());
+        assert!(RecoveryCodeSet::generate_with(&cheap(), USER, &mut Stuck, 1).is_ok());
     }
 
     #[test]
     fn count_is_bounded() {
         for count in [0, 33, usize::MAX] {
             assert_eq!(
-                RecoveryCodeSet::generate_with(&cheap(), &mut Replay(0), count).unwrap_err(),
+                RecoveryCodeSet::generate_with(&cheap(), USER, &mut Replay(0), count).unwrap_err(),
                 Error::Recovery(RecoveryError::InvalidCount {
                     requested: count,
                     min: 1,
@@ -359,25 +466,26 @@ mod tests {
 
     #[test]
     fn the_matching_hash_is_the_one_removed() {
-        let (codes, mut set) = RecoveryCodeSet::generate_with(&cheap(), &mut Replay(0), 4).unwrap();
+        let (codes, mut set) =
+            RecoveryCodeSet::generate_with(&cheap(), USER, &mut Replay(0), 4).unwrap();
         let before = set.hashes.clone();
-        assert_eq!(set.use_code("00000-00003", &cheap()), Ok(3));
+        assert_eq!(set.use_code("00000-00003", USER, &cheap()), Ok(3));
         assert_eq!(
             set.hashes,
             [before[0].clone(), before[1].clone(), before[3].clone()]
         );
         assert_eq!(
-            set.use_code("00000-00003", &cheap()),
+            set.use_code("00000-00003", USER, &cheap()),
             Err(RecoveryError::InvalidCode.into())
         );
-        assert_eq!(set.use_code("00000-00001", &cheap()), Ok(2));
+        assert_eq!(set.use_code("00000-00001", USER, &cheap()), Ok(2));
         assert_eq!(set.hashes, [before[1].clone(), before[3].clone()]);
         drop(codes);
     }
 
     #[test]
     fn debug_shows_only_the_count() {
-        let (_, set) = RecoveryCodeSet::generate_with(&cheap(), &mut Replay(0), 2).unwrap();
+        let (_, set) = RecoveryCodeSet::generate_with(&cheap(), USER, &mut Replay(0), 2).unwrap();
         assert_eq!(
             alloc::format!("{set:?}"),
             "RecoveryCodeSet { remaining: 2, .. }"

@@ -1,6 +1,5 @@
 //! AES-256-GCM sealing with a keyring, for production.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -9,12 +8,9 @@ use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use super::sealed::check_key_id;
+use super::sealed::{AES_GCM_NONCE_LEN as NONCE_LEN, KeyId};
 use super::{SealError, SealScheme, SealedSecret, SecretSealer};
 use crate::{Error, Secret};
-
-/// The length of an AES-GCM nonce, in bytes (96 bits, as NIST SP 800-38D recommends).
-const NONCE_LEN: usize = 12;
 
 /// A [`SecretSealer`] that encrypts with AES-256-GCM under a keyring of named keys.
 ///
@@ -74,12 +70,12 @@ const NONCE_LEN: usize = 12;
 ///   only. The key bytes you pass in are copied into the cipher state; zeroize your own copy
 ///   (for example with [`zeroize::Zeroizing`]).
 pub struct AesGcmSealer {
-    keys: Vec<SealingKey>,
-    current: usize,
+    current: SealingKey,
+    old: Vec<SealingKey>,
 }
 
 struct SealingKey {
-    id: String,
+    id: KeyId,
     // With the `zeroize` feature of `aes-gcm`, the cipher zeroizes its round keys and
     // GHASH key on drop.
     cipher: Aes256Gcm,
@@ -103,8 +99,8 @@ impl AesGcmSealer {
     /// [`AesGcmSealer::generate_key`]), not a password.
     pub fn new(key_id: &str, key: &[u8]) -> Result<AesGcmSealer, Error> {
         Ok(AesGcmSealer {
-            keys: alloc::vec![SealingKey::new(key_id, key)?],
-            current: 0,
+            current: SealingKey::new(key_id, key)?,
+            old: Vec::new(),
         })
     }
 
@@ -125,7 +121,9 @@ impl AesGcmSealer {
     /// As [`AesGcmSealer::new`], and [`SealError::DuplicateKeyId`] when the keyring already
     /// has the key id.
     pub fn with_old_key(mut self, key_id: &str, key: &[u8]) -> Result<AesGcmSealer, Error> {
-        self.add(key_id, key)?;
+        let key = SealingKey::new(key_id, key)?;
+        key.check_unique(self.keys())?;
+        self.old.push(key);
         Ok(self)
     }
 
@@ -135,9 +133,10 @@ impl AesGcmSealer {
     /// ```
     /// use twofa::AesGcmSealer;
     ///
-    /// let keyring = [("2024-01", [1; 32]), ("2025-01", [2; 32])];
+    /// let keyring = [("2024-01", [1; 32]), ("2025-01", [2; 32]), ("2023-01", [3; 32])];
     /// let sealer = AesGcmSealer::from_keyring("2025-01", keyring)?;
     /// assert_eq!(sealer.current_key_id(), "2025-01");
+    /// assert_eq!(sealer.key_ids().collect::<Vec<_>>(), ["2025-01", "2024-01", "2023-01"]);
     /// # Ok::<(), twofa::Error>(())
     /// ```
     ///
@@ -154,24 +153,24 @@ impl AesGcmSealer {
         K: AsRef<str>,
         V: AsRef<[u8]>,
     {
-        check_key_id(current_key_id.as_bytes())?;
-        let mut sealer = AesGcmSealer {
-            keys: Vec::new(),
-            current: 0,
-        };
+        KeyId::new(current_key_id)?;
+        let mut old: Vec<SealingKey> = Vec::new();
         for (key_id, key) in keys {
-            sealer.add(key_id.as_ref(), key.as_ref())?;
+            let key = SealingKey::new(key_id.as_ref(), key.as_ref())?;
+            key.check_unique(old.iter())?;
+            old.push(key);
         }
-        if sealer.keys.is_empty() {
+        if old.is_empty() {
             return Err(SealError::EmptyKeyring.into());
         }
-        sealer.current =
-            sealer
-                .position(current_key_id)
-                .ok_or_else(|| SealError::UnknownCurrentKeyId {
-                    key_id: current_key_id.into(),
-                })?;
-        Ok(sealer)
+        let current = old
+            .iter()
+            .position(|key| key.id.as_str() == current_key_id)
+            .ok_or_else(|| SealError::UnknownCurrentKeyId {
+                key_id: current_key_id.into(),
+            })?;
+        let current = old.remove(current);
+        Ok(AesGcmSealer { current, old })
     }
 
     /// Makes a new random 32-byte key from the operating system's generator.
@@ -213,14 +212,13 @@ impl AesGcmSealer {
 
     /// The id of the key new secrets are sealed under.
     pub fn current_key_id(&self) -> &str {
-        self.keys
-            .get(self.current)
-            .map_or("", |key| key.id.as_str())
+        self.current.id.as_str()
     }
 
-    /// The ids of every key in the keyring, in the order they were added.
+    /// The ids of every key in the keyring: the current key's first, then the old keys' in
+    /// the order they were given.
     pub fn key_ids(&self) -> impl Iterator<Item = &str> {
-        self.keys.iter().map(|key| key.id.as_str())
+        self.keys().map(|key| key.id.as_str())
     }
 
     /// Seals as [`SecretSealer::seal`] does, drawing the nonce from the given generator
@@ -263,42 +261,19 @@ impl AesGcmSealer {
         user_id: &str,
         nonce: &[u8; NONCE_LEN],
     ) -> Result<SealedSecret, Error> {
-        let key = self
-            .keys
-            .get(self.current)
-            .ok_or(SealError::EncryptionFailed)?;
-        let body = secret.expose_bytes();
-        let mut bytes = SealedSecret::start(SealScheme::Aes256Gcm, &key.id, nonce, body)?;
-        let header_len = 3 + key.id.len();
-        let body_start = header_len + NONCE_LEN;
-        let aad = associated_data(&bytes[..header_len], user_id);
-        let encrypted = encrypt(&key.cipher, nonce, &aad, &mut bytes[body_start..]);
-        match encrypted {
-            Ok(tag) => {
-                bytes.extend_from_slice(&tag);
-                SealedSecret::finish(bytes)
-            }
-            Err(e) => {
-                zeroize::Zeroize::zeroize(&mut bytes);
-                Err(e.into())
-            }
-        }
+        let key = &self.current;
+        Ok(SealedSecret::build(
+            SealScheme::Aes256Gcm,
+            &key.id,
+            nonce,
+            secret,
+            |header, body| encrypt(&key.cipher, nonce, &associated_data(header, user_id), body),
+        )?)
     }
 
-    fn add(&mut self, key_id: &str, key: &[u8]) -> Result<(), Error> {
-        let key = SealingKey::new(key_id, key)?;
-        if self.position(key_id).is_some() {
-            return Err(SealError::DuplicateKeyId {
-                key_id: key_id.into(),
-            }
-            .into());
-        }
-        self.keys.push(key);
-        Ok(())
-    }
-
-    fn position(&self, key_id: &str) -> Option<usize> {
-        self.keys.iter().position(|key| key.id == key_id)
+    /// Every key: the current one first, then the old ones.
+    fn keys(&self) -> impl Iterator<Item = &SealingKey> {
+        core::iter::once(&self.current).chain(&self.old)
     }
 }
 
@@ -334,8 +309,8 @@ impl SecretSealer for AesGcmSealer {
             .into());
         }
         let key = self
-            .position(sealed.key_id())
-            .and_then(|i| self.keys.get(i))
+            .keys()
+            .find(|key| key.id.as_str() == sealed.key_id())
             .ok_or_else(|| SealError::UnknownKeyId {
                 key_id: sealed.key_id().into(),
             })?;
@@ -372,15 +347,25 @@ impl fmt::Debug for AesGcmSealer {
 
 impl SealingKey {
     fn new(key_id: &str, key: &[u8]) -> Result<SealingKey, SealError> {
-        check_key_id(key_id.as_bytes())?;
+        let id = KeyId::new(key_id)?;
         let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| SealError::InvalidKeyLength {
             len: key.len(),
             expected: AesGcmSealer::KEY_LEN,
         })?;
-        Ok(SealingKey {
-            id: key_id.into(),
-            cipher,
-        })
+        Ok(SealingKey { id, cipher })
+    }
+
+    /// Refuses a key whose id is already among `keys`.
+    fn check_unique<'a>(
+        &self,
+        mut keys: impl Iterator<Item = &'a SealingKey>,
+    ) -> Result<(), SealError> {
+        if keys.any(|seen| seen.id == self.id) {
+            return Err(SealError::DuplicateKeyId {
+                key_id: self.id.as_str().into(),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -6,8 +6,10 @@
 //! lives somewhere else: a secret store, an environment variable, a KMS.
 //!
 //! [`SecretSealer`] is the seam. [`AesGcmSealer`] (feature `aes-gcm`, on by default) is the
-//! one to use: AES-256-GCM under a keyring of named keys. [`DangerPlaintextSealer`] does not
-//! encrypt at all and is for tests only.
+//! one to use: AES-256-GCM under a keyring of named keys. `DangerPlaintextSealer` does not
+//! encrypt at all and is for tests only: it exists only with the feature
+//! `danger-plaintext-sealer`, off by default, so that a release build cannot use it by
+//! accident. Enable it for tests alone, in `[dev-dependencies]`.
 //!
 //! # What sealing protects, and what it does not
 //!
@@ -50,22 +52,34 @@ use alloc::boxed::Box;
 #[cfg(feature = "aes-gcm")]
 mod aes;
 mod error;
+#[cfg(feature = "danger-plaintext-sealer")]
 mod plaintext;
 mod sealed;
 
 #[cfg(feature = "aes-gcm")]
 pub use aes::AesGcmSealer;
 pub use error::SealError;
+#[cfg(feature = "danger-plaintext-sealer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "danger-plaintext-sealer")))]
 pub use plaintext::DangerPlaintextSealer;
 pub use sealed::{SealScheme, SealedSecret};
 
 use crate::{Error, Secret};
 
+/// The test-only sealer is not re-exported at the crate root: code that names it says
+/// `seal::DangerPlaintextSealer`, and compiles only with the `danger-plaintext-sealer` feature.
+///
+/// ```compile_fail
+/// use twofa::DangerPlaintextSealer;
+/// ```
+#[cfg(doctest)]
+pub struct PlaintextSealerIsNotAtTheRoot;
+
 /// Seals secrets for storage and opens them again.
 ///
 /// The trait is object-safe: a service can hold an `Arc<dyn SecretSealer>`. It is
-/// implemented by `AesGcmSealer` and [`DangerPlaintextSealer`], and by
-/// references, boxes and `Arc`s of sealers.
+/// implemented by `AesGcmSealer` and `DangerPlaintextSealer`, and by references, boxes and
+/// `Arc`s of sealers.
 ///
 /// The user id passed in must be the stable id of the user whose record holds the secret,
 /// the same on [`seal`](SecretSealer::seal) and [`open`](SecretSealer::open): it is
@@ -73,13 +87,15 @@ use crate::{Error, Secret};
 /// does not open.
 ///
 /// ```
+/// # #[cfg(feature = "aes-gcm")] {
 /// use std::sync::Arc;
-/// use twofa::{DangerPlaintextSealer, Secret, SecretSealer};
+/// use twofa::{AesGcmSealer, Secret, SecretSealer};
 ///
-/// let sealer: Arc<dyn SecretSealer> = Arc::new(DangerPlaintextSealer::new());
+/// let sealer: Arc<dyn SecretSealer> = Arc::new(AesGcmSealer::new("2025-01", &[7; 32])?);
 /// let secret = Secret::from_bytes(&[5; 20])?;
 /// let sealed = sealer.seal(&secret, "user-42")?;
 /// assert_eq!(sealer.open(&sealed, "user-42")?, secret);
+/// # }
 /// # Ok::<(), twofa::Error>(())
 /// ```
 pub trait SecretSealer: Send + Sync {
@@ -173,7 +189,7 @@ forward_sealer!(&S);
 forward_sealer!(Box<S>);
 forward_sealer!(#[cfg(target_has_atomic = "ptr")] alloc::sync::Arc<S>);
 
-#[cfg(test)]
+#[cfg(all(test, feature = "danger-plaintext-sealer"))]
 mod tests {
     use super::*;
     use alloc::sync::Arc;

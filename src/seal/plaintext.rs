@@ -3,6 +3,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::sealed::KeyId;
 use super::{SealError, SealScheme, SealedSecret, SecretSealer};
 use crate::{Error, Secret};
 
@@ -20,7 +21,8 @@ use crate::{Error, Secret};
 /// [`DangerPlaintextSealer::KEY_ID`], and no other sealer opens them.
 ///
 /// ```
-/// use twofa::{DangerPlaintextSealer, Secret, SecretSealer};
+/// use twofa::seal::DangerPlaintextSealer;
+/// use twofa::{Secret, SecretSealer};
 ///
 /// let sealer = DangerPlaintextSealer::new();
 /// let secret = Secret::from_bytes(b"12345678901234567890")?;
@@ -33,14 +35,16 @@ use crate::{Error, Secret};
 ///
 /// # Security
 ///
-/// Nothing is protected. A production build should not construct this type; searching a
-/// code base for `danger` finds every use.
+/// Nothing is protected. The type exists only with the `danger-plaintext-sealer` feature,
+/// which is off by default: enable it in `[dev-dependencies]` only, so that a release build
+/// cannot construct it. Searching a code base for `danger` finds every use.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DangerPlaintextSealer;
 
 impl DangerPlaintextSealer {
     /// The key id written into every sealed secret.
     pub const KEY_ID: &'static str = "danger-plaintext";
+    const CHECKED_KEY_ID: KeyId = KeyId::fixed(Self::KEY_ID);
 
     /// Makes the sealer. See the type's documentation: for tests only.
     pub const fn new() -> DangerPlaintextSealer {
@@ -56,12 +60,13 @@ impl SecretSealer for DangerPlaintextSealer {
     ///
     /// None in practice; the signature is the trait's.
     fn seal(&self, secret: &Secret, user_id: &str) -> Result<SealedSecret, Error> {
-        let body = secret.expose_bytes();
-        let mut bytes = SealedSecret::start(SealScheme::DangerPlaintext, Self::KEY_ID, &[], body)?;
-        let header_len = 3 + Self::KEY_ID.len();
-        let tag = checksum(&bytes[..header_len], user_id, body);
-        bytes.extend_from_slice(&tag);
-        SealedSecret::finish(bytes)
+        Ok(SealedSecret::build(
+            SealScheme::DangerPlaintext,
+            &Self::CHECKED_KEY_ID,
+            &[],
+            secret,
+            |header, body| Ok(checksum(header, user_id, body)),
+        )?)
     }
 
     /// Checks the checksum and returns the secret.
@@ -130,6 +135,13 @@ mod tests {
         assert_eq!(&bytes[3..19], b"danger-plaintext");
         assert_eq!(&bytes[19..39], b"12345678901234567890");
         assert_eq!(bytes.len(), 39 + 16);
+    }
+
+    #[test]
+    fn the_fixed_key_id_follows_the_rules() {
+        assert!(
+            KeyId::new(DangerPlaintextSealer::KEY_ID) == Ok(DangerPlaintextSealer::CHECKED_KEY_ID)
+        );
     }
 
     #[test]

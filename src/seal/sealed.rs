@@ -1,5 +1,13 @@
 //! The sealed form of a secret and its byte layout.
 
+// Without a sealer (no `aes-gcm`, no `danger-plaintext-sealer`), sealed secrets can still be
+// read and stored, and the sealing side of this module goes unused.
+#![cfg_attr(
+    not(any(feature = "aes-gcm", feature = "danger-plaintext-sealer")),
+    allow(dead_code)
+)]
+
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -17,7 +25,7 @@ use crate::{Error, Secret};
 pub enum SealScheme {
     /// AES-256-GCM with a random 96-bit nonce: [`AesGcmSealer`](super::AesGcmSealer).
     Aes256Gcm,
-    /// No encryption at all: [`DangerPlaintextSealer`](super::DangerPlaintextSealer), for
+    /// No encryption at all: `DangerPlaintextSealer` (feature `danger-plaintext-sealer`), for
     /// tests only.
     DangerPlaintext,
 }
@@ -56,9 +64,39 @@ impl SealScheme {
     /// The length of the nonce that follows the key id, in bytes.
     pub(crate) const fn nonce_len(self) -> usize {
         match self {
-            Self::Aes256Gcm => 12,
+            Self::Aes256Gcm => AES_GCM_NONCE_LEN,
             Self::DangerPlaintext => 0,
         }
+    }
+}
+
+/// The length of an AES-GCM nonce, in bytes (96 bits, as NIST SP 800-38D recommends).
+pub(crate) const AES_GCM_NONCE_LEN: usize = 12;
+
+/// The length of the fixed part of the header: version, scheme and key id length.
+const FIXED_HEADER_LEN: usize = 3;
+
+/// A key id that follows the layout's rules (see [`check_key_id`]), so that sealing with it
+/// cannot fail on the key id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyId(Cow<'static, str>);
+
+impl KeyId {
+    /// Checks a key id given by the host.
+    #[cfg_attr(not(feature = "aes-gcm"), allow(dead_code))]
+    pub(crate) fn new(key_id: &str) -> Result<KeyId, SealError> {
+        check_key_id(key_id.as_bytes())?;
+        Ok(KeyId(Cow::Owned(key_id.into())))
+    }
+
+    /// A key id written in the code; a unit test checks each against the rules.
+    #[cfg(feature = "danger-plaintext-sealer")]
+    pub(crate) const fn fixed(key_id: &'static str) -> KeyId {
+        KeyId(Cow::Borrowed(key_id))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -94,15 +132,18 @@ impl SealScheme {
 /// the secret: a checksum anyone can recompute, not a protection.
 ///
 /// ```
-/// use twofa::{DangerPlaintextSealer, Secret, SealedSecret, SecretSealer};
+/// # #[cfg(feature = "aes-gcm")] {
+/// use twofa::{AesGcmSealer, Secret, SealedSecret, SecretSealer};
 ///
-/// let sealer = DangerPlaintextSealer::new();
+/// let sealer = AesGcmSealer::new("2025-01", &[7; 32])?;
 /// let secret = Secret::from_bytes(b"12345678901234567890")?;
 /// let stored: Vec<u8> = sealer.seal(&secret, "user-42")?.to_bytes();
+/// assert_eq!(stored.len(), 3 + 7 + 12 + 20 + 16);
 ///
 /// let sealed = SealedSecret::from_bytes(&stored)?;
-/// assert_eq!(sealed.key_id(), "danger-plaintext");
+/// assert_eq!(sealed.key_id(), "2025-01");
 /// assert_eq!(sealer.open(&sealed, "user-42")?, secret);
+/// # }
 /// # Ok::<(), twofa::Error>(())
 /// ```
 #[derive(Clone)]
@@ -119,7 +160,11 @@ impl SealedSecret {
     /// The length of the tag at the end, in bytes.
     pub const TAG_LEN: usize = 16;
     /// The longest encoding of a sealed secret, in bytes: what a storage column must hold.
-    pub const MAX_LEN: usize = 3 + Self::MAX_KEY_ID_LEN + 12 + Secret::MAX_LEN + Self::TAG_LEN;
+    pub const MAX_LEN: usize = FIXED_HEADER_LEN
+        + Self::MAX_KEY_ID_LEN
+        + AES_GCM_NONCE_LEN
+        + Secret::MAX_LEN
+        + Self::TAG_LEN;
 
     /// Reads a sealed secret from its encoding, as written by [`SealedSecret::to_bytes`].
     ///
@@ -160,9 +205,10 @@ impl SealedSecret {
             }
             .into());
         }
-        let key_id = rest.get(..key_id_len).ok_or(SealError::Truncated)?;
+        let (key_id, after_header) = rest
+            .split_at_checked(key_id_len)
+            .ok_or(SealError::Truncated)?;
         check_key_id(key_id)?;
-        let after_header = &rest[key_id_len..];
         let sealed_len = after_header
             .len()
             .checked_sub(scheme.nonce_len() + Self::TAG_LEN)
@@ -203,7 +249,7 @@ impl SealedSecret {
     pub fn key_id(&self) -> &str {
         // The key id was checked to be ASCII when the value was made, so this never fails;
         // the fallback only keeps the code free of panics.
-        core::str::from_utf8(&self.bytes[3..self.header_len()]).unwrap_or("")
+        core::str::from_utf8(&self.bytes[FIXED_HEADER_LEN..self.header_len()]).unwrap_or("")
     }
 
     /// The scheme the secret was sealed with.
@@ -211,34 +257,34 @@ impl SealedSecret {
         self.scheme
     }
 
-    /// Starts a sealed secret in a buffer with room for everything: the header, the nonce and
-    /// the body, which the caller then encrypts in place and follows with the tag. Writing
-    /// into a buffer that never grows leaves no stray copy of the plaintext on the heap.
-    pub(crate) fn start(
+    /// Seals `secret`: lays out the header, the nonce (of `scheme.nonce_len()` bytes) and the
+    /// secret in one buffer, hands the header and the body to `protect`, which encrypts the
+    /// body in place and returns the tag, and appends the tag. The buffer has room for
+    /// everything from the start and never grows, so no stray copy of the secret is left on
+    /// the heap; if `protect` fails, the buffer is wiped.
+    pub(crate) fn build(
         scheme: SealScheme,
-        key_id: &str,
+        key_id: &KeyId,
         nonce: &[u8],
-        body: &[u8],
-    ) -> Result<Vec<u8>, SealError> {
-        check_key_id(key_id.as_bytes())?;
-        let key_id_len = u8::try_from(key_id.len()).map_err(|_| SealError::KeyIdTooLong {
-            len: key_id.len(),
-            max: Self::MAX_KEY_ID_LEN,
-        })?;
-        let len = 3 + key_id.len() + nonce.len() + body.len() + Self::TAG_LEN;
-        let mut bytes = Vec::with_capacity(len);
-        bytes.extend_from_slice(&[Self::VERSION, scheme.id(), key_id_len]);
+        secret: &Secret,
+        protect: impl FnOnce(&[u8], &mut [u8]) -> Result<[u8; Self::TAG_LEN], SealError>,
+    ) -> Result<SealedSecret, SealError> {
+        debug_assert_eq!(nonce.len(), scheme.nonce_len());
+        let key_id = key_id.as_str();
+        let body = secret.expose_bytes();
+        let header_len = FIXED_HEADER_LEN + key_id.len();
+        let mut bytes = Vec::with_capacity(header_len + nonce.len() + body.len() + Self::TAG_LEN);
+        // A `KeyId` has at most MAX_KEY_ID_LEN (64) bytes, so its length fits in the byte.
+        bytes.extend_from_slice(&[Self::VERSION, scheme.id(), key_id.len() as u8]);
         bytes.extend_from_slice(key_id.as_bytes());
         bytes.extend_from_slice(nonce);
         bytes.extend_from_slice(body);
-        Ok(bytes)
-    }
-
-    /// Wraps an encoding finished by a sealer, checking it as [`SealedSecret::from_bytes`]
-    /// would.
-    pub(crate) fn finish(mut bytes: Vec<u8>) -> Result<SealedSecret, Error> {
-        match Self::check(&bytes) {
-            Ok(scheme) => Ok(SealedSecret { bytes, scheme }),
+        let (header, rest) = bytes.split_at_mut(header_len);
+        match protect(header, &mut rest[nonce.len()..]) {
+            Ok(tag) => {
+                bytes.extend_from_slice(&tag);
+                Ok(SealedSecret { bytes, scheme })
+            }
             Err(e) => {
                 bytes.zeroize();
                 Err(e)
@@ -270,7 +316,7 @@ impl SealedSecret {
     }
 
     fn header_len(&self) -> usize {
-        3 + usize::from(self.bytes[2])
+        FIXED_HEADER_LEN + usize::from(self.bytes[FIXED_HEADER_LEN - 1])
     }
 }
 
@@ -300,7 +346,7 @@ impl PartialEq for SealedSecret {
 impl Eq for SealedSecret {}
 
 /// Checks a key id: 1 to 64 bytes of printable ASCII without spaces.
-pub(crate) fn check_key_id(key_id: &[u8]) -> Result<(), SealError> {
+fn check_key_id(key_id: &[u8]) -> Result<(), SealError> {
     if key_id.is_empty() {
         return Err(SealError::EmptyKeyId);
     }
@@ -342,6 +388,38 @@ mod tests {
         assert_eq!(sealed.body(), &[5; 20]);
         assert_eq!(sealed.tag(), &[6; 16]);
         assert_eq!(sealed.as_bytes(), &bytes[..]);
+    }
+
+    #[test]
+    fn build_lays_out_what_from_bytes_reads() {
+        let secret = Secret::from_legacy_bytes(&[5; 10]).unwrap();
+        let key_id = KeyId::new("k1").unwrap();
+        let sealed = SealedSecret::build(
+            SealScheme::Aes256Gcm,
+            &key_id,
+            &[9; AES_GCM_NONCE_LEN],
+            &secret,
+            |header, body| {
+                assert_eq!(header, &[1, 1, 2, b'k', b'1']);
+                assert_eq!(body, &[5; 10]);
+                body.fill(7);
+                Ok([6; SealedSecret::TAG_LEN])
+            },
+        )
+        .unwrap();
+        let mut expected = vec![1, 1, 2, b'k', b'1'];
+        expected.extend_from_slice(&[9; 12]);
+        expected.extend_from_slice(&[7; 10]);
+        expected.extend_from_slice(&[6; 16]);
+        assert_eq!(sealed.as_bytes(), &expected[..]);
+        assert_eq!(SealedSecret::from_bytes(&expected).unwrap(), sealed);
+        assert_eq!(sealed.scheme(), SealScheme::Aes256Gcm);
+        let failed =
+            SealedSecret::build(SealScheme::Aes256Gcm, &key_id, &[0; 12], &secret, |_, _| {
+                Err(SealError::EncryptionFailed)
+            });
+        assert_eq!(failed, Err(SealError::EncryptionFailed));
+        assert_eq!(KeyId::new(""), Err(SealError::EmptyKeyId));
     }
 
     #[test]

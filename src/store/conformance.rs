@@ -20,8 +20,12 @@
 //! `None`; an update of a missing record conflicts and creates nothing; a round trip keeps
 //! the largest record a user can have (enabled, 50 trusted devices with long labels: about
 //! 11 KB of text, so a too-narrow column is caught); an insert happens only where no record
-//! exists; a save with a stale version conflicts and writes nothing; and of many concurrent
-//! inserts, and of many concurrent saves from one version, exactly one wins.
+//! exists; a save with a stale version conflicts and writes nothing; of many concurrent
+//! inserts, and of many concurrent saves from one version, exactly one wins; and user ids that
+//! a database could confuse stay different users ([`distinct_user_id_pairs`]: 255-byte ids
+//! that differ only in the last byte, ids that differ only in case, in an accent, in Unicode
+//! normalisation, in a trailing space, non-ASCII and emoji ids). A store that truncates ids or
+//! compares them under a case-insensitive collation fails.
 
 use std::fmt;
 use std::future::Future;
@@ -166,7 +170,106 @@ pub async fn check_store<S: Store>(store: &S) -> Result<(), ConformanceFailure> 
     let savers: Vec<_> = (0..RACERS)
         .map(|_| Box::pin(store.save(&id, &large, Some(base.version))))
         .collect();
-    count_single_winner(join_all(savers).await, "concurrent savers")
+    count_single_winner(join_all(savers).await, "concurrent savers")?;
+
+    check_distinct_ids(store, &large).await
+}
+
+/// Pairs of user ids that name different users, each with what a store that mixes them up
+/// does wrong. Every id is at most 255 bytes, the longest the core accepts.
+pub fn distinct_user_id_pairs() -> Vec<(&'static str, String, String)> {
+    let id = |rest: &str| format!("twofa-conformance-{rest}");
+    // 255 bytes: `fill` repeated after the tag, then `last` (one byte, or the tail given).
+    let long = |tag: &str, fill: char, last: &str| {
+        let mut s = id(tag);
+        while s.len() + fill.len_utf8() + last.len() <= 255 {
+            s.push(fill);
+        }
+        while s.len() + last.len() < 255 {
+            s.push('x');
+        }
+        s.push_str(last);
+        s
+    };
+    vec![
+        (
+            "255-byte ids that differ only in the last byte (a store truncating ids mixes them up)",
+            long("long-", 'x', "a"),
+            long("long-", 'x', "b"),
+        ),
+        (
+            "255-byte non-ASCII ids that differ only at the end",
+            long("long-utf8-", '\u{fc}', "\u{e9}"),
+            long("long-utf8-", '\u{fc}', "\u{e8}"),
+        ),
+        (
+            "ids that differ only in case (a case-insensitive collation mixes them up)",
+            id("case-Alice@Example.com"),
+            id("case-alice@example.com"),
+        ),
+        (
+            "non-ASCII ids that differ only in case",
+            id("case-\u{dc}ber"),
+            id("case-\u{fc}ber"),
+        ),
+        (
+            "ids that differ only in an accent (an accent-insensitive collation mixes them up)",
+            id("accent-u"),
+            id("accent-\u{fc}"),
+        ),
+        (
+            "a precomposed and a decomposed \u{e9} (a normalising store mixes them up)",
+            id("nfc-\u{e9}"),
+            id("nfc-e\u{301}"),
+        ),
+        (
+            "ids that differ only in a trailing space (a PAD SPACE collation mixes them up)",
+            id("space"),
+            id("space "),
+        ),
+        (
+            "emoji ids that differ only in their last byte",
+            id("emoji-\u{1f511}"),
+            id("emoji-\u{1f512}"),
+        ),
+    ]
+}
+
+/// Each pair of [`distinct_user_id_pairs`] holds two users: a record saved for one is not
+/// loaded for the other, and each keeps its own.
+async fn check_distinct_ids<S: Store>(
+    store: &S,
+    large: &TwoFactorRecord,
+) -> Result<(), ConformanceFailure> {
+    const CHECK: &str = "distinct user ids";
+    let other = TwoFactorRecord::new();
+    for (what, a, b) in distinct_user_id_pairs() {
+        let first = save(store, &a, large, None, CHECK).await?;
+        ensure(
+            first == SaveOutcome::Saved,
+            CHECK,
+            &format!("{what}: the first insert conflicted"),
+        )?;
+        ensure(
+            load(store, &b, CHECK).await?.is_none(),
+            CHECK,
+            &format!("{what}: the record saved for {a:?} loaded for {b:?}"),
+        )?;
+        let second = save(store, &b, &other, None, CHECK).await?;
+        ensure(
+            second == SaveOutcome::Saved,
+            CHECK,
+            &format!("{what}: inserting {b:?} conflicted with {a:?}"),
+        )?;
+        let loaded_a = load(store, &a, CHECK).await?.map(|v| v.record);
+        let loaded_b = load(store, &b, CHECK).await?.map(|v| v.record);
+        ensure(
+            loaded_a.as_ref() == Some(large) && loaded_b.as_ref() == Some(&other),
+            CHECK,
+            &format!("{what}: {a:?} and {b:?} did not each keep their own record"),
+        )?;
+    }
+    Ok(())
 }
 
 fn count_single_winner<E: fmt::Display>(
@@ -195,35 +298,38 @@ fn large_record() -> Result<TwoFactorRecord, ConformanceFailure> {
     let setup = |e: crate::Error| failure("setup", &e.to_string());
     let settings = Settings::new("Conformance")
         .and_then(|s| s.max_devices(Settings::MAX_DEVICES))
-        .map_err(setup)?;
+        .map_err(setup)?
+        .allow_enrollment_without_reauthentication()
+        .device_key(crate::account::DeviceKey::generate());
     let sealer = DangerPlaintextSealer;
-    let hasher = Pbkdf2Hasher::new();
-    let ctx = Context::new("twofa-conformance", &settings, &sealer, &hasher);
+    // The hashes' cost does not change the record's size; the kit need not pay it.
+    let hasher = Pbkdf2Hasher::new()
+        .danger_with_iterations(1)
+        .map_err(setup)?;
+    let ctx = Context::new("twofa-conformance", &settings, &sealer, &hasher).map_err(setup)?;
     let mut rng = crate::os_rng();
     let now = 1_700_000_000;
-    let started = TwoFactorRecord::new().start_enrollment(&ctx, "conformance", &mut rng, now);
-    let phone = started
-        .outcome
-        .map_err(setup)?
-        .uri()
-        .to_totp()
-        .map_err(setup)?;
+    let (enrollment, record) =
+        run(TwoFactorRecord::new().start_enrollment(&ctx, None, "conformance", &mut rng, now))
+            .map_err(setup)?;
+    let phone = enrollment.uri().to_totp().map_err(setup)?;
     let code = phone.generate(now).to_string();
-    let enabled = started
-        .record
-        .confirm_enrollment(&ctx, &code, &mut rng, now);
-    enabled.outcome.map_err(setup)?;
+    let (_, record) = run(record.confirm_enrollment(&ctx, &code, &mut rng, now)).map_err(setup)?;
     let next = phone.generate(now + 30).to_string();
-    let signed_in = enabled.record.verify_code(&ctx, &next, now + 30);
-    let proof = signed_in.outcome.map_err(setup)?;
-    let mut record = signed_in.record;
+    let (proof, mut record) = run(record.verify_code(&ctx, &next, now + 30)).map_err(setup)?;
     let label = "L".repeat(crate::account::TrustedDevice::MAX_LABEL_LEN);
     for i in 0..Settings::MAX_DEVICES as u64 {
         let trusted = record.trust_device(&ctx, &proof, Some(&label), &mut rng, now + 30 + i);
-        trusted.outcome.map_err(setup)?;
-        record = trusted.record;
+        (_, record) = run(trusted).map_err(setup)?;
     }
     Ok(record)
+}
+
+/// A flow's value and next record.
+fn run<T>(transition: crate::account::Transition<T>) -> Result<(T, TwoFactorRecord), crate::Error> {
+    let record = transition.record().clone();
+    let Ok(outcome) = transition.save_with(|_| Ok::<(), core::convert::Infallible>(()));
+    Ok((outcome.result?, record))
 }
 
 async fn load<S: Store>(

@@ -19,8 +19,7 @@
 //! In SQL it is one statement each way:
 //!
 //! ```sql
-//! -- CREATE TABLE two_factor (user_id TEXT PRIMARY KEY, record TEXT NOT NULL, version BIGINT NOT NULL);
-//! -- load:
+//! -- load: record and version from one read
 //! SELECT record, version FROM two_factor WHERE user_id = $1;
 //! -- save with an expected version: a conflict when no row was updated
 //! UPDATE two_factor SET record = $2, version = version + 1 WHERE user_id = $1 AND version = $3;
@@ -29,8 +28,103 @@
 //! ```
 //!
 //! Store the record with [`TwoFactorRecord::encode`] (text) or
-//! [`TwoFactorRecord::to_bytes`] (binary). Check an implementation with the conformance suite
-//! in `twofa::store::conformance` (feature `testing`).
+//! [`TwoFactorRecord::to_bytes`] (binary), opaquely: never edit it in SQL. Check an
+//! implementation with the conformance suite in `twofa::store::conformance` (feature
+//! `testing`), which also checks that user ids the database could confuse stay apart.
+//!
+//! For SQLite and PostgreSQL, the `twofa-sqlx` crate has ready stores; the SQL below is for
+//! other databases.
+//!
+//! # Pitfalls
+//!
+//! Each of these has been seen in a hand-written store, and each quietly weakens 2FA:
+//!
+//! - **A record that does not decode is an error, never "no record".** A `load` that maps a
+//!   decoding failure to `Ok(None)` fails open: the user looks as if 2FA were off, and the
+//!   next save inserts a blank record over it. Return the error; the service then refuses the
+//!   flow.
+//! - **Record and version come from one read** (one `SELECT`, or one snapshot). A version read
+//!   apart from its record lets a save built on an old record win the compare-and-swap, and a
+//!   used code works again.
+//! - **Versions never restart.** Never delete a row and insert it again with version 1, nor
+//!   restore one from a backup under a lower version than a process may hold: a save that
+//!   loaded version 1 before the delete would then win against the new row. To turn 2FA off,
+//!   use the flows ([`TwoFactor::disable`]), which save a disabled record under the next
+//!   version. If rows must be deleted (the user's account is deleted), delete the user too.
+//! - **User ids compare byte for byte.** Two ids that differ in case, accents, Unicode
+//!   normalisation or a trailing space are two users; a column that is too short or a
+//!   collation that folds any of these hands one user's 2FA to another. The core accepts ids
+//!   of up to 255 bytes of UTF-8.
+//! - **The compare-and-swap is one statement.** Do not emulate it as "`SELECT` the version,
+//!   compare in the application, then `UPDATE`" without a row lock: two requests both see the
+//!   old version and both write.
+//!
+//! # SQL for other databases
+//!
+//! **PostgreSQL** (what `twofa-sqlx` creates):
+//!
+//! ```sql
+//! CREATE TABLE two_factor (
+//!     user_id TEXT COLLATE "C" PRIMARY KEY,   -- byte order, whatever the database default
+//!     record  TEXT NOT NULL,
+//!     version BIGINT NOT NULL
+//! );
+//! ```
+//!
+//! Under the default `READ COMMITTED` isolation the `UPDATE … WHERE version = $3` of a
+//! losing writer waits for the winner, re-checks the condition on the new row and updates
+//! nothing: a clean conflict. Under `REPEATABLE READ` or `SERIALIZABLE` it fails with
+//! SQLSTATE `40001` (serialization failure) instead: treat that code as
+//! [`SaveOutcome::Conflict`]. A nondeterministic (ICU, case-insensitive) collation on
+//! `user_id` mixes users up. PostgreSQL `TEXT` cannot hold NUL; the core refuses control
+//! characters in user ids.
+//!
+//! **SQLite** (what `twofa-sqlx` creates):
+//!
+//! ```sql
+//! CREATE TABLE two_factor (
+//!     user_id TEXT COLLATE BINARY PRIMARY KEY NOT NULL,
+//!     record  TEXT NOT NULL,
+//!     version INTEGER NOT NULL
+//! ) STRICT;
+//! ```
+//!
+//! `BINARY` is SQLite's default; never declare `COLLATE NOCASE`. Use WAL mode and a busy
+//! timeout, so that a writer waits for another instead of failing with "database is locked"
+//! (`SQLITE_BUSY`); a busy error on the `UPDATE`/`INSERT` means nothing was written, so it may
+//! be reported as a conflict.
+//!
+//! **MySQL / MariaDB**:
+//!
+//! ```sql
+//! CREATE TABLE two_factor (
+//!     user_id VARBINARY(255) PRIMARY KEY,   -- or VARCHAR(255) COLLATE utf8mb4_0900_bin
+//!     record  MEDIUMTEXT CHARACTER SET ascii NOT NULL,
+//!     version BIGINT UNSIGNED NOT NULL
+//! );
+//! -- insert if absent; 0 rows affected is a conflict (INSERT IGNORE would hide other errors)
+//! INSERT INTO two_factor (user_id, record, version) VALUES (?, ?, 1)
+//!     ON DUPLICATE KEY UPDATE user_id = user_id;
+//! ```
+//!
+//! The default collations (`utf8mb4_0900_ai_ci`, `utf8mb4_general_ci`) are case- and
+//! accent-insensitive: `Alice` and `alice` would share one record. Even `utf8mb4_bin` is a
+//! `PAD SPACE` collation that ignores trailing spaces; use `VARBINARY(255)`,
+//! `utf8mb4_0900_bin` (MySQL 8) or `utf8mb4_nopad_bin` (MariaDB). Keep `STRICT_TRANS_TABLES`
+//! on: without it MySQL truncates a too-long value silently. `TEXT` holds only 64 KB;
+//! `MEDIUMTEXT` leaves room. Under the default `REPEATABLE READ`, a single-statement
+//! `UPDATE … WHERE version = ?` reads the latest committed row (it is a locking read), so it
+//! is a correct compare-and-swap; do not split it into a plain `SELECT` and an `UPDATE`.
+//!
+//! **SQL Server**: `user_id NVARCHAR(255) COLLATE Latin1_General_100_BIN2_UTF8` (the default
+//! collations are case-insensitive), `record VARCHAR(MAX)`; insert if absent with
+//! `INSERT … SELECT … WHERE NOT EXISTS (…) ` under `WITH (UPDLOCK, HOLDLOCK)`, or catch the
+//! primary-key violation (error 2627) as a conflict.
+//!
+//! # Sharing one store
+//!
+//! `Store` is implemented for `&S` and `Arc<S>` of any store, so one store (and its
+//! connection pool) can serve several [`TwoFactor`] services or other parts of the host.
 
 mod memory;
 mod service;
@@ -39,9 +133,11 @@ mod service;
 pub mod conformance;
 
 use core::future::Future;
+use std::sync::Arc;
 
+pub use crate::account::Outcome;
 pub use memory::MemoryStore;
-pub use service::{Clock, Outcome, ServiceError, SystemClock, TwoFactor};
+pub use service::{Clock, ServiceError, SystemClock, TwoFactor};
 
 use crate::account::TwoFactorRecord;
 
@@ -89,4 +185,44 @@ pub trait Store: Send + Sync {
         record: &TwoFactorRecord,
         expected_version: Option<u64>,
     ) -> impl Future<Output = Result<SaveOutcome, Self::Error>> + Send;
+}
+
+impl<S: Store + ?Sized> Store for &S {
+    type Error = S::Error;
+
+    fn load(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<Versioned>, Self::Error>> + Send {
+        (**self).load(user_id)
+    }
+
+    fn save(
+        &self,
+        user_id: &str,
+        record: &TwoFactorRecord,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<SaveOutcome, Self::Error>> + Send {
+        (**self).save(user_id, record, expected_version)
+    }
+}
+
+impl<S: Store + ?Sized> Store for Arc<S> {
+    type Error = S::Error;
+
+    fn load(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<Versioned>, Self::Error>> + Send {
+        (**self).load(user_id)
+    }
+
+    fn save(
+        &self,
+        user_id: &str,
+        record: &TwoFactorRecord,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<SaveOutcome, Self::Error>> + Send {
+        (**self).save(user_id, record, expected_version)
+    }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::{SaveOutcome, Store};
 use crate::Error;
 use crate::account::{
-    Context, DeviceToken, Enrollment, Event, Reauthentication, Settings, SignedIn, Status,
-    Transition, TwoFactorRecord,
+    Context, DeviceToken, Enrollment, Outcome, PasswordConfirmed, Reauthentication, Settings,
+    SignedIn, Status, Transition, TrustedDevice, TwoFactorRecord,
 };
 use crate::recovery::{CodeHasher, RecoveryCodes};
 use crate::seal::SecretSealer;
@@ -44,18 +44,6 @@ impl Clock for SystemClock {
     }
 }
 
-/// What a flow produced, and what the host may want to log or e-mail — also on failure (a
-/// replayed code fails with [`Error::ReplayedCode`] *and* reports
-/// [`Event::ReplayDetected`]).
-#[derive(Debug)]
-#[must_use]
-pub struct Outcome<T> {
-    /// The flow's result.
-    pub result: Result<T, Error>,
-    /// What happened.
-    pub events: Vec<Event>,
-}
-
 /// Why the service could not complete a flow at all (as opposed to the flow failing, which
 /// is [`Outcome::result`]).
 #[derive(Debug)]
@@ -67,6 +55,10 @@ pub enum ServiceError<E> {
     /// Other requests kept changing the record; the flow was retried
     /// [`TwoFactor::max_retries`] times and given up. Nothing was written.
     Contention,
+    /// The user id is one the crate refuses (see
+    /// [`check_user_id`](crate::account::check_user_id)); the store was not asked. A bug in
+    /// the host, not something the user did.
+    InvalidUserId,
 }
 
 impl<E: fmt::Display> fmt::Display for ServiceError<E> {
@@ -74,6 +66,7 @@ impl<E: fmt::Display> fmt::Display for ServiceError<E> {
         match self {
             Self::Store(e) => write!(f, "two-factor store: {e}"),
             Self::Contention => f.write_str("two-factor record kept changing; try again"),
+            Self::InvalidUserId => f.write_str("invalid user id for two-factor authentication"),
         }
     }
 }
@@ -82,7 +75,7 @@ impl<E: core::error::Error + 'static> core::error::Error for ServiceError<E> {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Self::Store(e) => Some(e),
-            Self::Contention => None,
+            Self::Contention | Self::InvalidUserId => None,
         }
     }
 }
@@ -151,42 +144,63 @@ impl<S: Store> TwoFactor<S> {
         &self.settings
     }
 
-    /// The user's record (a fresh, disabled one when the store has none).
+    /// The current time by the service's clock, for the proofs the flows take
+    /// ([`PasswordConfirmed::check`]).
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Store`].
-    pub async fn record(&self, user_id: &str) -> Result<TwoFactorRecord, ServiceError<S::Error>> {
+    /// The clock's error, such as [`Error::TimeBeforeEpoch`].
+    pub fn now(&self) -> Result<u64, Error> {
+        self.clock.now()
+    }
+
+    /// The user's record, or `None` when the user never had one: a record that exists is
+    /// never deleted, so `None` means "never enrolled", while a disabled record means 2FA was
+    /// turned off (or an enrolment started and was cancelled).
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::Store`]; [`ServiceError::InvalidUserId`].
+    pub async fn record(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<TwoFactorRecord>, ServiceError<S::Error>> {
+        crate::account::check_user_id(user_id).map_err(|_| ServiceError::InvalidUserId)?;
         Ok(self
             .store
             .load(user_id)
             .await
             .map_err(ServiceError::Store)?
-            .map(|v| v.record)
-            .unwrap_or_default())
+            .map(|v| v.record))
     }
 
-    /// Where the user stands: off, pending or enabled.
+    /// Where the user stands: off (also when never enrolled), pending or enabled.
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Store`].
+    /// As [`TwoFactor::record`].
     pub async fn status(&self, user_id: &str) -> Result<Status, ServiceError<S::Error>> {
-        Ok(self.record(user_id).await?.status())
+        Ok(self
+            .record(user_id)
+            .await?
+            .map_or(Status::Disabled, |record| record.status()))
     }
 
-    /// Starts (or restarts) enrolment; see [`TwoFactorRecord::start_enrollment`].
+    /// Starts (or restarts) enrolment, after the password was confirmed again; see
+    /// [`TwoFactorRecord::start_enrollment`].
     ///
     /// # Errors
     ///
-    /// [`ServiceError`] when the store fails; the flow's own errors are in the outcome.
+    /// [`ServiceError`] when the store fails, the record keeps changing, or the user id is
+    /// refused; the flow's own errors are in the outcome.
     pub async fn start_enrollment(
         &self,
         user_id: &str,
+        proof: Option<&PasswordConfirmed>,
         account_name: &str,
     ) -> Result<Outcome<Enrollment>, ServiceError<S::Error>> {
         self.apply(user_id, |record, ctx, now| {
-            record.start_enrollment(ctx, account_name, &mut crate::os_rng(), now)
+            record.start_enrollment(ctx, proof, account_name, &mut crate::os_rng(), now)
         })
         .await
     }
@@ -307,24 +321,28 @@ impl<S: Store> TwoFactor<S> {
         .await
     }
 
-    /// Whether a device token from a cookie lets the user skip the code now; see
-    /// [`TwoFactorRecord::check_device`].
+    /// Whether a device token from a cookie lets the user skip the code now, and which device
+    /// it is; see [`TwoFactorRecord::check_device`]. A read-only check: nothing is saved, and
+    /// no event is reported.
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Store`]; the check's own result is the inner `Result`.
+    /// As [`TwoFactor::start_enrollment`].
     pub async fn check_device(
         &self,
         user_id: &str,
         token: &str,
-    ) -> Result<Result<(), Error>, ServiceError<S::Error>> {
-        let record = self.record(user_id).await?;
-        let ctx = self.context(user_id);
-        let now = match self.clock.now() {
-            Ok(now) => now,
-            Err(error) => return Ok(Err(error)),
-        };
-        Ok(record.check_device(&ctx, token, now).map(|_| ()))
+    ) -> Result<Outcome<TrustedDevice>, ServiceError<S::Error>> {
+        let record = self.record(user_id).await?.unwrap_or_default();
+        let ctx = self.context(user_id)?;
+        let result = self
+            .clock
+            .now()
+            .and_then(|now| record.check_device(&ctx, token, now).cloned());
+        Ok(Outcome {
+            result,
+            events: Vec::new(),
+        })
     }
 
     /// Revokes one trusted device; see [`TwoFactorRecord::revoke_device`].
@@ -351,7 +369,7 @@ impl<S: Store> TwoFactor<S> {
         &self,
         user_id: &str,
     ) -> Result<Outcome<()>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, _, _| record.revoke_all_devices())
+        self.apply(user_id, |record, _, now| record.revoke_all_devices(now))
             .await
     }
 
@@ -375,8 +393,9 @@ impl<S: Store> TwoFactor<S> {
             .await
     }
 
-    fn context<'a>(&'a self, user_id: &'a str) -> Context<'a> {
+    fn context<'a>(&'a self, user_id: &'a str) -> Result<Context<'a>, ServiceError<S::Error>> {
         Context::new(user_id, &self.settings, &*self.sealer, &*self.hasher)
+            .map_err(|_| ServiceError::InvalidUserId)
     }
 
     /// Load → transition → compare-and-swap save, re-running the transition on fresh state
@@ -386,6 +405,7 @@ impl<S: Store> TwoFactor<S> {
         user_id: &str,
         flow: impl Fn(&TwoFactorRecord, &Context<'_>, u64) -> Transition<T> + Send,
     ) -> Result<Outcome<T>, ServiceError<S::Error>> {
+        let ctx = self.context(user_id)?;
         for _ in 0..=self.max_retries {
             let loaded = self
                 .store
@@ -405,23 +425,17 @@ impl<S: Store> TwoFactor<S> {
                     });
                 }
             };
-            let transition = flow(&record, &self.context(user_id), now);
-            if !transition.changed() {
-                return Ok(Outcome {
-                    result: transition.outcome,
-                    events: transition.events,
-                });
+            let (outcome, next, changed) = flow(&record, &ctx, now).into_parts();
+            if !changed {
+                return Ok(outcome);
             }
             let saved = self
                 .store
-                .save(user_id, &transition.record, version)
+                .save(user_id, &next, version)
                 .await
                 .map_err(ServiceError::Store)?;
             if saved == SaveOutcome::Saved {
-                return Ok(Outcome {
-                    result: transition.outcome,
-                    events: transition.events,
-                });
+                return Ok(outcome);
             }
         }
         Err(ServiceError::Contention)

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use super::{Kind, OtpAuthUri};
+use super::{DEFAULT_ALGORITHM, DEFAULT_DIGITS, DEFAULT_PERIOD, Kind, OtpAuthUri};
 use crate::Algorithm;
 
 /// The settings of an [`OtpAuthUri`] that common authenticator apps are known to ignore or
@@ -15,16 +15,19 @@ use crate::Algorithm;
 /// shows codes that never verify, and the user is locked out after enrolling. Only SHA-1, 6
 /// digits and 30 seconds, time-based, work everywhere.
 ///
+/// A parsed URI also reports what the parser left out rather than refuse the whole URI: an
+/// `image` that was not https ([`CompatibilityWarning::ImageDropped`]).
+///
 /// ```
 /// use twofa::uri::CompatibilityWarning;
 /// use twofa::{Algorithm, OtpAuthUri, Secret, Totp};
 ///
 /// let secret = Secret::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")?;
-/// let plain = OtpAuthUri::from_totp(&Totp::new(secret.clone()), "Example", "alice")?;
+/// let plain = OtpAuthUri::for_totp(&Totp::new(secret.clone()), "alice").build()?;
 /// assert!(plain.compatibility().is_widely_supported());
 ///
 /// let totp = Totp::builder(secret).algorithm(Algorithm::Sha256).period(60).build()?;
-/// let report = OtpAuthUri::from_totp(&totp, "Example", "alice")?.compatibility();
+/// let report = OtpAuthUri::for_totp(&totp, "alice").build()?.compatibility();
 /// let warnings: Vec<_> = report.warnings().collect();
 /// assert_eq!(
 ///     warnings,
@@ -39,6 +42,7 @@ pub struct Compatibility {
     digits: Option<u32>,
     period: Option<u64>,
     counter_based: bool,
+    image_dropped: bool,
 }
 
 /// One setting that some authenticator apps ignore or refuse; see [`Compatibility`].
@@ -55,29 +59,33 @@ pub enum CompatibilityWarning {
     Period(u64),
     /// Counter-based codes (HOTP), which some apps do not offer at all.
     CounterBased,
+    /// The parsed URI had an `image` that was not an https URL, and it was left out: apps
+    /// show no logo for this account.
+    ImageDropped,
 }
 
 impl Compatibility {
     pub(super) fn of(uri: &OtpAuthUri) -> Compatibility {
         let (period, counter_based) = match uri.kind {
-            Kind::Totp { period } => ((period != 30).then_some(period), false),
+            Kind::Totp { period } => ((period != DEFAULT_PERIOD).then_some(period), false),
             Kind::Hotp { .. } => (None, true),
         };
         Compatibility {
-            algorithm: (uri.algorithm != Algorithm::Sha1).then_some(uri.algorithm),
-            digits: (uri.digits != 6).then_some(uri.digits),
+            algorithm: (uri.algorithm != DEFAULT_ALGORITHM).then_some(uri.algorithm),
+            digits: (uri.digits != DEFAULT_DIGITS).then_some(uri.digits),
             period,
             counter_based,
+            image_dropped: uri.image_dropped,
         }
     }
 
-    /// Whether every common authenticator app reads the URI as meant: time-based, SHA-1,
-    /// 6 digits, 30 seconds.
+    /// Whether every common authenticator app reads the URI as meant (time-based, SHA-1,
+    /// 6 digits, 30 seconds) and nothing was left out: no warnings.
     pub fn is_widely_supported(&self) -> bool {
         self.warnings().next().is_none()
     }
 
-    /// The settings to warn about, in the order algorithm, digits, period, type.
+    /// The settings to warn about, in the order algorithm, digits, period, type, image.
     pub fn warnings(&self) -> impl Iterator<Item = CompatibilityWarning> + use<> {
         [
             self.algorithm.map(CompatibilityWarning::Algorithm),
@@ -85,6 +93,8 @@ impl Compatibility {
             self.period.map(CompatibilityWarning::Period),
             self.counter_based
                 .then_some(CompatibilityWarning::CounterBased),
+            self.image_dropped
+                .then_some(CompatibilityWarning::ImageDropped),
         ]
         .into_iter()
         .flatten()
@@ -112,6 +122,9 @@ impl fmt::Display for CompatibilityWarning {
             Self::CounterBased => f.write_str(
                 "counter-based (HOTP) codes: some authenticator apps only offer time-based codes",
             ),
+            Self::ImageDropped => f.write_str(
+                "the image URL was not https and was left out: apps show no logo for this account",
+            ),
         }
     }
 }
@@ -132,7 +145,8 @@ mod tests {
             .period(15)
             .build()
             .unwrap();
-        let report = OtpAuthUri::from_totp(&totp, "A", "b")
+        let report = OtpAuthUri::for_totp(&totp, "b")
+            .build()
             .unwrap()
             .compatibility();
         assert!(!report.is_widely_supported());
@@ -145,7 +159,8 @@ mod tests {
             ]
         );
         let hotp = Hotp::new(secret);
-        let report = OtpAuthUri::from_hotp(&hotp, 0, "A", "b")
+        let report = OtpAuthUri::for_hotp(&hotp, 0, "b")
+            .build()
             .unwrap()
             .compatibility();
         assert_eq!(

@@ -30,6 +30,17 @@ pub enum UriError {
     },
     /// The account name is empty (or only white space).
     EmptyAccount,
+    /// The issuer given to [`OtpAuthUriBuilder::issuer`](super::OtpAuthUriBuilder::issuer) is
+    /// empty or only white space; pass `None` for a URI without an issuer.
+    EmptyIssuer,
+    /// The label, an issuer or an account name holds a control character (Unicode `Cc`: NUL,
+    /// newline, ESC, ...), raw or percent-encoded. Such names would end up in logs and
+    /// terminals, and some databases cannot store them.
+    ControlCharacter {
+        /// [`UriPart::Label`], [`UriPart::Issuer`], [`UriPart::Account`] or
+        /// [`UriPart::Parameter`]`("issuer")`.
+        part: UriPart,
+    },
     /// The `issuer` parameter and the issuer prefix of the label name different issuers.
     IssuerMismatch,
     /// There is no `secret` parameter, or it is empty.
@@ -46,8 +57,14 @@ pub enum UriError {
     InvalidPeriod,
     /// The `algorithm` parameter is not `SHA1`, `SHA256` or `SHA512` (in any case).
     UnknownAlgorithm,
-    /// The `image` URL does not start with `https://`.
+    /// The `image` URL given to the builder does not start with `https://`. (The parser drops
+    /// such an image instead; see
+    /// [`CompatibilityWarning::ImageDropped`](super::CompatibilityWarning::ImageDropped).)
     ImageNotHttps,
+    /// The URI has an `encoder` parameter, such as Steam Guard's `encoder=steam`: its codes are
+    /// not the decimal digits this crate makes, so accepting it would give the user codes that
+    /// never verify.
+    UnsupportedEncoder,
     /// A TOTP with a start time `T0` other than 0: the Key URI format cannot express it, so an
     /// app would compute different codes.
     NonZeroT0,
@@ -135,6 +152,14 @@ impl SecretProblem {
     }
 }
 
+/// Refuses `len` bytes of `part` over the cap `max` with [`UriError::TooLong`].
+pub(super) fn check_cap(part: UriPart, len: usize, max: usize) -> Result<(), UriError> {
+    if len > max {
+        return Err(UriError::TooLong { part, len, max });
+    }
+    Ok(())
+}
+
 impl core::error::Error for UriError {}
 
 impl fmt::Display for UriError {
@@ -149,6 +174,8 @@ impl fmt::Display for UriError {
                  issuer from the account name"
             ),
             Self::EmptyAccount => f.write_str("the account name is empty"),
+            Self::EmptyIssuer => f.write_str("the issuer is empty; leave it out instead"),
+            Self::ControlCharacter { part } => write!(f, "{part} contains a control character"),
             Self::IssuerMismatch => {
                 f.write_str("the issuer parameter and the issuer prefix of the label are different")
             }
@@ -164,6 +191,10 @@ impl fmt::Display for UriError {
                 f.write_str("unknown algorithm; expected SHA1, SHA256 or SHA512")
             }
             Self::ImageNotHttps => f.write_str("the image URL must start with https://"),
+            Self::UnsupportedEncoder => f.write_str(
+                "the encoder parameter asks for codes other than decimal digits, which are not \
+                 supported",
+            ),
             Self::NonZeroT0 => {
                 f.write_str("the TOTP start time is not 0, which an otpauth URI cannot express")
             }

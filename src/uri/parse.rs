@@ -5,29 +5,29 @@ use alloc::string::String;
 use zeroize::Zeroizing;
 
 use super::encoding::{self, Plus};
-use super::{Kind, OtpAuthUri, UriError, UriPart, check_image, check_names};
-use crate::{Algorithm, Secret};
+use super::error::check_cap;
+use super::write::{check_names, is_https, refuse_controls};
+use super::{DEFAULT_ALGORITHM, DEFAULT_DIGITS, DEFAULT_PERIOD};
+use super::{Kind, OtpAuthUri, SecretProblem, UriError, UriPart};
+use crate::Secret;
+use crate::otp::{check_digits, check_period};
 
-/// The parameters the parser reads; all others are ignored.
-const KNOWN: [&str; 7] = [
-    "secret",
-    "issuer",
-    "algorithm",
-    "digits",
-    "period",
-    "counter",
-    "image",
-];
+/// How forgiving the parser is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// `str::parse`: secrets of [`Secret::MIN_LEN`] bytes or more; an `issuer` parameter
+    /// must agree with the label's prefix.
+    Strict,
+    /// `OtpAuthUri::parse_legacy`: legacy secrets, and the `issuer` parameter wins over the
+    /// label's prefix.
+    Legacy,
+}
 
-/// Parses `text`, accepting secrets of at least `min_secret_len` bytes.
-pub(super) fn parse(text: &str, min_secret_len: usize) -> Result<OtpAuthUri, UriError> {
-    if text.len() > OtpAuthUri::MAX_LEN {
-        return Err(UriError::TooLong {
-            part: UriPart::Uri,
-            len: text.len(),
-            max: OtpAuthUri::MAX_LEN,
-        });
-    }
+/// Parses `text`.
+pub(super) fn parse(text: &str, mode: Mode) -> Result<OtpAuthUri, UriError> {
+    // Pasted text often brings a space or a newline with it.
+    let text = text.trim();
+    check_cap(UriPart::Uri, text.len(), OtpAuthUri::MAX_LEN)?;
     let (scheme, rest) = text.split_once("://").ok_or(UriError::NotOtpAuth)?;
     if !scheme.eq_ignore_ascii_case("otpauth") {
         return Err(UriError::NotOtpAuth);
@@ -43,70 +43,71 @@ pub(super) fn parse(text: &str, min_secret_len: usize) -> Result<OtpAuthUri, Uri
         return Err(UriError::UnknownType);
     };
 
-    let (label_issuer, account) = parse_label(label)?;
-    let params = Params::read(query, if is_totp { "counter" } else { "period" })?;
-
-    let secret_text = params.secret.as_deref().ok_or(UriError::MissingSecret)?;
-    if secret_text.trim().is_empty() {
-        return Err(UriError::MissingSecret);
-    }
-    let secret = read_secret(secret_text, min_secret_len)?;
-
-    let issuer = match (label_issuer, params.issuer.as_deref().map(str::trim)) {
-        (Some(from_label), Some(param)) if !param.is_empty() && param != from_label => {
-            return Err(UriError::IssuerMismatch);
-        }
-        (_, Some(param)) if !param.is_empty() => {
-            if param.contains(':') {
-                return Err(UriError::ColonInName {
-                    part: UriPart::Issuer,
-                });
-            }
-            Some(String::from(param))
-        }
-        (from_label, _) => from_label,
+    let label = decode_label(label)?;
+    let (prefix, account) = match label.split_once(':') {
+        Some((prefix, account)) => (Some(prefix), account),
+        None => (None, label.as_str()),
     };
-    // The issuer may come from the parameter rather than the label; the label written back
-    // must pass the same checks as one built from these names.
-    check_names(issuer.as_deref().unwrap_or(""), &account)?;
+    let params = Params::read(query, if is_totp { Name::Counter } else { Name::Period })?;
+    if params
+        .get(Name::Encoder)
+        .is_some_and(|e| !e.trim().is_empty())
+    {
+        return Err(UriError::UnsupportedEncoder);
+    }
 
-    let algorithm = match params.algorithm.as_deref() {
-        None => Algorithm::Sha1,
+    let secret_text = params
+        .get(Name::Secret)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(UriError::MissingSecret)?;
+    let secret = read_secret(secret_text, mode)?;
+
+    let param = params.get(Name::Issuer);
+    if let Some(param) = param {
+        refuse_controls(param, UriPart::Parameter("issuer"))?;
+    }
+    let issuer = settle_issuer(prefix, param, mode)?;
+    // The label written back must pass the same checks as one built from these names.
+    let (issuer, account) = check_names(issuer, account)?;
+
+    let algorithm = match params.get(Name::Algorithm) {
+        None => DEFAULT_ALGORITHM,
         Some(name) => name.parse().map_err(|_| UriError::UnknownAlgorithm)?,
     };
-    let digits = match params.digits.as_deref() {
-        None => 6,
+    let digits = match params.get(Name::Digits) {
+        None => DEFAULT_DIGITS,
         Some(value) => decimal(value)
-            .filter(|d| (6..=8).contains(d))
             .and_then(|d| u32::try_from(d).ok())
+            .and_then(|d| check_digits(d).ok())
             .ok_or(UriError::InvalidDigits)?,
     };
     let kind = if is_totp {
-        let period = match params.period.as_deref() {
-            None => 30,
+        let period = match params.get(Name::Period) {
+            None => DEFAULT_PERIOD,
             Some(value) => decimal(value)
-                .filter(|&p| p >= 1)
+                .filter(|&p| check_period(p).is_ok())
                 .ok_or(UriError::InvalidPeriod)?,
         };
         Kind::Totp { period }
     } else {
-        let value = params.counter.as_deref().ok_or(UriError::MissingCounter)?;
+        let value = params.get(Name::Counter).ok_or(UriError::MissingCounter)?;
         Kind::Hotp {
             counter: decimal(value).ok_or(UriError::InvalidCounter)?,
         }
     };
-    if let Some(image) = params.image.as_deref() {
-        check_image(image)?;
-    }
+    // A logo is not worth refusing the secret over: a non-https one is left out and reported.
+    let image = params.get(Name::Image);
+    let image_dropped = image.is_some_and(|url| !is_https(url));
 
     let uri = OtpAuthUri {
         secret,
         kind,
-        issuer,
-        account,
+        issuer: issuer.map(String::from),
+        account: String::from(account),
         algorithm,
         digits,
-        image: params.image,
+        image: image.filter(|_| !image_dropped).map(String::from),
+        image_dropped,
     };
     // A URI that arrived with raw non-ASCII characters is longer once we percent-encode it;
     // refusing it here keeps every `OtpAuthUri` displayable within the cap.
@@ -114,83 +115,112 @@ pub(super) fn parse(text: &str, min_secret_len: usize) -> Result<OtpAuthUri, Uri
     Ok(uri)
 }
 
-/// Splits the label into its optional issuer prefix and the account name.
-fn parse_label(raw: &str) -> Result<(Option<String>, String), UriError> {
-    let bytes = encoding::decode(raw, Plus::Literal).ok_or(UriError::InvalidPercentEncoding {
-        part: UriPart::Label,
-    })?;
-    if bytes.len() > OtpAuthUri::MAX_LABEL_LEN {
-        return Err(UriError::TooLong {
-            part: UriPart::Label,
-            len: bytes.len(),
-            max: OtpAuthUri::MAX_LABEL_LEN,
-        });
-    }
-    let label = String::from_utf8(bytes).map_err(|_| UriError::NotUtf8 {
-        part: UriPart::Label,
-    })?;
-    let (issuer, account) = match label.split_once(':') {
-        Some((issuer, account)) => (Some(issuer.trim()), account.trim()),
-        None => (None, label.trim()),
-    };
-    if account.contains(':') {
-        return Err(UriError::ColonInName {
-            part: UriPart::Account,
-        });
-    }
-    if account.is_empty() {
-        return Err(UriError::EmptyAccount);
-    }
-    let issuer = issuer.filter(|i| !i.is_empty()).map(String::from);
-    Ok((issuer, String::from(account)))
+/// Percent-decodes the label (`issuer:account`), checking its length, encoding and
+/// characters.
+fn decode_label(raw: &str) -> Result<String, UriError> {
+    let part = UriPart::Label;
+    let bytes =
+        encoding::decode(raw, Plus::Literal).ok_or(UriError::InvalidPercentEncoding { part })?;
+    check_cap(part, bytes.len(), OtpAuthUri::MAX_LABEL_LEN)?;
+    let label = String::from_utf8(bytes).map_err(|_| UriError::NotUtf8 { part })?;
+    refuse_controls(&label, part)?;
+    Ok(label)
 }
 
-/// The decoded values of the parameters the parser reads.
-#[derive(Default)]
+/// The issuer from the label's `prefix` and the `issuer` parameter, untrimmed, or `None` when
+/// both are absent or blank.
+fn settle_issuer<'a>(
+    prefix: Option<&'a str>,
+    param: Option<&'a str>,
+    mode: Mode,
+) -> Result<Option<&'a str>, UriError> {
+    let given = |name: Option<&'a str>| name.filter(|name| !name.trim().is_empty());
+    match (given(prefix), given(param)) {
+        (Some(prefix), Some(param)) if prefix.trim() != param.trim() && mode == Mode::Strict => {
+            Err(UriError::IssuerMismatch)
+        }
+        (_, Some(param)) => Ok(Some(param)),
+        (prefix, None) => Ok(prefix),
+    }
+}
+
+/// The parameters the parser reads; all others are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Name {
+    Secret,
+    Issuer,
+    Algorithm,
+    Digits,
+    Period,
+    Counter,
+    Image,
+    Encoder,
+}
+
+impl Name {
+    const ALL: [Name; 8] = [
+        Name::Secret,
+        Name::Issuer,
+        Name::Algorithm,
+        Name::Digits,
+        Name::Period,
+        Name::Counter,
+        Name::Image,
+        Name::Encoder,
+    ];
+
+    /// The name as written in URIs (matched ignoring case).
+    const fn as_str(self) -> &'static str {
+        match self {
+            Name::Secret => "secret",
+            Name::Issuer => "issuer",
+            Name::Algorithm => "algorithm",
+            Name::Digits => "digits",
+            Name::Period => "period",
+            Name::Counter => "counter",
+            Name::Image => "image",
+            Name::Encoder => "encoder",
+        }
+    }
+}
+
+/// The decoded values of the parameters the parser reads, indexed by [`Name`]. Zeroized on
+/// drop, since one of them is the secret.
 struct Params {
-    secret: Option<Zeroizing<String>>,
-    issuer: Option<String>,
-    algorithm: Option<String>,
-    digits: Option<String>,
-    period: Option<String>,
-    counter: Option<String>,
-    image: Option<String>,
+    values: [Option<Zeroizing<String>>; Name::ALL.len()],
 }
 
 impl Params {
     /// Reads the query string, skipping unknown parameters and `ignored`.
-    fn read(query: &str, ignored: &str) -> Result<Params, UriError> {
-        let mut params = Params::default();
+    fn read(query: &str, ignored: Name) -> Result<Params, UriError> {
+        let mut params = Params {
+            values: Default::default(),
+        };
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let Some(&name) = KNOWN.iter().find(|known| name.eq_ignore_ascii_case(known)) else {
+            let Some(name) = Name::ALL
+                .into_iter()
+                .find(|known| name.eq_ignore_ascii_case(known.as_str()))
+            else {
                 continue;
             };
             if name == ignored {
                 continue;
             }
-            let value = decode_value(name, value)?;
-            let slot = match name {
-                "secret" => {
-                    if params.secret.is_some() {
-                        return Err(UriError::DuplicateParameter { name });
-                    }
-                    params.secret = Some(value);
-                    continue;
-                }
-                "issuer" => &mut params.issuer,
-                "algorithm" => &mut params.algorithm,
-                "digits" => &mut params.digits,
-                "period" => &mut params.period,
-                "counter" => &mut params.counter,
-                _ => &mut params.image,
-            };
+            let value = decode_value(name.as_str(), value)?;
+            let slot = &mut params.values[name as usize];
             if slot.is_some() {
-                return Err(UriError::DuplicateParameter { name });
+                return Err(UriError::DuplicateParameter {
+                    name: name.as_str(),
+                });
             }
-            *slot = Some(String::from(value.as_str()));
+            *slot = Some(value);
         }
         Ok(params)
+    }
+
+    fn get(&self, name: Name) -> Option<&str> {
+        self.values[name as usize].as_deref().map(String::as_str)
     }
 }
 
@@ -201,24 +231,17 @@ fn decode_value(name: &'static str, raw: &str) -> Result<Zeroizing<String>, UriE
     let bytes = Zeroizing::new(
         encoding::decode(raw, Plus::Space).ok_or(UriError::InvalidPercentEncoding { part })?,
     );
-    if bytes.len() > OtpAuthUri::MAX_VALUE_LEN {
-        return Err(UriError::TooLong {
-            part,
-            len: bytes.len(),
-            max: OtpAuthUri::MAX_VALUE_LEN,
-        });
-    }
+    check_cap(part, bytes.len(), OtpAuthUri::MAX_VALUE_LEN)?;
     let text = core::str::from_utf8(&bytes).map_err(|_| UriError::NotUtf8 { part })?;
     Ok(Zeroizing::new(String::from(text)))
 }
 
-fn read_secret(text: &str, min_len: usize) -> Result<Secret, UriError> {
-    let read = if min_len < Secret::MIN_LEN {
-        Secret::from_legacy_base32(text)
-    } else {
-        Secret::from_base32(text)
+fn read_secret(text: &str, mode: Mode) -> Result<Secret, UriError> {
+    let read = match mode {
+        Mode::Strict => Secret::from_base32(text),
+        Mode::Legacy => Secret::from_legacy_base32(text),
     };
-    read.map_err(|e| UriError::InvalidSecret(super::SecretProblem::from_secret_error(&e)))
+    read.map_err(|e| UriError::InvalidSecret(SecretProblem::from_secret_error(&e)))
 }
 
 /// A decimal number of ASCII digits only (no sign, no spaces) that fits in a `u64`.
@@ -235,16 +258,16 @@ fn decimal(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::uri::SecretProblem;
+    use crate::Algorithm;
 
     const S: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
     fn ok(text: &str) -> OtpAuthUri {
-        parse(text, Secret::MIN_LEN).unwrap_or_else(|e| panic!("{text}: {e}"))
+        parse(text, Mode::Strict).unwrap_or_else(|e| panic!("{text}: {e}"))
     }
 
     fn err(text: &str) -> UriError {
-        match parse(text, Secret::MIN_LEN) {
+        match parse(text, Mode::Strict) {
             Ok(uri) => panic!("{text} parsed as {uri:?}"),
             Err(e) => e,
         }
@@ -336,13 +359,7 @@ mod tests {
             err("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP"),
             UriError::InvalidSecret(SecretProblem::TooShort { len: 10, min: 16 })
         );
-        assert!(
-            parse(
-                "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP",
-                Secret::LEGACY_MIN_LEN
-            )
-            .is_ok()
-        );
+        assert!(parse("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP", Mode::Legacy).is_ok());
         assert_eq!(err("otpauth://totp/x?secret=%20"), UriError::MissingSecret);
     }
 

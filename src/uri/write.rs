@@ -1,48 +1,18 @@
-//! Writing URIs: building one from its parts, the checks that keep every URI writable and
-//! parseable, and the text itself.
+//! Writing URIs: the checks that keep every URI writable and parseable, and the text itself.
 
-use alloc::string::String;
 use core::fmt;
 
-use super::{Kind, OtpAuthUri, UriError, UriPart, encoding};
-use crate::{Algorithm, Error, Secret};
+use super::encoding;
+use super::error::check_cap;
+use super::{
+    DEFAULT_ALGORITHM, DEFAULT_DIGITS, DEFAULT_PERIOD, Kind, OtpAuthUri, UriError, UriPart,
+};
 
 impl OtpAuthUri {
-    pub(super) fn build(
-        secret: &Secret,
-        kind: Kind,
-        algorithm: Algorithm,
-        digits: u32,
-        issuer: &str,
-        account: &str,
-    ) -> Result<OtpAuthUri, Error> {
-        let issuer = issuer.trim();
-        let account = account.trim();
-        check_names(issuer, account)?;
-        let uri = OtpAuthUri {
-            secret: secret.clone(),
-            kind,
-            issuer: (!issuer.is_empty()).then(|| String::from(issuer)),
-            account: String::from(account),
-            algorithm,
-            digits,
-            image: None,
-        };
-        uri.check_len()?;
-        Ok(uri)
-    }
     /// Holds every URI, built or parsed, to [`OtpAuthUri::MAX_LEN`] once written out, so that
     /// anything this type displays parses back and fits a QR code.
     pub(super) fn check_len(&self) -> Result<(), UriError> {
-        let len = self.len();
-        if len > Self::MAX_LEN {
-            return Err(UriError::TooLong {
-                part: UriPart::Uri,
-                len,
-                max: Self::MAX_LEN,
-            });
-        }
-        Ok(())
+        check_cap(UriPart::Uri, self.len(), Self::MAX_LEN)
     }
     /// The length of the URI text in bytes.
     pub(super) fn len(&self) -> usize {
@@ -65,15 +35,15 @@ impl OtpAuthUri {
             out.write_str("&issuer=")?;
             encoding::write_encoded(out, issuer)?;
         }
-        if self.algorithm != Algorithm::Sha1 {
+        if self.algorithm != DEFAULT_ALGORITHM {
             out.write_str("&algorithm=")?;
             out.write_str(self.algorithm.as_str())?;
         }
-        if self.digits != 6 {
+        if self.digits != DEFAULT_DIGITS {
             write!(out, "&digits={}", self.digits)?;
         }
         match self.kind {
-            Kind::Totp { period: 30 } => {}
+            Kind::Totp { period } if period == DEFAULT_PERIOD => {}
             Kind::Totp { period } => write!(out, "&period={period}")?,
             Kind::Hotp { counter } => write!(out, "&counter={counter}")?,
         }
@@ -85,14 +55,15 @@ impl OtpAuthUri {
     }
 }
 
-/// Refuses an issuer that no label could carry, whatever the account name.
-pub(crate) fn check_issuer(issuer: &str) -> Result<(), UriError> {
-    check_names(issuer.trim(), "x")
-}
-
-/// Refuses names that cannot be written in a label, and labels over the cap.
-pub(super) fn check_names(issuer: &str, account: &str) -> Result<(), UriError> {
-    if issuer.contains(':') {
+/// Trims the names and refuses what a label cannot hold: a colon in either, an empty account
+/// name, a label over [`OtpAuthUri::MAX_LABEL_LEN`]. An issuer, when given, is not blank.
+pub(super) fn check_names<'n>(
+    issuer: Option<&'n str>,
+    account: &'n str,
+) -> Result<(Option<&'n str>, &'n str), UriError> {
+    let issuer = issuer.map(str::trim);
+    let account = account.trim();
+    if issuer.is_some_and(|issuer| issuer.contains(':')) {
         return Err(UriError::ColonInName {
             part: UriPart::Issuer,
         });
@@ -105,34 +76,41 @@ pub(super) fn check_names(issuer: &str, account: &str) -> Result<(), UriError> {
     if account.is_empty() {
         return Err(UriError::EmptyAccount);
     }
-    let len = issuer.len() + usize::from(!issuer.is_empty()) + account.len();
-    if len > OtpAuthUri::MAX_LABEL_LEN {
-        return Err(UriError::TooLong {
-            part: UriPart::Label,
-            len,
-            max: OtpAuthUri::MAX_LABEL_LEN,
-        });
+    let len = issuer.map_or(0, |issuer| issuer.len() + 1) + account.len();
+    check_cap(UriPart::Label, len, OtpAuthUri::MAX_LABEL_LEN)?;
+    Ok((issuer, account))
+}
+
+/// Refuses control characters (Unicode `Cc`: NUL, newline, ESC, DEL, C1 controls), which would
+/// reach the host's logs and terminals and which some databases cannot store.
+pub(super) fn refuse_controls(text: &str, part: UriPart) -> Result<(), UriError> {
+    if text.chars().any(char::is_control) {
+        return Err(UriError::ControlCharacter { part });
     }
     Ok(())
 }
 
+/// The builder's rule for the `image` URL: https, and within [`OtpAuthUri::MAX_VALUE_LEN`].
 pub(super) fn check_image(url: &str) -> Result<(), UriError> {
+    check_cap(
+        UriPart::Parameter("image"),
+        url.len(),
+        OtpAuthUri::MAX_VALUE_LEN,
+    )?;
+    if !is_https(url) {
+        return Err(UriError::ImageNotHttps);
+    }
+    Ok(())
+}
+
+/// Whether `url` starts with `https://` (in any case) and has more after it.
+pub(super) fn is_https(url: &str) -> bool {
     const HTTPS: &str = "https://";
-    if url.len() > OtpAuthUri::MAX_VALUE_LEN {
-        return Err(UriError::TooLong {
-            part: UriPart::Parameter("image"),
-            len: url.len(),
-            max: OtpAuthUri::MAX_VALUE_LEN,
-        });
-    }
-    match url.as_bytes().split_at_checked(HTTPS.len()) {
-        Some((scheme, rest))
-            if scheme.eq_ignore_ascii_case(HTTPS.as_bytes()) && !rest.is_empty() =>
-        {
-            Ok(())
-        }
-        _ => Err(UriError::ImageNotHttps),
-    }
+    url.as_bytes()
+        .split_at_checked(HTTPS.len())
+        .is_some_and(|(scheme, rest)| {
+            scheme.eq_ignore_ascii_case(HTTPS.as_bytes()) && !rest.is_empty()
+        })
 }
 
 /// A `fmt::Write` that only counts bytes, to measure a URI without writing out its secret.

@@ -2,6 +2,7 @@
 //! (included with `#[path = "data/uri/cases.rs"] mod cases;`).
 #![allow(dead_code, clippy::unwrap_used)]
 
+use twofa::uri::OtpAuthUriBuilder;
 use twofa::{Algorithm, Hotp, OtpAuthUri, Secret, Totp};
 
 /// One line of `cases.tsv`, with a secret of its own.
@@ -47,14 +48,13 @@ pub fn cases() -> Vec<Case> {
 impl Case {
     /// The URI this crate builds for the case.
     pub fn uri(&self) -> OtpAuthUri {
-        let issuer = self.issuer.as_deref().unwrap_or("");
-        let uri = if self.hotp {
+        if self.hotp {
             let hotp = Hotp::builder(self.secret.clone())
                 .algorithm(self.algorithm)
                 .digits(self.digits)
                 .build()
                 .unwrap();
-            OtpAuthUri::from_hotp(&hotp, self.number, issuer, &self.account).unwrap()
+            self.finish(OtpAuthUri::for_hotp(&hotp, self.number, &self.account))
         } else {
             let totp = Totp::builder(self.secret.clone())
                 .algorithm(self.algorithm)
@@ -62,11 +62,17 @@ impl Case {
                 .period(self.number)
                 .build()
                 .unwrap();
-            OtpAuthUri::from_totp(&totp, issuer, &self.account).unwrap()
-        };
-        match &self.image {
-            Some(image) => uri.with_image(image).unwrap(),
-            None => uri,
+            self.finish(OtpAuthUri::for_totp(&totp, &self.account))
         }
+    }
+
+    fn finish<'a>(&'a self, builder: OtpAuthUriBuilder<'a>) -> OtpAuthUri {
+        let builder = builder.issuer(self.issuer.as_deref());
+        match &self.image {
+            Some(image) => builder.image(image),
+            None => builder,
+        }
+        .build()
+        .unwrap()
     }
 }

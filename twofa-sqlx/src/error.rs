@@ -1,0 +1,74 @@
+//! The stores' error.
+
+use std::fmt;
+
+/// Why a store call failed.
+///
+/// A conflict (another writer was first) is not an error: it is
+/// [`SaveOutcome::Conflict`](twofa::store::SaveOutcome::Conflict), and the service retries on
+/// fresh state.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database failed (connection, I/O, a refused statement). Match on the wrapped
+    /// [`sqlx::Error`] for details; nothing was half-written.
+    Database(sqlx::Error),
+    /// A stored record does not decode. The store refuses to treat it as "no record", which
+    /// would show 2FA as off (fail open); the user's flows fail until the row is repaired.
+    Record {
+        /// Whose record.
+        user_id: String,
+        /// Why it does not decode.
+        error: twofa::Error,
+    },
+    /// A stored version is negative, which no save of this crate writes.
+    Version {
+        /// Whose record.
+        user_id: String,
+        /// The stored value.
+        version: i64,
+    },
+    /// A table name that is not a plain SQL identifier (see
+    /// [`TableName`](crate::TableName)).
+    InvalidTableName,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Database(e) => write!(f, "database: {e}"),
+            Self::Record { user_id, error } => {
+                write!(
+                    f,
+                    "the stored record of user {user_id:?} does not decode: {error}"
+                )
+            }
+            Self::Version { user_id, version } => {
+                write!(
+                    f,
+                    "the stored version of user {user_id:?} is negative ({version})"
+                )
+            }
+            Self::InvalidTableName => f.write_str(
+                "a table name must be 1 to 63 ASCII letters, digits or underscores, \
+                 not starting with a digit",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Database(e) => Some(e),
+            Self::Record { error, .. } => Some(error),
+            Self::Version { .. } | Self::InvalidTableName => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e)
+    }
+}

@@ -1,0 +1,236 @@
+//! The PostgreSQL store: one database shared by several application servers.
+
+use std::sync::Arc;
+
+use sqlx::postgres::PgPool;
+use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlStr};
+use twofa::account::TwoFactorRecord;
+use twofa::store::{SaveOutcome, Store, Versioned};
+
+use crate::{Error, ListUsers, TableName, decode_row};
+
+/// A [`Store`] in a PostgreSQL database.
+///
+/// [`PostgresStore::connect`] is the one-line setup. Every application server may use the
+/// same database: a code works once across all of them, because each save is one
+/// compare-and-swap `UPDATE`.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use twofa_sqlx::PostgresStore;
+///
+/// let store = PostgresStore::connect("postgres://app@localhost/app").await?;
+/// # Ok(()) }
+/// ```
+///
+/// The table (see [`PostgresStore::migrate`]):
+///
+/// ```sql
+/// CREATE TABLE IF NOT EXISTS "two_factor" (
+///     user_id TEXT COLLATE "C" PRIMARY KEY,
+///     record  TEXT NOT NULL,
+///     version BIGINT NOT NULL
+/// )
+/// ```
+///
+/// `COLLATE "C"` makes user ids compare (and sort, for [`ListUsers`]) byte for byte whatever
+/// the database's default collation: `Alice` and `alice` are two users. `TEXT` has no length
+/// limit short of the index's (about 2,700 bytes), far beyond the core's 255; it cannot hold
+/// NUL, which the core refuses in user ids.
+///
+/// Saves work under any isolation level: under `REPEATABLE READ` or `SERIALIZABLE`, a losing
+/// writer's serialization failure (SQLSTATE `40001`) is reported as a conflict.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    table: TableName,
+    sql: Arc<Queries>,
+}
+
+impl PostgresStore {
+    /// A store over `pool`, with the default table name `two_factor`. Call
+    /// [`PostgresStore::migrate`] once to create the table.
+    pub fn new(pool: PgPool) -> PostgresStore {
+        let table = TableName::default();
+        PostgresStore {
+            sql: Arc::new(Queries::new(&table)),
+            pool,
+            table,
+        }
+    }
+
+    /// Connects to the database at `url` (`postgres://user:password@host/database`) with a
+    /// default pool, and creates the table.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] when the server cannot be reached or refuses the connection.
+    pub async fn connect(url: &str) -> Result<PostgresStore, Error> {
+        let store = PostgresStore::new(PgPool::connect(url).await?);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Keeps the records in the table `name` instead of `two_factor` (in the connection's
+    /// `search_path`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTableName`] when `name` is not a plain identifier (see [`TableName`]).
+    pub fn with_table_name(mut self, name: &str) -> Result<PostgresStore, Error> {
+        self.table = TableName::new(name)?;
+        self.sql = Arc::new(Queries::new(&self.table));
+        Ok(self)
+    }
+
+    /// The table's name.
+    pub fn table_name(&self) -> &TableName {
+        &self.table
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates the table if it does not exist; running it again changes nothing. Servers
+    /// starting at once may all call it: an advisory lock lets one create the table while
+    /// the others wait.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`].
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
+        // Concurrent `CREATE TABLE IF NOT EXISTS` can fail on PostgreSQL's catalog; take turns.
+        sqlx::query("SELECT pg_advisory_xact_lock(7303014)")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(self.sql.create.clone())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Store for PostgresStore {
+    type Error = Error;
+
+    async fn load(&self, user_id: &str) -> Result<Option<Versioned>, Error> {
+        let row = sqlx::query(self.sql.load.clone())
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            None => Ok(None),
+            Some(row) => decode_row(user_id, row.try_get(0)?, row.try_get(1)?).map(Some),
+        }
+    }
+
+    async fn save(
+        &self,
+        user_id: &str,
+        record: &TwoFactorRecord,
+        expected_version: Option<u64>,
+    ) -> Result<SaveOutcome, Error> {
+        let text = record.encode();
+        let done = match expected_version {
+            None => {
+                sqlx::query(self.sql.insert.clone())
+                    .bind(user_id)
+                    .bind(text)
+                    .execute(&self.pool)
+                    .await
+            }
+            Some(expected) => {
+                // A version beyond i64 was never stored: nothing can match it.
+                let Ok(expected) = i64::try_from(expected) else {
+                    return Ok(SaveOutcome::Conflict);
+                };
+                sqlx::query(self.sql.update.clone())
+                    .bind(user_id)
+                    .bind(text)
+                    .bind(expected)
+                    .execute(&self.pool)
+                    .await
+            }
+        };
+        match done {
+            Ok(result) if result.rows_affected() == 1 => Ok(SaveOutcome::Saved),
+            Ok(_) => Ok(SaveOutcome::Conflict),
+            // Under REPEATABLE READ or SERIALIZABLE a losing writer fails instead of
+            // updating nothing; nothing was written either way.
+            Err(e) if is_serialization_failure(&e) => Ok(SaveOutcome::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl ListUsers for PostgresStore {
+    async fn count_users_after(&self, after: &str) -> Result<u64, Error> {
+        let count: i64 = sqlx::query_scalar(self.sql.count.clone())
+            .bind(after)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn user_ids_after(&self, after: &str, limit: u32) -> Result<Vec<String>, Error> {
+        Ok(sqlx::query_scalar(self.sql.list.clone())
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
+/// Whether PostgreSQL answered SQLSTATE `40001` (`serialization_failure`).
+fn is_serialization_failure(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "40001")
+}
+
+/// The statements, with the table name written in once.
+#[derive(Debug)]
+struct Queries {
+    create: SqlStr,
+    load: SqlStr,
+    insert: SqlStr,
+    update: SqlStr,
+    count: SqlStr,
+    list: SqlStr,
+}
+
+impl Queries {
+    fn new(table: &TableName) -> Queries {
+        let t = table.quoted();
+        let sql = |text: String| AssertSqlSafe(Arc::<str>::from(text)).into_sql_str();
+        Queries {
+            create: sql(format!(
+                "CREATE TABLE IF NOT EXISTS {t} (\
+                 user_id TEXT COLLATE \"C\" PRIMARY KEY, \
+                 record TEXT NOT NULL, \
+                 version BIGINT NOT NULL)"
+            )),
+            load: sql(format!(
+                "SELECT record, version FROM {t} WHERE user_id = $1"
+            )),
+            insert: sql(format!(
+                "INSERT INTO {t} (user_id, record, version) VALUES ($1, $2, 1) \
+                 ON CONFLICT (user_id) DO NOTHING"
+            )),
+            update: sql(format!(
+                "UPDATE {t} SET record = $2, version = version + 1 \
+                 WHERE user_id = $1 AND version = $3"
+            )),
+            count: sql(format!("SELECT COUNT(*) FROM {t} WHERE user_id > $1")),
+            list: sql(format!(
+                "SELECT user_id FROM {t} WHERE user_id > $1 ORDER BY user_id LIMIT $2"
+            )),
+        }
+    }
+}

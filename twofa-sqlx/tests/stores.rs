@@ -1,0 +1,292 @@
+//! Both stores against twofa's conformance kit, and what each store adds: migrations, table
+//! names, failing closed on bad rows, and SQLite's behaviour under a busy writer.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers: fail loudly
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::SqlitePoolOptions;
+use twofa::account::TwoFactorRecord;
+use twofa::store::conformance::check_store;
+use twofa::store::{SaveOutcome, ServiceError, Store};
+use twofa_sqlx::{Error, PostgresStore, SqliteStore};
+
+#[tokio::test]
+async fn sqlite_on_a_file_passes_the_conformance_kit() {
+    check_store(&sqlite_file_store().await).await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_passes_the_conformance_kit() {
+    check_store(&SqliteStore::open_in_memory().await.unwrap())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn postgres_passes_the_conformance_kit() {
+    let Some(store) = postgres_store().await else {
+        return;
+    };
+    check_store(&store).await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_passes_the_conformance_kit_under_stricter_isolation_levels() {
+    let Some(url) = postgres_url() else { return };
+    for level in ["repeatable read", "serializable"] {
+        let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.options([("default_transaction_isolation", level)]))
+            .await
+            .unwrap();
+        let level_seen: String = sqlx::query_scalar("SHOW transaction_isolation")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(level_seen, level);
+        let store = PostgresStore::new(pool)
+            .with_table_name(&unique_name("twofa_iso"))
+            .unwrap();
+        store.migrate().await.unwrap();
+        check_store(&store)
+            .await
+            .unwrap_or_else(|e| panic!("{level}: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn sqlite_open_creates_the_file_in_wal_mode_and_migrate_is_idempotent() {
+    let path = temp_dir().join("new.db");
+    assert!(!path.exists());
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert!(path.exists());
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(timeout, 10_000);
+    let _ = store
+        .save("u", &TwoFactorRecord::new(), None)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    drop(store);
+    let reopened = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(reopened.load("u").await.unwrap().unwrap().version, 1);
+}
+
+#[tokio::test]
+async fn postgres_migrate_is_idempotent_also_when_servers_start_at_once() {
+    let Some(store) = postgres_store().await else {
+        return;
+    };
+    let _ = store
+        .save("u", &TwoFactorRecord::new(), None)
+        .await
+        .unwrap();
+    let clones: Vec<_> = (0..4).map(|_| store.clone()).collect();
+    let handles: Vec<_> = clones
+        .into_iter()
+        .map(|s| tokio::spawn(async move { s.migrate().await }))
+        .collect();
+    for handle in handles {
+        handle.await.unwrap().unwrap();
+    }
+    assert_eq!(store.load("u").await.unwrap().unwrap().version, 1);
+    // A brand-new table, created by several at once.
+    let fresh = store
+        .clone()
+        .with_table_name(&unique_name("twofa_race"))
+        .unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let s = fresh.clone();
+            tokio::spawn(async move { s.migrate().await })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn table_names_are_checked_and_tables_are_separate() {
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    for bad in ["", "x; DROP TABLE y", "a\"b", "1st"] {
+        assert!(matches!(
+            store.clone().with_table_name(bad),
+            Err(Error::InvalidTableName)
+        ));
+    }
+    let other = store.clone().with_table_name("other_2fa").unwrap();
+    assert_eq!(other.table_name().as_str(), "other_2fa");
+    other.migrate().await.unwrap();
+    let _ = other
+        .save("u", &TwoFactorRecord::new(), None)
+        .await
+        .unwrap();
+    assert!(store.load("u").await.unwrap().is_none());
+    assert!(other.load("u").await.unwrap().is_some());
+}
+
+/// Writes a row behind the store's back.
+async fn plant_sqlite(store: &SqliteStore, user: &str, record: &str, version: i64) {
+    sqlx::query("INSERT INTO two_factor (user_id, record, version) VALUES (?1, ?2, ?3)")
+        .bind(user)
+        .bind(record)
+        .bind(version)
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_row_that_does_not_decode_fails_closed_never_as_no_record() {
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    let (_, _) = enable(&store, "alice").await;
+    plant_sqlite(&store, "mallory", "not a record", 1).await;
+    plant_sqlite(&store, "trudy", &TwoFactorRecord::new().encode(), -1).await;
+    assert!(matches!(
+        store.load("mallory").await,
+        Err(Error::Record { ref user_id, .. }) if user_id == "mallory"
+    ));
+    assert!(matches!(
+        store.load("trudy").await,
+        Err(Error::Version { version: -1, .. })
+    ));
+    // The service refuses the flow rather than treating the user as without 2FA.
+    let tf = service(&store, T0 + 60);
+    assert!(matches!(
+        tf.verify_code("mallory", "123456").await,
+        Err(ServiceError::Store(Error::Record { .. }))
+    ));
+    assert!(matches!(
+        tf.start_enrollment("mallory", None, "m@example.com").await,
+        Err(ServiceError::Store(Error::Record { .. }))
+    ));
+
+    let Some(pg) = postgres_store().await else {
+        return;
+    };
+    let insert = format!(
+        "INSERT INTO \"{}\" (user_id, record, version) VALUES ($1, $2, $3)",
+        pg.table_name()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(insert))
+        .bind("mallory")
+        .bind("twofa-but-garbage")
+        .bind(1_i64)
+        .execute(pg.pool())
+        .await
+        .unwrap();
+    assert!(matches!(
+        pg.load("mallory").await,
+        Err(Error::Record { .. })
+    ));
+}
+
+#[tokio::test]
+async fn database_errors_are_typed_and_their_source_is_the_sqlx_error() {
+    let store = SqliteStore::open_in_memory()
+        .await
+        .unwrap()
+        .with_table_name("never_migrated")
+        .unwrap();
+    let error = store.load("u").await.unwrap_err();
+    assert!(matches!(error, Error::Database(sqlx::Error::Database(_))));
+    let source = std::error::Error::source(&error).unwrap();
+    assert!(source.downcast_ref::<sqlx::Error>().is_some());
+}
+
+/// Holds SQLite's write lock on `path` from another connection for `hold`.
+async fn hold_write_lock(path: &std::path::Path, hold: Duration) -> tokio::task::JoinHandle<()> {
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(SqliteStore::connect_options(path))
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        tokio::time::sleep(hold).await;
+        sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+    })
+}
+
+#[tokio::test]
+async fn a_sign_in_waits_for_another_writer_instead_of_failing_with_database_is_locked() {
+    let dir = temp_dir();
+    let path = dir.join("busy.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let (app, _) = enable(&store, "alice").await;
+    let holder = hold_write_lock(&path, Duration::from_millis(700)).await;
+    let started = std::time::Instant::now();
+    let tf = service(&store, T0 + 30);
+    let signed_in = tf
+        .verify_code("alice", &app.generate(T0 + 30).to_string())
+        .await
+        .unwrap();
+    assert!(signed_in.result.is_ok());
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "it did wait"
+    );
+    holder.await.unwrap();
+}
+
+#[tokio::test]
+async fn past_the_busy_timeout_a_save_is_a_conflict_not_an_error() {
+    let dir = temp_dir();
+    let path = dir.join("busy.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let _ = store
+        .save("alice", &TwoFactorRecord::new(), None)
+        .await
+        .unwrap();
+    let impatient = SqliteStore::new(
+        SqlitePoolOptions::new()
+            .connect_with(
+                SqliteStore::connect_options(&path).busy_timeout(Duration::from_millis(50)),
+            )
+            .await
+            .unwrap(),
+    );
+    let holder = hold_write_lock(&path, Duration::from_millis(600)).await;
+    let loaded = impatient.load("alice").await.unwrap().unwrap();
+    assert_eq!(
+        impatient
+            .save("alice", &loaded.record, Some(loaded.version))
+            .await
+            .unwrap(),
+        SaveOutcome::Conflict
+    );
+    assert_eq!(
+        impatient.save("bob", &loaded.record, None).await.unwrap(),
+        SaveOutcome::Conflict
+    );
+    holder.await.unwrap();
+    // Nothing was written; once the lock is free the same save goes through.
+    assert_eq!(impatient.load("alice").await.unwrap().unwrap().version, 1);
+    assert!(impatient.load("bob").await.unwrap().is_none());
+    assert_eq!(
+        impatient
+            .save("alice", &loaded.record, Some(loaded.version))
+            .await
+            .unwrap(),
+        SaveOutcome::Saved
+    );
+}
