@@ -4,15 +4,17 @@
 //! Properties: a typed code is accepted exactly when a reference reader written from the
 //! documentation (case, separators, look-alikes, ten symbols, at most 80 bytes) reads it as
 //! one of the unused codes; it then works once and no more; a refused code leaves the set as
-//! it was; a well-formed code checked with a peppered hasher is a hasher mismatch; input over
-//! `MAX_INPUT_LEN` is refused without allocating.
+//! it was; the same code checked for another user is refused, and the set stays as it was; a
+//! well-formed code checked with a peppered hasher is a hasher mismatch; the same set written
+//! as version 1 (unbound to the user) decodes but refuses every input as `UnboundSet`; input
+//! over `MAX_INPUT_LEN` is refused without allocating.
 #![no_main]
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use twofa::Error;
 use twofa::recovery::{Pbkdf2Hasher, RecoveryCodeSet, RecoveryError};
-use twofa_fuzz::{FuzzRng, measured, reference_recovery_code};
+use twofa_fuzz::{FuzzRng, USER, measured, reference_recovery_code};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -48,8 +50,9 @@ fuzz_target!(|input: Input| {
         .danger_with_iterations(1)
         .expect("one iteration is allowed");
     let count = usize::from(input.count) % RecoveryCodeSet::MAX_COUNT + 1;
-    let (codes, mut set) = RecoveryCodeSet::generate_with(&hasher, &mut FuzzRng(input.seed), count)
-        .expect("a valid count and hasher");
+    let (codes, mut set) =
+        RecoveryCodeSet::generate_with(&hasher, USER, &mut FuzzRng(input.seed), count)
+            .expect("a valid count and hasher");
     let canonical: Vec<String> = codes.iter().map(|c| c.replace('-', "")).collect();
     let typed = match &input.typed {
         Typed::Raw(text) => text.clone(),
@@ -70,14 +73,38 @@ fuzz_target!(|input: Input| {
         .danger_with_iterations(1)
         .and_then(|h| h.with_pepper(&[7; 32]))
         .expect("a valid pepper");
-    let mismatch = set.clone().use_code(&typed, &peppered);
+    let mismatch = set.clone().use_code(&typed, USER, &peppered);
     if meant.is_some() {
         assert_eq!(mismatch, Err(RecoveryError::HasherMismatch.into()));
     } else {
         assert_eq!(mismatch, Err(RecoveryError::InvalidCode.into()));
     }
 
-    let (got, info) = measured(|| set.use_code(&typed, &hasher));
+    // Another user's id: no code works, and nothing changes.
+    let mut copy = set.clone();
+    assert_eq!(
+        copy.use_code(&typed, "user-43", &hasher),
+        Err(RecoveryError::InvalidCode.into()),
+        "{typed:?} worked for another user"
+    );
+    assert_eq!(copy, set);
+    // The set as an earlier release stored it: still read, never used.
+    let encoded = set.encode();
+    assert!(encoded.starts_with("$twofa-recovery$v=2$"));
+    let v1 = encoded.replacen("$v=2$", "$v=1$", 1);
+    let mut unbound = RecoveryCodeSet::decode(&v1).expect("a version 1 set decodes");
+    assert_eq!(
+        unbound.encode(),
+        v1,
+        "a version 1 set is written back as it was"
+    );
+    assert_eq!(
+        unbound.use_code(&typed, USER, &hasher),
+        Err(RecoveryError::UnboundSet.into())
+    );
+    assert_eq!(unbound.encode(), v1);
+
+    let (got, info) = measured(|| set.use_code(&typed, USER, &hasher));
     if typed.len() > RecoveryCodeSet::MAX_INPUT_LEN {
         assert_eq!(info.count_total, 0, "over-long input was worked on");
     }
@@ -86,7 +113,7 @@ fuzz_target!(|input: Input| {
         Some(_) => {
             assert_eq!(got, Ok(count - 1), "{typed:?}");
             assert_eq!(set.remaining(), count - 1);
-            let again = set.use_code(&typed, &hasher);
+            let again = set.use_code(&typed, USER, &hasher);
             assert_eq!(again, Err(Error::Recovery(RecoveryError::InvalidCode)));
             assert_eq!(set.remaining(), count - 1);
             let decoded = RecoveryCodeSet::decode(&set.encode()).expect("encode reads back");

@@ -5,13 +5,15 @@
 //! `MAX_ENCODED_LEN` is refused before anything is allocated; decoding allocates a bounded
 //! amount. Sets of the test scheme `fuzz-identity`, whose "hash" of a code is the code
 //! itself, let the fuzzer write sets whose codes it knows: each such code works exactly once
-//! and removes exactly its own hash; any scheme other than the hasher's is a mismatch.
+//! and removes exactly its own hash; any scheme other than the hasher's is a mismatch; a set
+//! of version 1 (not bound to a user) decodes but refuses every code as `UnboundSet`, and
+//! stays as it was.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use twofa::Error;
 use twofa::recovery::{CodeHasher, RecoveryCodeSet, RecoveryError};
-use twofa_fuzz::measured;
+use twofa_fuzz::{USER, measured};
 
 const MAX_DECODE_HEAP: u64 = 4 * RecoveryCodeSet::MAX_ENCODED_LEN as u64;
 
@@ -57,10 +59,22 @@ fuzz_target!(|text: &str| {
     assert_eq!(RecoveryCodeSet::decode(&encoded).as_ref(), Ok(&set));
     assert!(format!("{set:?}").len() < 100);
 
+    if text.starts_with("$twofa-recovery$v=1$") {
+        let mut copy = set.clone();
+        for typed in ["00000-00000", "ZZZZZ-ZZZZZ", ""] {
+            assert_eq!(
+                copy.use_code(typed, USER, &Identity),
+                Err(RecoveryError::UnboundSet.into())
+            );
+        }
+        assert_eq!(copy, set);
+        return;
+    }
+    assert!(text.starts_with("$twofa-recovery$v=2$"), "{text:?}");
     if set.algorithm() != Identity.algorithm() {
         let mut copy = set.clone();
         assert_eq!(
-            copy.use_code("00000-00000", &Identity),
+            copy.use_code("00000-00000", USER, &Identity),
             Err(RecoveryError::HasherMismatch.into())
         );
         assert_eq!(copy, set);
@@ -79,11 +93,11 @@ fuzz_target!(|text: &str| {
     for code in &codes {
         let mut copy = set.clone();
         assert_eq!(
-            copy.use_code(&code.to_lowercase(), &Identity),
+            copy.use_code(&code.to_lowercase(), USER, &Identity),
             Ok(set.remaining() - 1)
         );
         assert_eq!(
-            copy.use_code(code, &Identity),
+            copy.use_code(code, USER, &Identity),
             Err(RecoveryError::InvalidCode.into()),
             "a code worked twice"
         );
@@ -95,7 +109,7 @@ fuzz_target!(|text: &str| {
     if codes.is_empty() {
         let mut copy = set.clone();
         assert_eq!(
-            copy.use_code("ZZZZZ-ZZZZZ", &Identity),
+            copy.use_code("ZZZZZ-ZZZZZ", USER, &Identity),
             Err(RecoveryError::InvalidCode.into())
         );
         assert_eq!(copy, set);

@@ -18,8 +18,8 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use twofa::seal::SealError;
-use twofa::{AesGcmSealer, DangerPlaintextSealer, Error, SealedSecret, Secret, SecretSealer};
+use twofa::seal::{DangerPlaintextSealer, SealError};
+use twofa::{AesGcmSealer, Error, SealedSecret, Secret, SecretSealer};
 use twofa_fuzz::{FuzzRng, USER, measured, plaintext_tag};
 
 static AES: LazyLock<AesGcmSealer> = LazyLock::new(|| {
