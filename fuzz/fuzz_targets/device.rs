@@ -1,0 +1,226 @@
+//! Device-token checking: `TwoFactorRecord::check_device` on an enabled record with trusted
+//! devices, with a fuzzed token (arbitrary text, or a real token changed a little), time,
+//! user and device key.
+//!
+//! Properties: a token is accepted exactly when it is one of the issued tokens, for its own
+//! user, before its expiry, checked with the device key it was issued under, on a record
+//! whose devices are keyed, and then names that device; the same devices read as version 1
+//! (unkeyed) devices never match, not even their own tokens; without a device key every
+//! check is `InvalidSetting`; the check allocates nothing (nor does refusing a token of any
+//! length).
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use libfuzzer_sys::fuzz_target;
+use twofa::account::{Context, DeviceKey, Settings, TwoFactorRecord};
+use twofa::seal::DangerPlaintextSealer;
+use twofa::{Error, Pbkdf2Hasher, Totp};
+use twofa_fuzz::{DEVICE_KEY, FuzzRng, USER, measured, settle, with_record_check};
+
+const T0: u64 = 1_700_000_000;
+
+/// An enabled record with two trusted devices, and their tokens with expiry times; the same
+/// record with its devices made version 1 (unkeyed) devices; settings with the right key,
+/// another key and none.
+struct Fixture {
+    settings: Settings,
+    other_key: Settings,
+    no_key: Settings,
+    hasher: Pbkdf2Hasher,
+    record: TwoFactorRecord,
+    unkeyed: TwoFactorRecord,
+    tokens: Vec<(String, u64, String)>,
+}
+
+static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
+    let no_key = Settings::new("Fuzz").expect("a valid issuer");
+    let settings = no_key
+        .clone()
+        .device_key(DeviceKey::from_bytes(&DEVICE_KEY).expect("32 bytes"));
+    let other_key = no_key
+        .clone()
+        .device_key(DeviceKey::from_bytes(&[DEVICE_KEY[0] ^ 1; 32]).expect("32 bytes"));
+    let hasher = Pbkdf2Hasher::new()
+        .danger_with_iterations(1)
+        .expect("valid");
+    let (record, tokens) = {
+        let ctx = Context::new(USER, &settings, &DangerPlaintextSealer, &hasher).expect("valid");
+        let mut rng = FuzzRng(1);
+        let proof =
+            twofa::account::PasswordConfirmed::check(&|_: &str, _: &str| true, USER, "pw", T0)
+                .expect("passes");
+        let new = TwoFactorRecord::new();
+        let (started, outcome) = settle(
+            new.start_enrollment(&ctx, Some(&proof), "fuzz", &mut rng, T0),
+            &new,
+        );
+        let app: Totp = outcome
+            .result
+            .expect("starts")
+            .uri()
+            .to_totp()
+            .expect("totp");
+        let code = app.generate(T0).to_string();
+        let (mut record, confirmed) = settle(
+            started.confirm_enrollment(&ctx, &code, &mut rng, T0),
+            &started,
+        );
+        assert!(confirmed.result.is_ok());
+        let mut tokens = Vec::new();
+        for (i, at) in [T0 + 30, T0 + 90].into_iter().enumerate() {
+            let (signed_in, outcome) = settle(
+                record.verify_code(&ctx, &app.generate(at).to_string(), at),
+                &record,
+            );
+            let label = format!("device {i}");
+            let (trusted, outcome) = settle(
+                signed_in.trust_device(
+                    &ctx,
+                    &outcome.result.expect("signs in"),
+                    Some(&label),
+                    &mut rng,
+                    at,
+                ),
+                &signed_in,
+            );
+            let token = outcome.result.expect("trusts");
+            tokens.push((
+                token.as_str().to_owned(),
+                token.expires_at(),
+                token.device_id().to_owned(),
+            ));
+            record = trusted;
+        }
+        (record, tokens)
+    };
+    let unkeyed = unkeyed(&record);
+    assert_eq!(unkeyed.devices().len(), 2);
+    Fixture {
+        settings,
+        other_key,
+        no_key,
+        hasher,
+        record,
+        unkeyed,
+        tokens,
+    }
+});
+
+/// The record with each device's kind byte set to 0 (a version 1 device), the check repaired.
+/// The layout is that of `src/account/encoding.rs`, version 2, enabled state.
+fn unkeyed(record: &TwoFactorRecord) -> TwoFactorRecord {
+    let bytes = record.to_bytes();
+    let mut body = bytes[..bytes.len() - twofa_fuzz::RECORD_CHECK_LEN].to_vec();
+    let u16_at = |at: usize| usize::from(u16::from_be_bytes([body[at], body[at + 1]]));
+    // "2FA", version, state; the sealed secret; algorithm, digits, period; enabled_at; last step.
+    let mut at = 5;
+    at += 2 + u16_at(at);
+    at += 10 + 8 + 9;
+    // The recovery set; failures, last failure, locked; the revocation time.
+    at += 2 + u16_at(at);
+    at += 4 + 8 + 1 + 9;
+    let count = body[at];
+    at += 1;
+    for _ in 0..count {
+        assert_eq!(body[at], 1, "a keyed device");
+        body[at] = 0;
+        at += 1 + 32 + 16;
+        at += 1 + usize::from(body[at]);
+    }
+    assert_eq!(at, body.len());
+    TwoFactorRecord::from_bytes(&with_record_check(&body)).expect("the unkeyed record decodes")
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    token: Token,
+    now: u64,
+    other_user: bool,
+    check: Check,
+}
+
+/// Which settings and record the token is checked with.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Keyed,
+    OtherKey,
+    NoKey,
+    Unkeyed,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Token {
+    Raw(String),
+    Issued {
+        which: bool,
+        change: Option<(u8, char)>,
+        cut: Option<u8>,
+        extra: Option<char>,
+    },
+    /// An issued token at a time near its expiry.
+    AtExpiry {
+        which: bool,
+        delta: i8,
+    },
+}
+
+fuzz_target!(|input: Input| {
+    let f = &*FIXTURE;
+    let user = if input.other_user { "user-43" } else { USER };
+    let (settings, record) = match input.check {
+        Check::Keyed => (&f.settings, &f.record),
+        Check::OtherKey => (&f.other_key, &f.record),
+        Check::NoKey => (&f.no_key, &f.record),
+        Check::Unkeyed => (&f.settings, &f.unkeyed),
+    };
+    let ctx = Context::new(user, settings, &DangerPlaintextSealer, &f.hasher).expect("valid");
+    let (token, now) = match &input.token {
+        Token::Raw(text) => (text.clone(), input.now),
+        Token::Issued {
+            which,
+            change,
+            cut,
+            extra,
+        } => {
+            let mut chars: Vec<char> = f.tokens[usize::from(*which)].0.chars().collect();
+            if let Some((at, c)) = change {
+                let at = usize::from(*at) % chars.len();
+                chars[at] = *c;
+            }
+            if let Some(cut) = cut {
+                chars.truncate(usize::from(*cut) % (chars.len() + 1));
+            }
+            chars.extend(extra);
+            (chars.into_iter().collect(), input.now)
+        }
+        Token::AtExpiry { which, delta } => {
+            let (token, expires_at, _) = &f.tokens[usize::from(*which)];
+            (
+                token.clone(),
+                expires_at.saturating_add_signed(i64::from(*delta)),
+            )
+        }
+    };
+
+    let (got, info) = measured(|| record.check_device(&ctx, &token, now).map(|d| d.id()));
+    let expected = if input.check == Check::NoKey {
+        Err(Error::InvalidSetting {
+            setting: "device_key",
+        })
+    } else {
+        f.tokens
+            .iter()
+            .find(|(issued, expires_at, _)| {
+                *issued == token && now < *expires_at && user == USER && input.check == Check::Keyed
+            })
+            .map(|(_, _, id)| id.clone())
+            .ok_or(Error::InvalidDeviceToken)
+    };
+    assert_eq!(got, expected, "{token:?} at {now}, {:?}", input.check);
+    // Only the device id of an accepted token (built above for the comparison) allocates.
+    if got.is_err() {
+        assert_eq!(info.count_total, 0, "checking a token allocated");
+    }
+});

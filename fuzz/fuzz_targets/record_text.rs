@@ -1,0 +1,51 @@
+//! Record decoding, text: `TwoFactorRecord::decode` (`2fa1.` and URL-safe base64).
+//!
+//! Properties: only canonical text decodes (no second spelling of one record's bytes: no
+//! padding, no stray trailing bits, checked against a base64 coder written out here); a
+//! decoded version 2 record encodes to the very same text, a version 1 record to the text of
+//! its version 2 bytes; beyond that, as `record_bytes` (see `check_decoded_record`); text
+//! over the size cap is refused before anything is allocated.
+#![no_main]
+
+use std::sync::Once;
+
+use libfuzzer_sys::fuzz_target;
+use twofa::Error;
+use twofa::account::{RecordError, TwoFactorRecord};
+use twofa_fuzz::{
+    RECORD_VERSION, RECORD_VERSION_AT, base64url_decode_lenient, base64url_encode,
+    check_decoded_record, measured,
+};
+
+static OVERSIZED: Once = Once::new();
+
+fuzz_target!(|text: &str| {
+    OVERSIZED.call_once(|| {
+        let huge = format!("2fa1.{}", "A".repeat(1 << 20));
+        let (refused, info) = measured(|| TwoFactorRecord::decode(&huge));
+        assert_eq!(refused, Err(Error::InvalidRecord(RecordError::TooLarge)));
+        assert_eq!(info.count_total, 0, "an oversized record was worked on");
+    });
+    let (decoded, info) = measured(|| TwoFactorRecord::decode(text));
+    assert!(
+        info.bytes_max <= (2 * text.len() + 32 * 1024) as u64,
+        "{} bytes for {}",
+        info.bytes_max,
+        text.len()
+    );
+    if let Ok(record) = decoded {
+        let body = text
+            .strip_prefix("2fa1.")
+            .expect("decoded text has the prefix");
+        let bytes = base64url_decode_lenient(body).expect("decoded text is base64");
+        assert_eq!(
+            base64url_encode(&bytes),
+            body,
+            "the text encoding is not canonical"
+        );
+        if bytes[RECORD_VERSION_AT] == RECORD_VERSION {
+            assert_eq!(record.encode(), text, "a version 2 record's text changed");
+        }
+        check_decoded_record(&record, &bytes);
+    }
+});
