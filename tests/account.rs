@@ -1726,3 +1726,59 @@ fn a_recovery_code_of_another_hasher_is_not_counted_as_a_guess() {
         Error::Recovery(RecoveryError::HasherMismatch)
     );
 }
+
+#[test]
+fn a_devices_page_sees_when_and_what_but_never_the_token() {
+    let fx = Fixture::new();
+    let (mut record, _, proof) = signed_in(&fx);
+    let mut rng = twofa::os_rng();
+    let now = T0 + 30;
+    // The longest label is accepted; one byte more is refused (tested beside eviction).
+    let label = "L".repeat(twofa::account::TrustedDevice::MAX_LABEL_LEN);
+    let token = record
+        .run(|r| r.trust_device(&fx.ctx(), &proof, Some(&label), &mut rng, now))
+        .result
+        .unwrap();
+    let device = &record.devices()[0];
+    assert_eq!(device.label(), Some(label.as_str()));
+    assert_eq!(device.created_at(), now);
+    assert_eq!(device.expires_at(), now + Settings::DEFAULT_DEVICE_LIFETIME);
+    assert_eq!(token.expires_at(), device.expires_at());
+    assert_eq!(
+        format!("{device:?}"),
+        format!(
+            "TrustedDevice {{ id: {:?}, label: Some({label:?}), created_at: {now}, expires_at: {} }}",
+            device.id(),
+            device.expires_at()
+        )
+    );
+    assert_eq!(
+        format!("{token:?}"),
+        format!(
+            "DeviceToken {{ device_id: {:?}, expires_at: {}, .. }}",
+            device.id(),
+            device.expires_at()
+        )
+    );
+}
+
+#[test]
+fn an_enrollment_debugs_as_its_redacted_uri() {
+    let fx = Fixture::new();
+    let enrollment = TwoFactorRecord::new()
+        .run(|r| {
+            r.start_enrollment(
+                &fx.ctx(),
+                Some(&password(USER, T0)),
+                "alice@example.com",
+                &mut twofa::os_rng(),
+                T0,
+            )
+        })
+        .result
+        .unwrap();
+    assert_eq!(
+        format!("{enrollment:?}"),
+        format!("Enrollment {{ uri: {:?} }}", enrollment.uri())
+    );
+}
