@@ -48,6 +48,13 @@ impl RecoveryCodes {
         }
     }
 
+    /// A copy, for the service, which hands the same new codes to every retry of a flow.
+    pub(crate) fn duplicate(&self) -> RecoveryCodes {
+        RecoveryCodes {
+            codes: self.codes.clone(),
+        }
+    }
+
     /// The codes, each as `XXXXX-XXXXX`, in the order they were made.
     ///
     /// # Security

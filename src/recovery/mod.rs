@@ -56,3 +56,4 @@ pub use codes::RecoveryCodes;
 pub use error::{EncodingPart, RecoveryError};
 pub use hasher::{CodeHasher, Pbkdf2Hasher};
 pub use set::RecoveryCodeSet;
+pub(crate) use set::Attempt;

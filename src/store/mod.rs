@@ -32,6 +32,7 @@
 //! [`TwoFactorRecord::to_bytes`] (binary). Check an implementation with the conformance suite
 //! in `twofa::store::conformance` (feature `testing`).
 
+mod blocking;
 mod memory;
 mod service;
 
@@ -41,6 +42,7 @@ pub mod conformance;
 use core::future::Future;
 
 pub use crate::account::Outcome;
+pub use blocking::{BlockingJob, BlockingPool, ThreadPerJob};
 pub use memory::MemoryStore;
 pub use service::{Clock, ServiceError, SystemClock, TwoFactor};
 
