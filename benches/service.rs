@@ -167,7 +167,11 @@ fn sign_in(c: &mut Criterion) {
     let app = block_on_ready(async {
         let app = start(&tf, USER, T0).await;
         let code = app.generate(T0).to_string();
-        tf.confirm_enrollment(USER, &code).await.unwrap().result.unwrap();
+        tf.confirm_enrollment(USER, &code)
+            .await
+            .unwrap()
+            .result
+            .unwrap();
         app
     });
     let bare = app.clone();
@@ -346,7 +350,11 @@ fn contention(c: &mut Criterion) {
     runtime.block_on(async {
         let app = start(&tf, USER, T0).await;
         let code = app.generate(T0).to_string();
-        tf.confirm_enrollment(USER, &code).await.unwrap().result.unwrap();
+        tf.confirm_enrollment(USER, &code)
+            .await
+            .unwrap()
+            .result
+            .unwrap();
     });
     const ATTEMPTS: usize = 64;
     let round = || {
@@ -410,7 +418,9 @@ fn confirm_latency(c: &mut Criterion) {
                 let code = runtime.block_on(async { start(&tf, &user, T0).await.generate(T0) });
                 let code = code.to_string();
                 let started = Instant::now();
-                let outcome = runtime.block_on(tf.confirm_enrollment(&user, &code)).unwrap();
+                let outcome = runtime
+                    .block_on(tf.confirm_enrollment(&user, &code))
+                    .unwrap();
                 total += started.elapsed();
                 assert!(outcome.result.is_ok());
             }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use twofa::account::{
-    Context, DeviceKey, Event, PasswordConfirmed, Reauthentication, Settings, SignInMethod,
-    Status, ThrottlePolicy, TwoFactorRecord,
+    Context, DeviceKey, Event, PasswordConfirmed, Reauthentication, Settings, SignInMethod, Status,
+    ThrottlePolicy, TwoFactorRecord,
 };
 use twofa::recovery::{CodeHasher, RecoveryCodes};
 use twofa::seal::AesGcmSealer;
@@ -751,7 +751,12 @@ async fn no_derivation_runs_on_the_runtime_thread_and_a_new_set_is_ten_parallel_
     let clock = Arc::new(AtomicU64::new(T0));
     let hasher = Watching::new();
     let pool = Arc::new(CountingPool::default());
-    let tf = watched_service(MemoryStore::new(), clock.clone(), hasher.clone(), pool.clone());
+    let tf = watched_service(
+        MemoryStore::new(),
+        clock.clone(),
+        hasher.clone(),
+        pool.clone(),
+    );
 
     let (app, codes) = enable(&tf, &clock).await;
     assert_eq!((hasher.count(), pool.jobs.load(Ordering::SeqCst)), (10, 10));
@@ -760,10 +765,20 @@ async fn no_derivation_runs_on_the_runtime_thread_and_a_new_set_is_ten_parallel_
     let code = app.generate(T0 + 30).to_string();
     assert!(tf.verify_code(USER, &code).await.unwrap().result.is_ok());
     assert_eq!(hasher.count(), 10, "a TOTP sign-in derives nothing");
-    assert_eq!(pool.jobs.load(Ordering::SeqCst), 10, "nor leaves the thread");
+    assert_eq!(
+        pool.jobs.load(Ordering::SeqCst),
+        10,
+        "nor leaves the thread"
+    );
 
     let recovery = codes.iter().next().unwrap();
-    assert!(tf.use_recovery_code(USER, recovery).await.unwrap().result.is_ok());
+    assert!(
+        tf.use_recovery_code(USER, recovery)
+            .await
+            .unwrap()
+            .result
+            .is_ok()
+    );
     assert_eq!(hasher.count(), 11);
     let wrong = tf.use_recovery_code(USER, "ZZZZZ-ZZZZZ").await.unwrap();
     assert_eq!(wrong.result.err(), Some(RecoveryError::InvalidCode.into()));
@@ -776,7 +791,10 @@ async fn no_derivation_runs_on_the_runtime_thread_and_a_new_set_is_ten_parallel_
 
     let threads = hasher.threads.lock().unwrap();
     assert_eq!(threads.len(), 22);
-    assert!(!threads.contains(&runtime_thread), "a derivation ran on the runtime thread");
+    assert!(
+        !threads.contains(&runtime_thread),
+        "a derivation ran on the runtime thread"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -895,8 +913,15 @@ async fn a_set_regenerated_under_an_attempt_is_derived_again_and_only_then() {
     tf.store().armed.store(true, Ordering::SeqCst);
     let before = hasher.count();
     let outcome = tf.use_recovery_code(USER, &old).await.unwrap();
-    assert_eq!(outcome.result.err(), Some(RecoveryError::InvalidCode.into()));
-    assert_eq!(hasher.count() - before, 2, "derived for the old set, then the new");
+    assert_eq!(
+        outcome.result.err(),
+        Some(RecoveryError::InvalidCode.into())
+    );
+    assert_eq!(
+        hasher.count() - before,
+        2,
+        "derived for the old set, then the new"
+    );
 
     // A code of the new set, with no conflict this time: one derivation.
     let new = tf.store().new_codes.lock().unwrap().take().unwrap();
@@ -923,7 +948,11 @@ async fn a_set_regenerated_under_an_attempt_is_derived_again_and_only_then() {
     );
     assert_eq!(hasher.count() - before, 2);
     assert_eq!(
-        tf.record(USER).await.unwrap().unwrap().recovery_codes_left(),
+        tf.record(USER)
+            .await
+            .unwrap()
+            .unwrap()
+            .recovery_codes_left(),
         Some(10)
     );
     assert!(
@@ -1004,7 +1033,11 @@ async fn a_pool_that_drops_jobs_fails_the_flow_and_writes_nothing() {
     let proof = Reauthentication::Password(password(T0));
     let failed = tf.regenerate_recovery_codes(USER, proof).await;
     assert!(matches!(failed, Err(ServiceError::BlockingPoolFailed)));
-    assert_eq!(dropping.jobs.load(Ordering::SeqCst), 11, "one attempt, then ten codes");
+    assert_eq!(
+        dropping.jobs.load(Ordering::SeqCst),
+        11,
+        "one attempt, then ten codes"
+    );
     assert_eq!(
         tf.store().load(USER).await.unwrap().unwrap().record,
         before.record

@@ -248,7 +248,11 @@ impl RecoveryCodeSet {
                 return Err(RecoveryError::InvalidCode.into());
             }
             let salt = bound_salt(&self.salt, user_id);
-            Ok(Zeroizing::new(hasher.hash(&*code, &salt, &self.parameters)?))
+            Ok(Zeroizing::new(hasher.hash(
+                &*code,
+                &salt,
+                &self.parameters,
+            )?))
         })();
         Attempt {
             version: self.version,
@@ -329,10 +333,7 @@ impl Draft {
     /// The one derivation of code `index`. An index out of range (a bug) is an error, not a
     /// panic.
     pub(crate) fn derive(&self, index: usize, hasher: &dyn CodeHasher) -> Result<Vec<u8>, Error> {
-        let code = self
-            .codes
-            .get(index)
-            .ok_or(RecoveryError::InvalidHasher)?;
+        let code = self.codes.get(index).ok_or(RecoveryError::InvalidHasher)?;
         hasher.hash(code, &self.bound_salt, &self.parameters)
     }
 

@@ -9,8 +9,8 @@ use super::blocking::{self, BlockingPool, ThreadPerJob};
 use super::{SaveOutcome, Store};
 use crate::Error;
 use crate::account::{
-    Context, NeedsCodes, DeviceToken, Enrollment, Outcome, PasswordConfirmed, Reauthentication, Settings,
-    SignedIn, Status, Transition, TrustedDevice, TwoFactorRecord,
+    Context, DeviceToken, Enrollment, NeedsCodes, Outcome, PasswordConfirmed, Reauthentication,
+    Settings, SignedIn, Status, Transition, TrustedDevice, TwoFactorRecord,
 };
 use crate::recovery::{Attempt, CodeHasher, RecoveryCodeSet, RecoveryCodes};
 use crate::seal::SecretSealer;
@@ -241,6 +241,7 @@ impl<S: Store> TwoFactor<S> {
     /// # Errors
     ///
     /// As [`TwoFactor::start_enrollment`].
+    #[allow(clippy::result_large_err)] // the closure's Err is the flow's result, as is
     pub async fn confirm_enrollment(
         &self,
         user_id: &str,
@@ -327,6 +328,7 @@ impl<S: Store> TwoFactor<S> {
     /// # Errors
     ///
     /// As [`TwoFactor::start_enrollment`].
+    #[allow(clippy::result_large_err)] // the closure's Err is the flow's result, as is
     pub async fn regenerate_recovery_codes(
         &self,
         user_id: &str,
@@ -572,11 +574,11 @@ impl<S: Store> TwoFactor<S> {
         user_id: &str,
     ) -> Result<Result<(RecoveryCodes, RecoveryCodeSet), Error>, ServiceError<S::Error>> {
         let count = self.settings.recovery_code_count();
-        let draft = match RecoveryCodeSet::draft(&*self.hasher, user_id, &mut crate::os_rng(), count)
-        {
-            Ok(draft) => Arc::new(draft),
-            Err(error) => return Ok(Err(error)),
-        };
+        let draft =
+            match RecoveryCodeSet::draft(&*self.hasher, user_id, &mut crate::os_rng(), count) {
+                Ok(draft) => Arc::new(draft),
+                Err(error) => return Ok(Err(error)),
+            };
         let jobs: Vec<_> = (0..draft.len())
             .map(|index| {
                 let draft = Arc::clone(&draft);
