@@ -266,6 +266,7 @@ impl RecoveryCodeSet {
     /// Whether `attempt` was derived for this set (its salt, scheme and parameters) and
     /// `user_id`, so that [`use_attempt`](RecoveryCodeSet::use_attempt) may compare it
     /// without deriving again. A set regenerated in the meantime has a new salt: not a fit.
+    #[cfg_attr(not(all(feature = "std", feature = "os-rng")), allow(dead_code))] // the service's
     pub(crate) fn fits(&self, attempt: &Attempt, user_id: &str) -> bool {
         attempt.version == self.version
             && attempt.algorithm == self.algorithm
@@ -367,6 +368,7 @@ impl Draft {
 /// One typed code derived for one set: what [`RecoveryCodeSet::use_attempt`] compares, and
 /// what the set's salt, scheme and parameters were (see [`RecoveryCodeSet::fits`]). The
 /// candidate hash is zeroized on drop.
+#[cfg_attr(not(all(feature = "std", feature = "os-rng")), allow(dead_code))] // the service's
 pub(crate) struct Attempt {
     version: Version,
     algorithm: String,
