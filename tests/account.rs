@@ -1692,6 +1692,8 @@ fn settings_refuse_what_would_break_every_user() {
     assert!(settings.clone().reauthentication_lifetime(hour).is_ok());
     assert!(settings.clone().max_devices(0).is_err());
     assert!(settings.clone().max_devices(51).is_err());
+    assert!(settings.clone().max_devices(Settings::MAX_DEVICES).is_ok());
+    assert!(settings.clone().max_devices(1).is_ok());
     assert!(settings.totp(twofa::Algorithm::Sha256, 8, 60).is_ok());
 }
 
@@ -1781,4 +1783,66 @@ fn an_enrollment_debugs_as_its_redacted_uri() {
         format!("{enrollment:?}"),
         format!("Enrollment {{ uri: {:?} }}", enrollment.uri())
     );
+}
+
+/// Counts derivations and the threads they ran on.
+struct CountingHasher {
+    inner: Pbkdf2Hasher,
+    threads: std::sync::Mutex<Vec<std::thread::ThreadId>>,
+}
+
+impl twofa::recovery::CodeHasher for CountingHasher {
+    fn algorithm(&self) -> &str {
+        self.inner.algorithm()
+    }
+    fn parameters(&self) -> String {
+        self.inner.parameters()
+    }
+    fn hash(&self, code: &[u8], salt: &[u8], parameters: &str) -> Result<Vec<u8>, Error> {
+        self.threads
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+        self.inner.hash(code, salt, parameters)
+    }
+}
+
+#[test]
+fn the_record_api_needs_no_runtime_and_derives_on_the_callers_thread() {
+    // No executor, no blocking pool: the sans-IO flows derive in place, once per code.
+    let settings = Settings::new("Plausible Analytics").unwrap();
+    let hasher = CountingHasher {
+        inner: Pbkdf2Hasher::new()
+            .with_iterations(Pbkdf2Hasher::MIN_ITERATIONS)
+            .unwrap(),
+        threads: std::sync::Mutex::new(Vec::new()),
+    };
+    let ctx = Context::new(USER, &settings, &DangerPlaintextSealer, &hasher).unwrap();
+    let mut rng = twofa::os_rng();
+    let mut record = TwoFactorRecord::new();
+    let proof = password(USER, T0);
+    let app = record
+        .run(|r| r.start_enrollment(&ctx, Some(&proof), "alice@example.com", &mut rng, T0))
+        .result
+        .unwrap()
+        .uri()
+        .to_totp()
+        .unwrap();
+    let code = app.generate(T0).to_string();
+    let codes = record
+        .run(|r| r.confirm_enrollment(&ctx, &code, &mut rng, T0))
+        .result
+        .unwrap();
+    assert_eq!(hasher.threads.lock().unwrap().len(), 10);
+    let used = record.run(|r| r.use_recovery_code(&ctx, codes.iter().next().unwrap(), T0 + 1));
+    assert!(used.result.is_ok());
+    let wrong = record.run(|r| r.use_recovery_code(&ctx, "ZZZZZ-ZZZZZ", T0 + 2));
+    assert_eq!(wrong.result.err(), Some(RecoveryError::InvalidCode.into()));
+    let proof = Reauthentication::Password(password(USER, T0 + 3));
+    let regenerated = record.run(|r| r.regenerate_recovery_codes(&ctx, proof, &mut rng, T0 + 3));
+    assert_eq!(regenerated.result.unwrap().len(), 10);
+    let threads = hasher.threads.lock().unwrap();
+    assert_eq!(threads.len(), 22);
+    let here = std::thread::current().id();
+    assert!(threads.iter().all(|thread| *thread == here));
 }

@@ -5,12 +5,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use twofa::account::{
-    DeviceKey, Event, PasswordConfirmed, Settings, SignInMethod, Status, ThrottlePolicy,
-    TwoFactorRecord,
+    Context, DeviceKey, Event, PasswordConfirmed, Reauthentication, Settings, SignInMethod, Status,
+    ThrottlePolicy, TwoFactorRecord,
 };
-use twofa::recovery::RecoveryCodes;
+use twofa::recovery::{CodeHasher, RecoveryCodes};
 use twofa::seal::AesGcmSealer;
-use twofa::store::{MemoryStore, SaveOutcome, ServiceError, Store, TwoFactor, Versioned};
+use twofa::store::{
+    BlockingJob, BlockingPool, MemoryStore, SaveOutcome, ServiceError, Store, ThreadPerJob,
+    TwoFactor, Versioned,
+};
 use twofa::{Error, Pbkdf2Hasher, RecoveryError, Totp};
 
 const USER: &str = "user-42";
@@ -660,4 +663,392 @@ async fn never_enrolled_and_disabled_look_different() {
             .err(),
         Some(Error::ReauthenticationRequired)
     );
+}
+
+// Key derivation off the executor, once per request (issue 12).
+
+/// Counts derivations and records the threads they ran on, around a cheap PBKDF2 hasher.
+#[derive(Debug)]
+struct Watching {
+    inner: Pbkdf2Hasher,
+    count: AtomicUsize,
+    threads: std::sync::Mutex<Vec<std::thread::ThreadId>>,
+}
+
+impl Watching {
+    fn new() -> Arc<Self> {
+        Arc::new(Watching {
+            inner: Pbkdf2Hasher::new().with_iterations(1_000).unwrap(),
+            count: AtomicUsize::new(0),
+            threads: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+impl CodeHasher for Watching {
+    fn algorithm(&self) -> &str {
+        self.inner.algorithm()
+    }
+    fn parameters(&self) -> String {
+        self.inner.parameters()
+    }
+    fn hash(&self, code: &[u8], salt: &[u8], parameters: &str) -> Result<Vec<u8>, Error> {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        self.threads
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+        self.inner.hash(code, salt, parameters)
+    }
+}
+
+/// Counts the jobs it is given, and runs them on threads of its own (or drops them).
+#[derive(Debug, Default)]
+struct CountingPool {
+    jobs: AtomicUsize,
+    drop_jobs: bool,
+}
+
+impl BlockingPool for CountingPool {
+    fn spawn(&self, job: BlockingJob) {
+        self.jobs.fetch_add(1, Ordering::SeqCst);
+        if !self.drop_jobs {
+            ThreadPerJob.spawn(job);
+        }
+    }
+}
+
+fn watched_service<S: Store>(
+    store: S,
+    clock: Arc<AtomicU64>,
+    hasher: Arc<Watching>,
+    pool: Arc<CountingPool>,
+) -> TwoFactor<S> {
+    let settings = Settings::new("Plausible Analytics").unwrap().throttle(
+        ThrottlePolicy::default()
+            .free_attempts(100)
+            .lockout_after(100)
+            .unwrap(),
+    );
+    TwoFactor::new(
+        store,
+        settings,
+        Arc::new(AesGcmSealer::new("k1", &[3; 32]).unwrap()),
+        hasher,
+    )
+    .with_clock(Arc::new(move || clock.load(Ordering::SeqCst)))
+    .with_blocking_pool(pool)
+    .with_max_retries(1024)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn no_derivation_runs_on_the_runtime_thread_and_a_new_set_is_ten_parallel_jobs() {
+    let runtime_thread = std::thread::current().id();
+    let clock = Arc::new(AtomicU64::new(T0));
+    let hasher = Watching::new();
+    let pool = Arc::new(CountingPool::default());
+    let tf = watched_service(
+        MemoryStore::new(),
+        clock.clone(),
+        hasher.clone(),
+        pool.clone(),
+    );
+
+    let (app, codes) = enable(&tf, &clock).await;
+    assert_eq!((hasher.count(), pool.jobs.load(Ordering::SeqCst)), (10, 10));
+
+    clock.store(T0 + 30, Ordering::SeqCst);
+    let code = app.generate(T0 + 30).to_string();
+    assert!(tf.verify_code(USER, &code).await.unwrap().result.is_ok());
+    assert_eq!(hasher.count(), 10, "a TOTP sign-in derives nothing");
+    assert_eq!(
+        pool.jobs.load(Ordering::SeqCst),
+        10,
+        "nor leaves the thread"
+    );
+
+    let recovery = codes.iter().next().unwrap();
+    assert!(
+        tf.use_recovery_code(USER, recovery)
+            .await
+            .unwrap()
+            .result
+            .is_ok()
+    );
+    assert_eq!(hasher.count(), 11);
+    let wrong = tf.use_recovery_code(USER, "ZZZZZ-ZZZZZ").await.unwrap();
+    assert_eq!(wrong.result.err(), Some(RecoveryError::InvalidCode.into()));
+    assert_eq!(hasher.count(), 12);
+
+    let proof = Reauthentication::Password(password(T0 + 30));
+    let regenerated = tf.regenerate_recovery_codes(USER, proof).await.unwrap();
+    assert_eq!(regenerated.result.unwrap().len(), 10);
+    assert_eq!((hasher.count(), pool.jobs.load(Ordering::SeqCst)), (22, 22));
+
+    let threads = hasher.threads.lock().unwrap();
+    assert_eq!(threads.len(), 22);
+    assert!(
+        !threads.contains(&runtime_thread),
+        "a derivation ran on the runtime thread"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_derivation_per_recovery_attempt_under_64_concurrent_attempts() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let hasher = Watching::new();
+    let pool = Arc::new(CountingPool::default());
+    let tf = Arc::new(watched_service(
+        YieldingStore::default(),
+        clock.clone(),
+        hasher.clone(),
+        pool,
+    ));
+    let (_, codes) = enable(&tf, &clock).await;
+    assert_eq!(hasher.count(), 10, "ten derivations at generation");
+    let right = codes.iter().next().unwrap().to_owned();
+
+    // 63 wrong codes and one right one, all at once: every failure changes the record, so
+    // compare-and-swap conflicts make most flows run several times.
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let tf = tf.clone();
+            let code = if i == 32 {
+                right.clone()
+            } else {
+                format!("ZZZZZ-{i:05}")
+            };
+            tokio::spawn(async move { tf.use_recovery_code(USER, &code).await.unwrap() })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap().result {
+            Ok(_) => ok += 1,
+            Err(Error::Recovery(RecoveryError::InvalidCode)) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    let record = tf.record(USER).await.unwrap().unwrap();
+    assert_eq!(record.recovery_codes_left(), Some(9));
+    assert_eq!(hasher.count() - 10, 64, "one derivation per attempt");
+}
+
+/// A store that regenerates the user's recovery codes behind the service's back, once, just
+/// before the first save it is asked for after being armed: that save then conflicts.
+#[derive(Debug, Default)]
+struct RegeneratingStore {
+    inner: MemoryStore,
+    armed: std::sync::atomic::AtomicBool,
+    new_codes: std::sync::Mutex<Option<RecoveryCodes>>,
+}
+
+impl Store for RegeneratingStore {
+    type Error = Error;
+
+    async fn load(&self, user_id: &str) -> Result<Option<Versioned>, Error> {
+        self.inner.load(user_id).await
+    }
+
+    async fn save(
+        &self,
+        user_id: &str,
+        record: &TwoFactorRecord,
+        expected: Option<u64>,
+    ) -> Result<SaveOutcome, Error> {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            let settings = Settings::new("Plausible Analytics").unwrap();
+            let sealer = AesGcmSealer::new("k1", &[3; 32]).unwrap();
+            // Another instance of the same scheme, so that it counts no derivation.
+            let hasher = Pbkdf2Hasher::new().with_iterations(1_000).unwrap();
+            let ctx = Context::new(user_id, &settings, &sealer, &hasher).unwrap();
+            let current = self.inner.load(user_id).await?.unwrap();
+            let proof = Reauthentication::Password(password(T0));
+            let mut rng = twofa::os_rng();
+            let outcome = current
+                .record
+                .regenerate_recovery_codes(&ctx, proof, &mut rng, T0)
+                .save_with(|next| {
+                    let saved = futures_now(self.inner.save(user_id, next, Some(current.version)));
+                    assert_eq!(saved, Ok(SaveOutcome::Saved));
+                    Ok::<(), Error>(())
+                })?;
+            *self.new_codes.lock().unwrap() = Some(outcome.result.unwrap());
+        }
+        self.inner.save(user_id, record, expected).await
+    }
+}
+
+/// Polls a future that never waits (the memory store's) to its end.
+fn futures_now<F: std::future::Future>(future: F) -> F::Output {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(value) => value,
+        std::task::Poll::Pending => panic!("the memory store waited"),
+    }
+}
+
+#[tokio::test]
+async fn a_set_regenerated_under_an_attempt_is_derived_again_and_only_then() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let hasher = Watching::new();
+    let pool = Arc::new(CountingPool::default());
+    let tf = watched_service(
+        RegeneratingStore::default(),
+        clock.clone(),
+        hasher.clone(),
+        pool,
+    );
+    let (_, old_codes) = enable(&tf, &clock).await;
+    let old = old_codes.iter().next().unwrap().to_owned();
+
+    // The old code is checked against the old set, the save conflicts with the regeneration,
+    // and the retry finds a new salt: one more derivation, and the old code no longer works.
+    tf.store().armed.store(true, Ordering::SeqCst);
+    let before = hasher.count();
+    let outcome = tf.use_recovery_code(USER, &old).await.unwrap();
+    assert_eq!(
+        outcome.result.err(),
+        Some(RecoveryError::InvalidCode.into())
+    );
+    assert_eq!(
+        hasher.count() - before,
+        2,
+        "derived for the old set, then the new"
+    );
+
+    // A code of the new set, with no conflict this time: one derivation.
+    let new = tf.store().new_codes.lock().unwrap().take().unwrap();
+    let before = hasher.count();
+    let outcome = tf
+        .use_recovery_code(USER, new.iter().next().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.result.unwrap().method(),
+        SignInMethod::RecoveryCode { remaining: 9 }
+    );
+    assert_eq!(hasher.count() - before, 1);
+
+    // The regeneration again under a code of the new-new set: its first run sees the
+    // previous set and fails to match, the retry derives again and succeeds.
+    tf.store().armed.store(true, Ordering::SeqCst);
+    let before = hasher.count();
+    let failed = tf.use_recovery_code(USER, new.iter().nth(1).unwrap()).await;
+    let newest = tf.store().new_codes.lock().unwrap().take().unwrap();
+    assert_eq!(
+        failed.unwrap().result.err(),
+        Some(RecoveryError::InvalidCode.into())
+    );
+    assert_eq!(hasher.count() - before, 2);
+    assert_eq!(
+        tf.record(USER)
+            .await
+            .unwrap()
+            .unwrap()
+            .recovery_codes_left(),
+        Some(10)
+    );
+    assert!(
+        tf.use_recovery_code(USER, newest.iter().next().unwrap())
+            .await
+            .unwrap()
+            .result
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_conflict_after_the_codes_were_made_reuses_them() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let hasher = Watching::new();
+    let pool = Arc::new(CountingPool::default());
+    let tf = watched_service(
+        RegeneratingStore::default(),
+        clock.clone(),
+        hasher.clone(),
+        pool,
+    );
+    enable(&tf, &clock).await;
+    // Our regeneration's first save conflicts with another regeneration; the retry on the
+    // fresh record hands out the very codes derived the first time.
+    tf.store().armed.store(true, Ordering::SeqCst);
+    let before = hasher.count();
+    let proof = Reauthentication::Password(password(T0));
+    let codes = tf
+        .regenerate_recovery_codes(USER, proof)
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    assert_eq!(hasher.count() - before, 10, "ten derivations, not twenty");
+    let other = tf.store().new_codes.lock().unwrap().take().unwrap();
+    assert_ne!(codes.to_string(), other.to_string());
+    let first = codes.iter().next().unwrap();
+    assert_eq!(
+        tf.use_recovery_code(USER, first)
+            .await
+            .unwrap()
+            .result
+            .unwrap()
+            .method(),
+        SignInMethod::RecoveryCode { remaining: 9 }
+    );
+}
+
+#[tokio::test]
+async fn a_pool_that_drops_jobs_fails_the_flow_and_writes_nothing() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let hasher = Watching::new();
+    let pool = Arc::new(CountingPool::default());
+    let tf = watched_service(MemoryStore::new(), clock.clone(), hasher.clone(), pool);
+    let (app, codes) = enable(&tf, &clock).await;
+    let before = tf.store().load(USER).await.unwrap().unwrap();
+
+    let dropping = Arc::new(CountingPool {
+        jobs: AtomicUsize::new(0),
+        drop_jobs: true,
+    });
+    let tf = TwoFactor::new(
+        MemoryStore::new(),
+        Settings::new("Plausible Analytics").unwrap(),
+        Arc::new(AesGcmSealer::new("k1", &[3; 32]).unwrap()),
+        hasher,
+    )
+    .with_clock(Arc::new(move || clock.load(Ordering::SeqCst)))
+    .with_blocking_pool(dropping.clone());
+    assert_eq!(
+        tf.store().save(USER, &before.record, None).await.unwrap(),
+        SaveOutcome::Saved
+    );
+    let code = codes.iter().next().unwrap();
+    let failed = tf.use_recovery_code(USER, code).await;
+    assert!(matches!(failed, Err(ServiceError::BlockingPoolFailed)));
+    let proof = Reauthentication::Password(password(T0));
+    let failed = tf.regenerate_recovery_codes(USER, proof).await;
+    assert!(matches!(failed, Err(ServiceError::BlockingPoolFailed)));
+    assert_eq!(
+        dropping.jobs.load(Ordering::SeqCst),
+        11,
+        "one attempt, then ten codes"
+    );
+    assert_eq!(
+        tf.store().load(USER).await.unwrap().unwrap().record,
+        before.record
+    );
+    assert_eq!(
+        ServiceError::<Error>::BlockingPoolFailed.to_string(),
+        "two-factor key derivation did not run; try again"
+    );
+    // A TOTP sign-in needs no job, so it still works.
+    let now = T0 + 30;
+    let tf = tf.with_clock(Arc::new(move || now));
+    let code = app.generate(now).to_string();
+    assert!(tf.verify_code(USER, &code).await.unwrap().result.is_ok());
 }

@@ -144,31 +144,39 @@ impl TwoFactorRecord {
         rng: &mut R,
         now: u64,
     ) -> Transition<RecoveryCodes> {
-        let State::Pending {
-            secret, parameters, ..
-        } = &self.state
-        else {
-            return Transition::unchanged(self, Error::NotPending);
-        };
+        match self.confirm_enrollment_checked(ctx, code, now) {
+            Ok(checked) => checked.finish(new_recovery_codes(ctx, rng)),
+            Err(failed) => failed,
+        }
+    }
+
+    /// [`TwoFactorRecord::confirm_enrollment`] up to the point where it needs the new codes:
+    /// the record checked and changed, waiting for a set (the service derives it away from
+    /// the executor, once per request); or the flow, failed before needing one.
+    #[allow(clippy::result_large_err)] // the Err is the flow's result, returned as is
+    pub(crate) fn confirm_enrollment_checked(
+        &self,
+        ctx: &Context<'_>,
+        code: &str,
+        now: u64,
+    ) -> Result<NeedsCodes<'_>, Transition<RecoveryCodes>> {
+        if !matches!(self.state, State::Pending { .. }) {
+            return Err(Transition::unchanged(self, Error::NotPending));
+        }
         let mut next = self.clone();
         let mut events = Vec::new();
-        let checked = match next.check_code(ctx, code, now, &mut events) {
-            Ok(checked) => checked,
-            Err(error) => return next.settle_failure(self, error, events),
-        };
-        let (codes, recovery) = match new_recovery_codes(ctx, rng) {
-            Ok(made) => made,
-            Err(error) => return Transition::unchanged(self, error),
-        };
-        next.state = State::Enabled {
-            secret: secret.clone(),
-            parameters: *parameters,
-            enabled_at: now,
-            last_step: Some(checked.verified.step),
-            recovery,
-        };
-        events.push(Event::Enabled);
-        Transition::changed_to(next, Ok(codes), events)
+        match next.check_code(ctx, code, now, &mut events) {
+            Ok(checked) => Ok(NeedsCodes {
+                original: self,
+                next,
+                events,
+                purpose: Purpose::Enable {
+                    step: checked.verified.step,
+                    now,
+                },
+            }),
+            Err(error) => Err(next.settle_failure(self, error, events)),
+        }
     }
 
     /// Abandons a pending enrolment (the user closed the page); nothing else changes.
@@ -205,6 +213,89 @@ impl TwoFactorRecord {
             }
             Err(error) => Transition::unchanged(self, error),
         }
+    }
+}
+
+/// A flow that checked its input and changed the record, and now needs a new set of
+/// recovery codes to finish: [`confirm_enrollment`](TwoFactorRecord::confirm_enrollment)
+/// or [`regenerate_recovery_codes`](TwoFactorRecord::regenerate_recovery_codes).
+#[derive(Debug)]
+pub(crate) struct NeedsCodes<'a> {
+    original: &'a TwoFactorRecord,
+    next: TwoFactorRecord,
+    events: Vec<Event>,
+    purpose: Purpose,
+}
+
+#[derive(Debug)]
+pub(super) enum Purpose {
+    /// Enabling 2FA with the code of this step, accepted at `now`.
+    Enable { step: u64, now: u64 },
+    /// Replacing the codes of an enabled record.
+    Regenerate,
+}
+
+impl<'a> NeedsCodes<'a> {
+    pub(super) fn new(
+        original: &'a TwoFactorRecord,
+        next: TwoFactorRecord,
+        events: Vec<Event>,
+        purpose: Purpose,
+    ) -> Self {
+        NeedsCodes {
+            original,
+            next,
+            events,
+            purpose,
+        }
+    }
+
+    /// Ends the flow with the new codes, or with the error of making them.
+    pub(crate) fn finish(
+        self,
+        made: Result<(RecoveryCodes, RecoveryCodeSet), Error>,
+    ) -> Transition<RecoveryCodes> {
+        let NeedsCodes {
+            original,
+            mut next,
+            mut events,
+            purpose,
+        } = self;
+        let (codes, set) = match (made, &purpose) {
+            (Ok(made), _) => made,
+            // Enabling fails as a whole: the record stays pending and unchanged.
+            (Err(error), Purpose::Enable { .. }) => {
+                return Transition::unchanged(original, error);
+            }
+            // Keep what the proof changed (a code's step is used up).
+            (Err(error), Purpose::Regenerate) => {
+                return next.settle_failure(original, error, events);
+            }
+        };
+        match purpose {
+            Purpose::Enable { step, now } => {
+                if let State::Pending {
+                    secret, parameters, ..
+                } = &next.state
+                {
+                    next.state = State::Enabled {
+                        secret: secret.clone(),
+                        parameters: *parameters,
+                        enabled_at: now,
+                        last_step: Some(step),
+                        recovery: set,
+                    };
+                }
+                events.push(Event::Enabled);
+            }
+            Purpose::Regenerate => {
+                if let State::Enabled { recovery, .. } = &mut next.state {
+                    *recovery = set;
+                }
+                events.push(Event::RecoveryCodesRegenerated);
+            }
+        }
+        Transition::changed_to(next, Ok(codes), events)
     }
 }
 

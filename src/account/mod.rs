@@ -87,6 +87,8 @@ use core::fmt;
 pub use devices::{DeviceKey, DeviceToken, TrustedDevice};
 pub use encoding::RecordError;
 pub use enrollment::Enrollment;
+#[cfg(all(feature = "std", feature = "os-rng"))]
+pub(crate) use enrollment::NeedsCodes;
 pub use reauthentication::{PasswordCheck, PasswordConfirmed, Reauthentication};
 pub use settings::Settings;
 pub use sign_in::{SignInMethod, SignedIn};

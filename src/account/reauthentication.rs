@@ -7,8 +7,8 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
-use super::enrollment::new_recovery_codes;
-use super::{Context, Event, State, Transition, TwoFactorRecord};
+use super::enrollment::{NeedsCodes, Purpose, new_recovery_codes};
+use super::{Context, Event, Transition, TwoFactorRecord};
 use crate::Error;
 use crate::recovery::RecoveryCodes;
 
@@ -48,20 +48,23 @@ impl TwoFactorRecord {
         rng: &mut R,
         now: u64,
     ) -> Transition<RecoveryCodes> {
-        let (mut next, mut events) = match self.reauthenticated(ctx, proof, now) {
-            Ok(checked) => checked,
-            Err(failed) => return failed,
-        };
-        let (codes, set) = match new_recovery_codes(ctx, rng) {
-            Ok(made) => made,
-            // Keep what the proof changed (a code's step is used up).
-            Err(error) => return next.settle_failure(self, error, events),
-        };
-        if let State::Enabled { recovery, .. } = &mut next.state {
-            *recovery = set;
+        match self.regenerate_checked(ctx, proof, now) {
+            Ok(checked) => checked.finish(new_recovery_codes(ctx, rng)),
+            Err(failed) => failed,
         }
-        events.push(Event::RecoveryCodesRegenerated);
-        Transition::changed_to(next, Ok(codes), events)
+    }
+
+    /// [`TwoFactorRecord::regenerate_recovery_codes`] up to the point where it needs the new
+    /// codes (see [`NeedsCodes`]).
+    #[allow(clippy::result_large_err)] // the Err is the flow's result, returned as is
+    pub(crate) fn regenerate_checked(
+        &self,
+        ctx: &Context<'_>,
+        proof: Reauthentication<'_>,
+        now: u64,
+    ) -> Result<NeedsCodes<'_>, Transition<RecoveryCodes>> {
+        let (next, events) = self.reauthenticated(ctx, proof, now)?;
+        Ok(NeedsCodes::new(self, next, events, Purpose::Regenerate))
     }
 
     /// Flow 4: turns two-factor authentication off after the user re-authenticated. The

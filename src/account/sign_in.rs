@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Context, Event, State, Transition, TwoFactorRecord};
-use crate::recovery::RecoveryError;
+use crate::recovery::{Attempt, RecoveryCodeSet, RecoveryError};
 use crate::{Error, Totp, Verified};
 
 /// A successful second-factor check at sign-in.
@@ -122,6 +122,41 @@ impl TwoFactorRecord {
         code: &str,
         now: u64,
     ) -> Transition<SignedIn> {
+        match self.recovery_set_to_check(ctx, now) {
+            Ok(set) => {
+                let attempt = set.derive_attempt(code, ctx.user_id(), ctx.hasher);
+                self.use_recovery_attempt(ctx, &attempt, now)
+            }
+            Err(failed) => failed,
+        }
+    }
+
+    /// The set a recovery code is checked against now; or the flow, failed before any
+    /// derivation (2FA off, throttled, locked out).
+    #[allow(clippy::result_large_err)] // the Err is the flow's result, returned as is
+    pub(crate) fn recovery_set_to_check(
+        &self,
+        ctx: &Context<'_>,
+        now: u64,
+    ) -> Result<&RecoveryCodeSet, Transition<SignedIn>> {
+        let State::Enabled { recovery, .. } = &self.state else {
+            return Err(Transition::unchanged(self, Error::NotEnabled));
+        };
+        match self.throttle.check(ctx.settings.throttle_policy(), now) {
+            Ok(()) => Ok(recovery),
+            Err(error) => Err(Transition::unchanged(self, error)),
+        }
+    }
+
+    /// [`TwoFactorRecord::use_recovery_code`] with the code already derived for the set of
+    /// [`recovery_set_to_check`](TwoFactorRecord::recovery_set_to_check): no derivation here.
+    /// The caller makes sure the attempt [`fits`](RecoveryCodeSet::fits) that set.
+    pub(crate) fn use_recovery_attempt(
+        &self,
+        ctx: &Context<'_>,
+        attempt: &Attempt,
+        now: u64,
+    ) -> Transition<SignedIn> {
         let policy = ctx.settings.throttle_policy();
         let mut next = self.clone();
         let State::Enabled { recovery, .. } = &mut next.state else {
@@ -130,7 +165,7 @@ impl TwoFactorRecord {
         if let Err(error) = next.throttle.check(policy, now) {
             return Transition::unchanged(self, error);
         }
-        match recovery.use_code(code, ctx.user_id(), ctx.hasher) {
+        match recovery.use_attempt(attempt) {
             Ok(remaining) => {
                 let mut events = alloc::vec![Event::RecoveryCodeUsed { remaining }];
                 let failed_attempts = next.succeed(&mut events);

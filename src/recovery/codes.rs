@@ -48,6 +48,14 @@ impl RecoveryCodes {
         }
     }
 
+    /// A copy, for the service, which hands the same new codes to every retry of a flow.
+    #[cfg_attr(not(all(feature = "std", feature = "os-rng")), allow(dead_code))] // the service's
+    pub(crate) fn duplicate(&self) -> RecoveryCodes {
+        RecoveryCodes {
+            codes: self.codes.clone(),
+        }
+    }
+
     /// The codes, each as `XXXXX-XXXXX`, in the order they were made.
     ///
     /// # Security

@@ -55,4 +55,5 @@ mod set;
 pub use codes::RecoveryCodes;
 pub use error::{EncodingPart, RecoveryError};
 pub use hasher::{CodeHasher, Pbkdf2Hasher};
+pub(crate) use set::Attempt;
 pub use set::RecoveryCodeSet;

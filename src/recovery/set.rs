@@ -161,6 +161,20 @@ impl RecoveryCodeSet {
         rng: &mut R,
         count: usize,
     ) -> Result<(RecoveryCodes, RecoveryCodeSet), Error> {
+        let draft = Self::draft(hasher, user_id, rng, count)?;
+        let hashes = (0..draft.len()).map(|index| draft.derive(index, hasher));
+        draft.finish(hashes)
+    }
+
+    /// The first half of [`generate_with`](RecoveryCodeSet::generate_with): checks the count
+    /// and the hasher, and draws the salt and the codes, without any derivation; the
+    /// service then derives the hashes in parallel, away from the executor.
+    pub(crate) fn draft<R: CryptoRng + ?Sized>(
+        hasher: &dyn CodeHasher,
+        user_id: &str,
+        rng: &mut R,
+        count: usize,
+    ) -> Result<Draft, Error> {
         Self::check_count(count)?;
         let algorithm = String::from(hasher.algorithm());
         let parameters = hasher.parameters();
@@ -171,23 +185,14 @@ impl RecoveryCodeSet {
         let mut salt = alloc::vec![0u8; Self::SALT_LEN];
         rng.fill_bytes(&mut salt);
         let codes = unique_codes(rng, count)?;
-
         let bound_salt = bound_salt(&salt, user_id);
-        let mut hashes: Vec<Vec<u8>> = Vec::with_capacity(count);
-        for code in codes.iter() {
-            let hash = hasher.hash(code, &bound_salt, &parameters)?;
-            if !push_hash(&mut hashes, hash) {
-                return Err(RecoveryError::InvalidHasher.into());
-            }
-        }
-        let set = RecoveryCodeSet {
-            version: Version::BoundToUser,
+        Ok(Draft {
             algorithm,
             parameters,
             salt,
-            hashes,
-        };
-        Ok((RecoveryCodes::from_canonical(&codes), set))
+            bound_salt,
+            codes,
+        })
     }
 
     /// Checks a code the user `user_id` typed and, if it is one of the unused codes of their
@@ -223,20 +228,63 @@ impl RecoveryCodeSet {
         user_id: &str,
         hasher: &dyn CodeHasher,
     ) -> Result<usize, Error> {
-        if self.version != Version::BoundToUser {
-            return Err(RecoveryError::UnboundSet.into());
+        let attempt = self.derive_attempt(typed, user_id, hasher);
+        self.use_attempt(&attempt)
+    }
+
+    /// The first half of [`use_code`](RecoveryCodeSet::use_code): the checks before any
+    /// hashing, and the one derivation of the typed code with this set's salt and parameters.
+    /// The service runs it away from the executor, once per request.
+    pub(crate) fn derive_attempt(
+        &self,
+        typed: &str,
+        user_id: &str,
+        hasher: &dyn CodeHasher,
+    ) -> Attempt {
+        let candidate = (|| {
+            if self.version != Version::BoundToUser {
+                return Err(RecoveryError::UnboundSet.into());
+            }
+            if hasher.algorithm() != self.algorithm {
+                return Err(RecoveryError::HasherMismatch.into());
+            }
+            let Some(code) = alphabet::normalise(typed) else {
+                return Err(RecoveryError::InvalidCode.into());
+            };
+            if self.hashes.is_empty() {
+                return Err(RecoveryError::InvalidCode.into());
+            }
+            let salt = bound_salt(&self.salt, user_id);
+            Ok(Zeroizing::new(hasher.hash(
+                &*code,
+                &salt,
+                &self.parameters,
+            )?))
+        })();
+        Attempt {
+            version: self.version,
+            algorithm: self.algorithm.clone(),
+            parameters: self.parameters.clone(),
+            bound_salt: bound_salt(&self.salt, user_id),
+            candidate,
         }
-        if hasher.algorithm() != self.algorithm {
-            return Err(RecoveryError::HasherMismatch.into());
-        }
-        let Some(code) = alphabet::normalise(typed) else {
-            return Err(RecoveryError::InvalidCode.into());
-        };
-        if self.hashes.is_empty() {
-            return Err(RecoveryError::InvalidCode.into());
-        }
-        let bound_salt = bound_salt(&self.salt, user_id);
-        let candidate = Zeroizing::new(hasher.hash(&*code, &bound_salt, &self.parameters)?);
+    }
+
+    /// Whether `attempt` was derived for this set (its salt, scheme and parameters) and
+    /// `user_id`, so that [`use_attempt`](RecoveryCodeSet::use_attempt) may compare it
+    /// without deriving again. A set regenerated in the meantime has a new salt: not a fit.
+    #[cfg_attr(not(all(feature = "std", feature = "os-rng")), allow(dead_code))] // the service's
+    pub(crate) fn fits(&self, attempt: &Attempt, user_id: &str) -> bool {
+        attempt.version == self.version
+            && attempt.algorithm == self.algorithm
+            && attempt.parameters == self.parameters
+            && attempt.bound_salt == bound_salt(&self.salt, user_id)
+    }
+
+    /// The second half of [`use_code`](RecoveryCodeSet::use_code), without any derivation,
+    /// for an attempt that [`fits`](RecoveryCodeSet::fits) the set.
+    pub(crate) fn use_attempt(&mut self, attempt: &Attempt) -> Result<usize, Error> {
+        let candidate = attempt.candidate.as_ref().map_err(Clone::clone)?;
         let mut found = Choice::from(0);
         let mut position = 0u32;
         for (stored, index) in self.hashes.iter().zip(0u32..) {
@@ -271,6 +319,74 @@ impl RecoveryCodeSet {
     /// Compare them with those of the current hasher to offer users of old sets new codes.
     pub fn parameters(&self) -> &str {
         &self.parameters
+    }
+}
+
+/// A set's salt and codes, drawn but not yet hashed: the hashes are derived one by one
+/// (perhaps on several threads) with [`Draft::derive`], and [`Draft::finish`] makes the set.
+pub(crate) struct Draft {
+    algorithm: String,
+    parameters: String,
+    salt: Vec<u8>,
+    bound_salt: [u8; BOUND_SALT_LEN],
+    codes: Zeroizing<Vec<[u8; CODE_CHARS]>>,
+}
+
+impl Draft {
+    /// How many codes, and so derivations.
+    pub(crate) fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// The one derivation of code `index`. An index out of range (a bug) is an error, not a
+    /// panic.
+    pub(crate) fn derive(&self, index: usize, hasher: &dyn CodeHasher) -> Result<Vec<u8>, Error> {
+        let code = self.codes.get(index).ok_or(RecoveryError::InvalidHasher)?;
+        hasher.hash(code, &self.bound_salt, &self.parameters)
+    }
+
+    /// The codes and the set, from the hashes of every code in order; the first error of a
+    /// derivation, or [`RecoveryError::InvalidHasher`] when the hashes break the hasher's
+    /// contract (or are fewer than the codes).
+    pub(crate) fn finish(
+        &self,
+        hashes: impl IntoIterator<Item = Result<Vec<u8>, Error>>,
+    ) -> Result<(RecoveryCodes, RecoveryCodeSet), Error> {
+        let mut kept: Vec<Vec<u8>> = Vec::with_capacity(self.codes.len());
+        for hash in hashes {
+            if !push_hash(&mut kept, hash?) {
+                return Err(RecoveryError::InvalidHasher.into());
+            }
+        }
+        if kept.len() != self.codes.len() {
+            return Err(RecoveryError::InvalidHasher.into());
+        }
+        let set = RecoveryCodeSet {
+            version: Version::BoundToUser,
+            algorithm: self.algorithm.clone(),
+            parameters: self.parameters.clone(),
+            salt: self.salt.clone(),
+            hashes: kept,
+        };
+        Ok((RecoveryCodes::from_canonical(&self.codes), set))
+    }
+}
+
+/// One typed code derived for one set: what [`RecoveryCodeSet::use_attempt`] compares, and
+/// what the set's salt, scheme and parameters were (see [`RecoveryCodeSet::fits`]). The
+/// candidate hash is zeroized on drop.
+#[cfg_attr(not(all(feature = "std", feature = "os-rng")), allow(dead_code))] // the service's
+pub(crate) struct Attempt {
+    version: Version,
+    algorithm: String,
+    parameters: String,
+    bound_salt: [u8; BOUND_SALT_LEN],
+    candidate: Result<Zeroizing<Vec<u8>>, Error>,
+}
+
+impl fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attempt").finish_non_exhaustive()
     }
 }
 

@@ -11,7 +11,8 @@ use crate::account::TwoFactorRecord;
 /// when the process ends.
 ///
 /// Records are kept in their encoded form, as a database would keep them, so every load
-/// goes through [`TwoFactorRecord::decode`].
+/// goes through [`TwoFactorRecord::from_bytes`] (the binary form, as in a `BYTEA` or `BLOB`
+/// column: the text form would add a base64 pass each way to every sign-in).
 ///
 /// ```
 /// # tokio_test_block_on(async {
@@ -34,7 +35,7 @@ use crate::account::TwoFactorRecord;
 /// ```
 #[derive(Default)]
 pub struct MemoryStore {
-    rows: Mutex<HashMap<String, (String, u64)>>,
+    rows: Mutex<HashMap<String, (Vec<u8>, u64)>>,
 }
 
 impl MemoryStore {
@@ -79,8 +80,8 @@ impl Store for MemoryStore {
             .cloned();
         match row {
             None => Ok(None),
-            Some((text, version)) => Ok(Some(Versioned {
-                record: TwoFactorRecord::decode(&text)?,
+            Some((bytes, version)) => Ok(Some(Versioned {
+                record: TwoFactorRecord::from_bytes(&bytes)?,
                 version,
             })),
         }
@@ -92,14 +93,14 @@ impl Store for MemoryStore {
         record: &TwoFactorRecord,
         expected_version: Option<u64>,
     ) -> Result<SaveOutcome, Error> {
-        let text = record.encode();
+        let bytes = record.to_bytes();
         let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
         let current = rows.get(user_id).map(|(_, version)| *version);
         if current != expected_version {
             return Ok(SaveOutcome::Conflict);
         }
         let next = current.map_or(1, |v| v.wrapping_add(1));
-        rows.insert(user_id.into(), (text, next));
+        rows.insert(user_id.into(), (bytes, next));
         Ok(SaveOutcome::Saved)
     }
 }

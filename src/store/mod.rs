@@ -126,6 +126,7 @@
 //! `Store` is implemented for `&S` and `Arc<S>` of any store, so one store (and its
 //! connection pool) can serve several [`TwoFactor`] services or other parts of the host.
 
+mod blocking;
 mod memory;
 mod service;
 
@@ -136,6 +137,7 @@ use core::future::Future;
 use std::sync::Arc;
 
 pub use crate::account::Outcome;
+pub use blocking::{BlockingJob, BlockingPool, ThreadPerJob};
 pub use memory::MemoryStore;
 pub use service::{Clock, ServiceError, SystemClock, TwoFactor};
 

@@ -3,13 +3,16 @@
 use std::fmt;
 use std::sync::Arc;
 
+use zeroize::Zeroizing;
+
+use super::blocking::{self, BlockingPool, ThreadPerJob};
 use super::{SaveOutcome, Store};
 use crate::Error;
 use crate::account::{
-    Context, DeviceToken, Enrollment, Outcome, PasswordConfirmed, Reauthentication, Settings,
-    SignedIn, Status, Transition, TrustedDevice, TwoFactorRecord,
+    Context, DeviceToken, Enrollment, NeedsCodes, Outcome, PasswordConfirmed, Reauthentication,
+    Settings, SignedIn, Status, Transition, TrustedDevice, TwoFactorRecord,
 };
-use crate::recovery::{CodeHasher, RecoveryCodes};
+use crate::recovery::{Attempt, CodeHasher, RecoveryCodeSet, RecoveryCodes};
 use crate::seal::SecretSealer;
 
 /// The time source of the service, in Unix seconds. Inject one in tests to move time.
@@ -59,6 +62,9 @@ pub enum ServiceError<E> {
     /// [`check_user_id`](crate::account::check_user_id)); the store was not asked. A bug in
     /// the host, not something the user did.
     InvalidUserId,
+    /// The [`BlockingPool`] dropped a key-derivation job without running it (it was shut
+    /// down, or could not start a thread). Nothing was written.
+    BlockingPoolFailed,
 }
 
 impl<E: fmt::Display> fmt::Display for ServiceError<E> {
@@ -67,6 +73,9 @@ impl<E: fmt::Display> fmt::Display for ServiceError<E> {
             Self::Store(e) => write!(f, "two-factor store: {e}"),
             Self::Contention => f.write_str("two-factor record kept changing; try again"),
             Self::InvalidUserId => f.write_str("invalid user id for two-factor authentication"),
+            Self::BlockingPoolFailed => {
+                f.write_str("two-factor key derivation did not run; try again")
+            }
         }
     }
 }
@@ -75,7 +84,7 @@ impl<E: core::error::Error + 'static> core::error::Error for ServiceError<E> {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Self::Store(e) => Some(e),
-            Self::Contention | Self::InvalidUserId => None,
+            Self::Contention | Self::InvalidUserId | Self::BlockingPoolFailed => None,
         }
     }
 }
@@ -85,12 +94,24 @@ impl<E: core::error::Error + 'static> core::error::Error for ServiceError<E> {
 /// compare-and-swap, retrying on conflict against fresh state.
 ///
 /// See the [crate documentation](crate) for the whole flow.
+///
+/// # No stalls
+///
+/// Recovery-code key derivation (a few milliseconds of CPU each with the default work factor)
+/// never runs in a poll of the service's futures: it runs on a [`BlockingPool`] (by default
+/// [`ThreadPerJob`]; on tokio, plug in `spawn_blocking`, see [`BlockingPool`]) while the future
+/// waits, so the executor thread stays free for other requests. The ten derivations of a new
+/// set run as ten jobs, in parallel. Each request derives once: one derivation per recovery
+/// code typed and one per new code, however many times a compare-and-swap conflict makes
+/// the flow run again (again only if the set was regenerated in the meantime). Sign-in with a
+/// TOTP code needs no derivation and never leaves the executor thread.
 pub struct TwoFactor<S: Store> {
     store: S,
     settings: Settings,
     sealer: Arc<dyn SecretSealer>,
     hasher: Arc<dyn CodeHasher>,
     clock: Arc<dyn Clock>,
+    blocking: Arc<dyn BlockingPool>,
     max_retries: u32,
 }
 
@@ -111,8 +132,17 @@ impl<S: Store> TwoFactor<S> {
             sealer,
             hasher,
             clock: Arc::new(SystemClock),
+            blocking: Arc::new(ThreadPerJob),
             max_retries: Self::DEFAULT_MAX_RETRIES,
         }
+    }
+
+    /// Replaces where key derivations run (default [`ThreadPerJob`]); see [`BlockingPool`]
+    /// for tokio's `spawn_blocking`.
+    #[must_use]
+    pub fn with_blocking_pool(mut self, pool: Arc<dyn BlockingPool>) -> Self {
+        self.blocking = pool;
+        self
     }
 
     /// Replaces the clock (for tests).
@@ -211,13 +241,14 @@ impl<S: Store> TwoFactor<S> {
     /// # Errors
     ///
     /// As [`TwoFactor::start_enrollment`].
+    #[allow(clippy::result_large_err)] // the closure's Err is the flow's result, as is
     pub async fn confirm_enrollment(
         &self,
         user_id: &str,
         code: &str,
     ) -> Result<Outcome<RecoveryCodes>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, ctx, now| {
-            record.confirm_enrollment(ctx, code, &mut crate::os_rng(), now)
+        self.apply_with_new_codes(user_id, |record, ctx, now| {
+            record.confirm_enrollment_checked(ctx, code, now)
         })
         .await
     }
@@ -264,25 +295,47 @@ impl<S: Store> TwoFactor<S> {
         user_id: &str,
         code: &str,
     ) -> Result<Outcome<SignedIn>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, ctx, now| {
-            record.use_recovery_code(ctx, code, now)
-        })
-        .await
+        let ctx = self.context(user_id)?;
+        // Derived once, and again only if the set changed its salt or parameters (it was
+        // regenerated) under this request.
+        let mut attempt: Option<Attempt> = None;
+        for _ in 0..=self.max_retries {
+            let (record, version, now) = match self.load(user_id).await? {
+                Ok(loaded) => loaded,
+                Err(clock) => return Ok(failed_clock(clock)),
+            };
+            let transition = match record.recovery_set_to_check(&ctx, now) {
+                Err(failed) => failed,
+                Ok(set) => {
+                    let derived = match attempt.take() {
+                        Some(derived) if set.fits(&derived, user_id) => derived,
+                        _ => self.derive_attempt(set, code, user_id).await?,
+                    };
+                    let transition = record.use_recovery_attempt(&ctx, &derived, now);
+                    attempt = Some(derived);
+                    transition
+                }
+            };
+            if let Some(outcome) = self.save(user_id, transition, version).await? {
+                return Ok(outcome);
+            }
+        }
+        Err(ServiceError::Contention)
     }
-
     /// Replaces the recovery codes after re-authentication; see
     /// [`TwoFactorRecord::regenerate_recovery_codes`].
     ///
     /// # Errors
     ///
     /// As [`TwoFactor::start_enrollment`].
+    #[allow(clippy::result_large_err)] // the closure's Err is the flow's result, as is
     pub async fn regenerate_recovery_codes(
         &self,
         user_id: &str,
         proof: Reauthentication<'_>,
     ) -> Result<Outcome<RecoveryCodes>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, ctx, now| {
-            record.regenerate_recovery_codes(ctx, proof.clone(), &mut crate::os_rng(), now)
+        self.apply_with_new_codes(user_id, |record, ctx, now| {
+            record.regenerate_checked(ctx, proof.clone(), now)
         })
         .await
     }
@@ -407,38 +460,148 @@ impl<S: Store> TwoFactor<S> {
     ) -> Result<Outcome<T>, ServiceError<S::Error>> {
         let ctx = self.context(user_id)?;
         for _ in 0..=self.max_retries {
-            let loaded = self
-                .store
-                .load(user_id)
-                .await
-                .map_err(ServiceError::Store)?;
-            let (record, version) = match loaded {
-                Some(v) => (v.record, Some(v.version)),
-                None => (TwoFactorRecord::new(), None),
+            let (record, version, now) = match self.load(user_id).await? {
+                Ok(loaded) => loaded,
+                Err(clock) => return Ok(failed_clock(clock)),
             };
-            let now = match self.clock.now() {
-                Ok(now) => now,
-                Err(error) => {
-                    return Ok(Outcome {
-                        result: Err(error),
-                        events: Vec::new(),
-                    });
-                }
-            };
-            let (outcome, next, changed) = flow(&record, &ctx, now).into_parts();
-            if !changed {
-                return Ok(outcome);
-            }
-            let saved = self
-                .store
-                .save(user_id, &next, version)
-                .await
-                .map_err(ServiceError::Store)?;
-            if saved == SaveOutcome::Saved {
+            let transition = flow(&record, &ctx, now);
+            if let Some(outcome) = self.save(user_id, transition, version).await? {
                 return Ok(outcome);
             }
         }
         Err(ServiceError::Contention)
+    }
+
+    /// As [`TwoFactor::apply`], for the flows that end with a new set of recovery codes:
+    /// the set is made once, the first time a run of the flow gets that far, its derivations
+    /// in parallel on the blocking pool; a retry after a conflict reuses it.
+    async fn apply_with_new_codes(
+        &self,
+        user_id: &str,
+        flow: impl for<'r> Fn(
+            &'r TwoFactorRecord,
+            &Context<'_>,
+            u64,
+        ) -> Result<NeedsCodes<'r>, Transition<RecoveryCodes>>
+        + Send,
+    ) -> Result<Outcome<RecoveryCodes>, ServiceError<S::Error>> {
+        let ctx = self.context(user_id)?;
+        let mut made: Option<Result<(RecoveryCodes, RecoveryCodeSet), Error>> = None;
+        for _ in 0..=self.max_retries {
+            let (record, version, now) = match self.load(user_id).await? {
+                Ok(loaded) => loaded,
+                Err(clock) => return Ok(failed_clock(clock)),
+            };
+            let transition = match flow(&record, &ctx, now) {
+                Err(failed) => failed,
+                Ok(checked) => {
+                    let codes = match made.take() {
+                        Some(codes) => codes,
+                        None => self.new_recovery_codes(user_id).await?,
+                    };
+                    let copy = match &codes {
+                        Ok((codes, set)) => Ok((codes.duplicate(), set.clone())),
+                        Err(error) => Err(error.clone()),
+                    };
+                    made = Some(codes);
+                    checked.finish(copy)
+                }
+            };
+            if let Some(outcome) = self.save(user_id, transition, version).await? {
+                return Ok(outcome);
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    /// The user's record (a new one when there is none), its version, and the time; or the
+    /// clock's error.
+    async fn load(&self, user_id: &str) -> Result<Result<Loaded, Error>, ServiceError<S::Error>> {
+        let loaded = self
+            .store
+            .load(user_id)
+            .await
+            .map_err(ServiceError::Store)?;
+        let (record, version) = match loaded {
+            Some(v) => (v.record, Some(v.version)),
+            None => (TwoFactorRecord::new(), None),
+        };
+        Ok(self.clock.now().map(|now| (record, version, now)))
+    }
+
+    /// Saves the transition's record if it changed, with compare-and-swap: the outcome, or
+    /// `None` after a conflict (run the flow again).
+    async fn save<T>(
+        &self,
+        user_id: &str,
+        transition: Transition<T>,
+        version: Option<u64>,
+    ) -> Result<Option<Outcome<T>>, ServiceError<S::Error>> {
+        let (outcome, next, changed) = transition.into_parts();
+        if !changed {
+            return Ok(Some(outcome));
+        }
+        let saved = self
+            .store
+            .save(user_id, &next, version)
+            .await
+            .map_err(ServiceError::Store)?;
+        Ok((saved == SaveOutcome::Saved).then_some(outcome))
+    }
+
+    /// The one derivation of a typed recovery code for `set`, on the blocking pool.
+    async fn derive_attempt(
+        &self,
+        set: &RecoveryCodeSet,
+        code: &str,
+        user_id: &str,
+    ) -> Result<Attempt, ServiceError<S::Error>> {
+        let set = set.clone();
+        let code = Zeroizing::new(String::from(code));
+        let user_id = String::from(user_id);
+        let hasher = Arc::clone(&self.hasher);
+        blocking::run(&*self.blocking, move || {
+            set.derive_attempt(&code, &user_id, &*hasher)
+        })
+        .await
+        .map_err(|_| ServiceError::BlockingPoolFailed)
+    }
+
+    /// A new set of recovery codes for the user, its derivations run in parallel on the
+    /// blocking pool; or the error of making it, which the flow reports.
+    async fn new_recovery_codes(
+        &self,
+        user_id: &str,
+    ) -> Result<Result<(RecoveryCodes, RecoveryCodeSet), Error>, ServiceError<S::Error>> {
+        let count = self.settings.recovery_code_count();
+        let draft =
+            match RecoveryCodeSet::draft(&*self.hasher, user_id, &mut crate::os_rng(), count) {
+                Ok(draft) => Arc::new(draft),
+                Err(error) => return Ok(Err(error)),
+            };
+        let jobs: Vec<_> = (0..draft.len())
+            .map(|index| {
+                let draft = Arc::clone(&draft);
+                let hasher = Arc::clone(&self.hasher);
+                blocking::run(&*self.blocking, move || draft.derive(index, &*hasher))
+            })
+            .collect();
+        let mut hashes = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            hashes.push(job.await.map_err(|_| ServiceError::BlockingPoolFailed)?);
+        }
+        Ok(draft.finish(hashes))
+    }
+}
+
+/// A loaded record, its version (`None`: there was none), and the time.
+type Loaded = (TwoFactorRecord, Option<u64>, u64);
+
+/// The outcome of a flow refused because the clock could not be read.
+fn failed_clock<T>(error: Error) -> Outcome<T> {
+    Outcome {
+        result: Err(error),
+        events: Vec::new(),
     }
 }
 
