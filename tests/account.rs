@@ -1846,3 +1846,52 @@ fn the_record_api_needs_no_runtime_and_derives_on_the_callers_thread() {
     let here = std::thread::current().id();
     assert!(threads.iter().all(|thread| *thread == here));
 }
+
+#[test]
+fn the_largest_records_round_trip_and_larger_input_is_refused_unread() {
+    let fx = Fixture {
+        settings: Fixture::new()
+            .settings
+            .max_devices(Settings::MAX_DEVICES)
+            .unwrap(),
+        ..Fixture::new()
+    };
+    assert_eq!(fx.ctx().user_id(), USER);
+    let (mut record, _, proof) = signed_in(&fx);
+    let label = "L".repeat(twofa::account::TrustedDevice::MAX_LABEL_LEN);
+    for i in 0..Settings::MAX_DEVICES as u64 {
+        record.advance(|r| {
+            r.trust_device(
+                &fx.ctx(),
+                &proof,
+                Some(&label),
+                &mut twofa::os_rng(),
+                T0 + 30 + i,
+            )
+        });
+    }
+    let bytes = record.to_bytes();
+    assert!(bytes.len() > 4 * 1024, "{} bytes", bytes.len());
+    assert_eq!(TwoFactorRecord::from_bytes(&bytes).unwrap(), record);
+    assert_eq!(TwoFactorRecord::decode(&record.encode()).unwrap(), record);
+
+    let huge = vec![0u8; 64 * 1024 + 1];
+    assert_eq!(
+        TwoFactorRecord::from_bytes(&huge).err(),
+        Some(Error::InvalidRecord(RecordError::TooLarge))
+    );
+    let huge_text = format!("2fa1.{}", "A".repeat(64 * 1024 * 4 / 3 + 8));
+    assert_eq!(
+        TwoFactorRecord::decode(&huge_text).err(),
+        Some(Error::InvalidRecord(RecordError::TooLarge))
+    );
+    assert_eq!(RecordError::TooLarge.to_string(), "the record is too large");
+    assert_eq!(
+        RecordError::InvalidField("secret").to_string(),
+        "the record's secret is invalid"
+    );
+    assert_eq!(
+        RecordError::UnknownVersion(9).to_string(),
+        "unknown record version 9"
+    );
+}
