@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroizing;
 
-use super::alphabet::{self, CODE_BITS, CODE_CHARS};
+use super::alphabet::{self, CODE_BITS, CODE_CHARS, Canonical};
 use super::encoding::{self, Version};
 use super::{CodeHasher, RecoveryCodes, RecoveryError};
 use crate::Error;
@@ -228,8 +228,33 @@ impl RecoveryCodeSet {
         user_id: &str,
         hasher: &dyn CodeHasher,
     ) -> Result<usize, Error> {
+        // Malformed input is refused here, before the attempt (which owns copies of the
+        // set's scheme) is even built: it costs neither a derivation nor an allocation.
+        self.check_before_hashing(typed, hasher)?;
         let attempt = self.derive_attempt(typed, user_id, hasher);
         self.use_attempt(&attempt)
+    }
+
+    /// Every check that needs no hashing, in the order `use_code` reports them; the typed
+    /// code in canonical form when all pass.
+    fn check_before_hashing(
+        &self,
+        typed: &str,
+        hasher: &dyn CodeHasher,
+    ) -> Result<Canonical, Error> {
+        if self.version != Version::BoundToUser {
+            return Err(RecoveryError::UnboundSet.into());
+        }
+        if hasher.algorithm() != self.algorithm {
+            return Err(RecoveryError::HasherMismatch.into());
+        }
+        let Some(code) = alphabet::normalise(typed) else {
+            return Err(RecoveryError::InvalidCode.into());
+        };
+        if self.hashes.is_empty() {
+            return Err(RecoveryError::InvalidCode.into());
+        }
+        Ok(code)
     }
 
     /// The first half of [`use_code`](RecoveryCodeSet::use_code): the checks before any
@@ -242,18 +267,7 @@ impl RecoveryCodeSet {
         hasher: &dyn CodeHasher,
     ) -> Attempt {
         let candidate = (|| {
-            if self.version != Version::BoundToUser {
-                return Err(RecoveryError::UnboundSet.into());
-            }
-            if hasher.algorithm() != self.algorithm {
-                return Err(RecoveryError::HasherMismatch.into());
-            }
-            let Some(code) = alphabet::normalise(typed) else {
-                return Err(RecoveryError::InvalidCode.into());
-            };
-            if self.hashes.is_empty() {
-                return Err(RecoveryError::InvalidCode.into());
-            }
+            let code = self.check_before_hashing(typed, hasher)?;
             let salt = bound_salt(&self.salt, user_id);
             Ok(Zeroizing::new(hasher.hash(
                 &*code,
