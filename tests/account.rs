@@ -1881,9 +1881,24 @@ fn the_largest_records_round_trip_and_larger_input_is_refused_unread() {
         Some(Error::InvalidRecord(RecordError::TooLarge))
     );
     let huge_text = format!("2fa1.{}", "A".repeat(64 * 1024 * 4 / 3 + 8));
+    let mut decoded = None;
+    let counted =
+        allocation_counter::measure(|| decoded = Some(TwoFactorRecord::decode(&huge_text)));
     assert_eq!(
-        TwoFactorRecord::decode(&huge_text).err(),
+        decoded.unwrap().err(),
         Some(Error::InvalidRecord(RecordError::TooLarge))
+    );
+    assert_eq!(counted.count_total, 0, "refused before base64 decoding");
+    // The shortest inputs: a header alone, and a header with a check but no body.
+    let truncated = Some(Error::InvalidRecord(RecordError::Truncated));
+    assert_eq!(TwoFactorRecord::from_bytes(b"2FA\x02").err(), truncated);
+    assert_eq!(
+        TwoFactorRecord::from_bytes(b"2FA\x02\0\0\0\0\0\0\0\0").err(),
+        truncated
+    );
+    assert_eq!(
+        TwoFactorRecord::from_bytes(b"2FA").err(),
+        Some(Error::InvalidRecord(RecordError::NotARecord))
     );
     assert_eq!(RecordError::TooLarge.to_string(), "the record is too large");
     assert_eq!(

@@ -19,12 +19,18 @@ fn an_over_long_recovery_code_is_refused_without_allocating() {
     assert!(typed.len() > RecoveryCodeSet::MAX_INPUT_LEN);
     let mut result = None;
     let counted = measure(|| result = Some(set.use_code(&typed, "user-42", &hasher)));
-    assert_eq!(result, Some(Err(Error::Recovery(RecoveryError::InvalidCode))));
+    assert_eq!(
+        result,
+        Some(Err(Error::Recovery(RecoveryError::InvalidCode)))
+    );
     assert_eq!(counted.count_total, 0, "{counted:?}");
 
     // Malformed but short, and well formed but wrong: refused too, and the set is intact.
     let counted = measure(|| result = Some(set.use_code("not a code", "user-42", &hasher)));
-    assert_eq!(result, Some(Err(Error::Recovery(RecoveryError::InvalidCode))));
+    assert_eq!(
+        result,
+        Some(Err(Error::Recovery(RecoveryError::InvalidCode)))
+    );
     assert_eq!(counted.count_total, 0, "{counted:?}");
     assert_eq!(set.remaining(), 21);
     let first = codes.iter().next().unwrap();
