@@ -237,7 +237,7 @@ impl RecoveryCodeSet {
 
     /// Every check that needs no hashing, in the order `use_code` reports them; the typed
     /// code in canonical form when all pass.
-    fn check_before_hashing(
+    pub(crate) fn check_before_hashing(
         &self,
         typed: &str,
         hasher: &dyn CodeHasher,

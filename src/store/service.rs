@@ -556,6 +556,10 @@ impl<S: Store> TwoFactor<S> {
         code: &str,
         user_id: &str,
     ) -> Result<Attempt, ServiceError<S::Error>> {
+        if set.check_before_hashing(code, &*self.hasher).is_err() {
+            // Refused without hashing: no reason to hand it to the pool.
+            return Ok(set.derive_attempt(code, user_id, &*self.hasher));
+        }
         let set = set.clone();
         let code = Zeroizing::new(String::from(code));
         let user_id = String::from(user_id);
