@@ -785,9 +785,18 @@ async fn no_derivation_runs_on_the_runtime_thread_and_a_new_set_is_ten_parallel_
     assert_eq!(hasher.count(), 12);
     // Malformed input is refused on the spot: no derivation, no job for the pool.
     let jobs = pool.jobs.load(Ordering::SeqCst);
-    let garbage = tf.use_recovery_code(USER, &"\u{15}".repeat(100)).await.unwrap();
-    assert_eq!(garbage.result.err(), Some(RecoveryError::InvalidCode.into()));
-    assert_eq!((hasher.count(), pool.jobs.load(Ordering::SeqCst)), (12, jobs));
+    let garbage = tf
+        .use_recovery_code(USER, &"\u{15}".repeat(100))
+        .await
+        .unwrap();
+    assert_eq!(
+        garbage.result.err(),
+        Some(RecoveryError::InvalidCode.into())
+    );
+    assert_eq!(
+        (hasher.count(), pool.jobs.load(Ordering::SeqCst)),
+        (12, jobs)
+    );
 
     let proof = Reauthentication::Password(password(T0 + 30));
     let regenerated = tf.regenerate_recovery_codes(USER, proof).await.unwrap();
