@@ -72,3 +72,19 @@ impl From<sqlx::Error> for Error {
         Self::Database(e)
     }
 }
+
+/// What a compare-and-swap save did, from the rows it changed: one row is a save; none, or a
+/// database error that `is_conflict` recognises (by its code) as a lost race, is a conflict
+/// with nothing written; any other error is the store's.
+pub(crate) fn save_outcome(
+    changed: Result<u64, sqlx::Error>,
+    is_conflict: fn(&sqlx::Error) -> bool,
+) -> Result<twofa::store::SaveOutcome, Error> {
+    use twofa::store::SaveOutcome;
+    match changed {
+        Ok(1) => Ok(SaveOutcome::Saved),
+        Ok(_) => Ok(SaveOutcome::Conflict),
+        Err(e) if is_conflict(&e) => Ok(SaveOutcome::Conflict),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -157,14 +157,12 @@ impl Store for PostgresStore {
                     .await
             }
         };
-        match done {
-            Ok(result) if result.rows_affected() == 1 => Ok(SaveOutcome::Saved),
-            Ok(_) => Ok(SaveOutcome::Conflict),
-            // Under REPEATABLE READ or SERIALIZABLE a losing writer fails instead of
-            // updating nothing; nothing was written either way.
-            Err(e) if is_serialization_failure(&e) => Ok(SaveOutcome::Conflict),
-            Err(e) => Err(e.into()),
-        }
+        // Under REPEATABLE READ or SERIALIZABLE a losing writer fails instead of
+        // updating nothing; nothing was written either way.
+        crate::error::save_outcome(
+            done.map(|result| result.rows_affected()),
+            is_serialization_failure,
+        )
     }
 }
 

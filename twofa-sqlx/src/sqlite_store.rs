@@ -211,14 +211,9 @@ impl Store for SqliteStore {
                     .await
             }
         };
-        match done {
-            Ok(result) if result.rows_affected() == 1 => Ok(SaveOutcome::Saved),
-            Ok(_) => Ok(SaveOutcome::Conflict),
-            // Another writer held the lock past the busy timeout: nothing was written, so
-            // this is a conflict the service retries, not a failed sign-in.
-            Err(e) if is_busy(&e) => Ok(SaveOutcome::Conflict),
-            Err(e) => Err(e.into()),
-        }
+        // Another writer held the lock past the busy timeout: nothing was written, so
+        // this is a conflict the service retries, not a failed sign-in.
+        crate::error::save_outcome(done.map(|result| result.rows_affected()), is_busy)
     }
 }
 
