@@ -977,13 +977,60 @@ fn unkeyed_hash(user: &str, token: &str) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
-/// Recomputes the record's checksum, as anyone who can write the column can.
+/// Recomputes the record's checksum, as anyone who can write the column can: CRC-32 for
+/// version 3, the first 8 bytes of SHA-256 before it.
 fn rechecked(mut bytes: Vec<u8>) -> Vec<u8> {
     use sha2::{Digest, Sha256};
-    let body = bytes.len() - 8;
-    let check = Sha256::digest(&bytes[..body]);
-    bytes[body..].copy_from_slice(&check[..8]);
+    if bytes[3] >= 3 {
+        let body = bytes.len() - 4;
+        let check = crc32(&bytes[..body]);
+        bytes[body..].copy_from_slice(&check.to_be_bytes());
+    } else {
+        let body = bytes.len() - 8;
+        let check = Sha256::digest(&bytes[..body]);
+        bytes[body..].copy_from_slice(&check[..8]);
+    }
     bytes
+}
+
+/// CRC-32 as the IEEE 802.3 / gzip / PNG standard defines it, bit by bit (reflected
+/// polynomial 0xEDB88320, initial value and final XOR all ones), written here from the
+/// definition rather than taken from the crate the library uses.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = u32::MAX;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            let low_bit_set = crc & 1 == 1;
+            crc >>= 1;
+            if low_bit_set {
+                crc ^= 0xEDB8_8320;
+            }
+        }
+    }
+    !crc
+}
+
+#[test]
+fn the_reference_crc32_gives_the_catalogued_check_value() {
+    // The check value of CRC-32/ISO-HDLC in the catalogue of CRC parameters.
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(crc32(b""), 0);
+}
+
+#[test]
+fn a_version_3_record_ends_in_the_crc32_of_everything_before() {
+    let fx = Fixture::new();
+    let (mut record, _, proof) = signed_in(&fx);
+    record.advance(|r| r.trust_device(&fx.ctx(), &proof, None, &mut twofa::os_rng(), T0 + 30));
+    let bytes = record.to_bytes();
+    assert_eq!(&bytes[..4], b"2FA\x03");
+    let (body, check) = bytes.split_at(bytes.len() - 4);
+    assert_eq!(check, crc32(body).to_be_bytes());
+    // `write_bytes` gives the same bytes, whatever the buffer held before.
+    let mut buffer = vec![0xff; 3000];
+    record.write_bytes(&mut buffer);
+    assert_eq!(buffer, bytes);
 }
 
 #[test]
@@ -1401,7 +1448,7 @@ fn encoding_round_trips_every_state() {
         assert!(text.starts_with("2fa1."));
         assert_eq!(TwoFactorRecord::decode(&text).unwrap(), record);
         let bytes = record.to_bytes();
-        assert_eq!(bytes[3], 2, "written as version 2");
+        assert_eq!(bytes[3], 3, "written as version 3");
         assert_eq!(TwoFactorRecord::from_bytes(&bytes).unwrap(), record);
     }
 }
@@ -1427,7 +1474,7 @@ fn decoding_refuses_truncated_tampered_and_unknown_input() {
             "bit flipped at {i}"
         );
     }
-    for version in [0, 3, 255] {
+    for version in [0, 4, 255] {
         let mut other = bytes.clone();
         other[3] = version;
         assert_eq!(
@@ -1444,7 +1491,7 @@ fn decoding_refuses_truncated_tampered_and_unknown_input() {
     assert!(TwoFactorRecord::from_bytes(&longer).is_err());
     // Flags and their values must agree, even under a valid checksum.
     let empty = TwoFactorRecord::new().to_bytes();
-    // "2FA" 2 state=0 failures:4 last_failure:8 locked:1 then has_revoked_at at 18.
+    // "2FA" 3 state=0 failures:4 last_failure:8 locked:1 then has_revoked_at at 18.
     let mut stray = empty.clone();
     stray[26] = 1; // a revocation time without its flag
     assert_eq!(
@@ -1540,10 +1587,10 @@ fn golden_records_still_decode() {
         record.advance(|r| r.revoke_all_devices(T0));
         record
             .advance(|r| r.trust_device(&ctx, &signed_in, Some("golden device"), &mut rng, T0 + 2));
-        std::fs::write(golden_path(2), record.encode() + "\n").unwrap();
+        std::fs::write(golden_path(3), record.encode() + "\n").unwrap();
     }
 
-    for version in [1, 2] {
+    for version in [1, 2, 3] {
         let text = std::fs::read_to_string(golden_path(version)).unwrap();
         let record = TwoFactorRecord::decode(text.trim()).unwrap();
         assert_eq!(record.status(), Status::Enabled { enabled_at: T0 });
@@ -1554,7 +1601,7 @@ fn golden_records_still_decode() {
             record.devices()[0].expires_at(),
             T0 + 2 + Settings::DEFAULT_DEVICE_LIFETIME
         );
-        let revoked_at = (version == 2).then_some(T0);
+        let revoked_at = (version >= 2).then_some(T0);
         assert_eq!(record.devices_revoked_at(), revoked_at, "v{version}");
         // The stored secret still opens, and the confirming code is still a replay.
         let mut copy = record.clone();
@@ -1570,7 +1617,12 @@ fn golden_records_still_decode() {
         // Read and written again, a record is the current version.
         let rewritten = TwoFactorRecord::decode(&record.encode()).unwrap();
         assert_eq!(rewritten, record);
-        if version == 2 {
+        assert_eq!(
+            record.to_bytes()[3],
+            3,
+            "v{version} is written as version 3"
+        );
+        if version == 3 {
             assert_eq!(record.encode(), text.trim());
         }
     }
@@ -1580,13 +1632,13 @@ proptest::proptest! {
     #[test]
     fn decoding_arbitrary_input_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
         let _ = TwoFactorRecord::from_bytes(&bytes);
-        for version in [1u8, 2] {
+        for version in [1u8, 2, 3] {
             let mut framed = b"2FA".to_vec();
             framed.push(version);
             framed.extend_from_slice(&bytes);
             let _ = TwoFactorRecord::from_bytes(&framed);
             // With a valid checksum, the fields themselves are parsed.
-            framed.extend_from_slice(&[0; 8]);
+            framed.extend_from_slice(&[0; 8][..if version == 3 { 4 } else { 8 }]);
             let _ = TwoFactorRecord::from_bytes(&rechecked(framed));
         }
     }

@@ -15,16 +15,16 @@ use alloc::vec::Vec;
 
 use data_encoding::BASE64_NOPAD;
 
-use super::set::{MAX_HASH_LEN, push_hash};
+use super::hashes::{Hashes, MAX_HASH_LEN};
 use super::{EncodingPart, RecoveryCodeSet, RecoveryError};
 use crate::Error;
 
 const FORMAT: &str = "twofa-recovery";
-const MIN_SALT_LEN: usize = RecoveryCodeSet::SALT_LEN;
-const MAX_SALT_LEN: usize = 64;
-const MAX_NAME_LEN: usize = 32;
+pub(super) const MIN_SALT_LEN: usize = RecoveryCodeSet::SALT_LEN;
+pub(super) const MAX_SALT_LEN: usize = 64;
+pub(super) const MAX_NAME_LEN: usize = 32;
 const MAX_VALUE_LEN: usize = 64;
-const MAX_PARAMETERS_LEN: usize = 256;
+pub(super) const MAX_PARAMETERS_LEN: usize = 256;
 
 /// The versions of the encoding, which differ in what the hashes were derived from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +57,7 @@ impl RecoveryCodeSet {
     /// version 1, unchanged.
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(
-            64 + self.parameters.len() + (self.hashes.len() + 1) * (MAX_HASH_LEN * 4 / 3 + 2),
+            64 + self.parameters.len() + (self.hashes.count() + 1) * (MAX_HASH_LEN * 4 / 3 + 2),
         );
         out.push('$');
         out.push_str(FORMAT);
@@ -149,18 +149,32 @@ impl RecoveryCodeSet {
         ) else {
             return Err(malformed(EncodingPart::Format));
         };
+        let salt = BASE64_NOPAD
+            .decode(salt.as_bytes())
+            .map_err(|_| malformed(EncodingPart::Salt))?;
+        let hashes = parse_hashes(hashes).ok_or(malformed(EncodingPart::Hashes))?;
+        Self::from_parts(version, algorithm, parameters, salt, hashes)
+    }
+
+    /// A set from its decoded parts, checked by the rules every form shares (the text form
+    /// here, the binary form inside a record); the hashes were checked when they were made.
+    pub(super) fn from_parts(
+        version: Version,
+        algorithm: &str,
+        parameters: &str,
+        salt: Vec<u8>,
+        hashes: Hashes,
+    ) -> Result<RecoveryCodeSet, Error> {
+        let malformed = |part| Error::from(RecoveryError::MalformedEncoding { part });
         if !is_algorithm(algorithm) {
             return Err(malformed(EncodingPart::Algorithm));
         }
         if !is_parameter_list(parameters) {
             return Err(malformed(EncodingPart::Parameters));
         }
-        let salt = BASE64_NOPAD
-            .decode(salt.as_bytes())
-            .ok()
-            .filter(|salt| (MIN_SALT_LEN..=MAX_SALT_LEN).contains(&salt.len()))
-            .ok_or(malformed(EncodingPart::Salt))?;
-        let hashes = parse_hashes(hashes).ok_or(malformed(EncodingPart::Hashes))?;
+        if !(MIN_SALT_LEN..=MAX_SALT_LEN).contains(&salt.len()) {
+            return Err(malformed(EncodingPart::Salt));
+        }
         Ok(RecoveryCodeSet {
             version,
             algorithm: String::from(algorithm),
@@ -212,18 +226,19 @@ pub(super) fn parse_decimal(digits: &str) -> Option<u32> {
     if canonical { digits.parse().ok() } else { None }
 }
 
-fn parse_hashes(field: &str) -> Option<Vec<Vec<u8>>> {
-    let mut hashes: Vec<Vec<u8>> = Vec::new();
+fn parse_hashes(field: &str) -> Option<Hashes> {
     if field.is_empty() {
-        return Some(hashes);
+        return Some(Hashes::default());
     }
-    for encoded in field.split(',') {
-        let hash = BASE64_NOPAD.decode(encoded.as_bytes()).ok()?;
-        if !push_hash(&mut hashes, hash) {
-            return None;
-        }
-    }
-    Some(hashes)
+    // Hostile input could name thousands of hashes: one more than a set may hold is enough
+    // to refuse it.
+    let list: Vec<Vec<u8>> = field
+        .split(',')
+        .take(RecoveryCodeSet::MAX_COUNT + 1)
+        .map(|encoded| BASE64_NOPAD.decode(encoded.as_bytes()))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    Hashes::from_list(&list)
 }
 
 #[cfg(test)]
@@ -269,7 +284,10 @@ mod tests {
         assert_eq!(set.version, Version::BoundToUser);
         assert_eq!(set.remaining(), 2);
         assert_eq!(set.salt, [0; 16]);
-        assert_eq!(set.hashes, [[0x11; 32], [0x22; 32]]);
+        assert_eq!(
+            set.hashes.as_concatenated(),
+            [[0x11; 32], [0x22; 32]].concat()
+        );
     }
 
     #[test]

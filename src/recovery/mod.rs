@@ -46,10 +46,12 @@
 //! ```
 
 mod alphabet;
+mod binary;
 mod codes;
 mod encoding;
 mod error;
 mod hasher;
+mod hashes;
 mod set;
 
 pub use codes::RecoveryCodes;

@@ -11,13 +11,10 @@ use zeroize::Zeroizing;
 
 use super::alphabet::{self, CODE_BITS, CODE_CHARS, Canonical};
 use super::encoding::{self, Version};
+use super::hashes::Hashes;
 use super::{CodeHasher, RecoveryCodes, RecoveryError};
 use crate::Error;
 
-/// The shortest hash a set may hold, in bytes.
-pub(super) const MIN_HASH_LEN: usize = 16;
-/// The longest hash a set may hold, in bytes.
-pub(super) const MAX_HASH_LEN: usize = 64;
 /// The length of the salt a [`CodeHasher`] receives: the set's salt bound to the user id.
 pub(super) const BOUND_SALT_LEN: usize = 32;
 
@@ -73,7 +70,7 @@ pub struct RecoveryCodeSet {
     pub(super) algorithm: String,
     pub(super) parameters: String,
     pub(super) salt: Vec<u8>,
-    pub(super) hashes: Vec<Vec<u8>>,
+    pub(super) hashes: Hashes,
 }
 
 impl RecoveryCodeSet {
@@ -251,7 +248,7 @@ impl RecoveryCodeSet {
         let Some(code) = alphabet::normalise(typed) else {
             return Err(RecoveryError::InvalidCode.into());
         };
-        if self.hashes.is_empty() {
+        if self.hashes.count() == 0 {
             return Err(RecoveryError::InvalidCode.into());
         }
         Ok(code)
@@ -302,25 +299,20 @@ impl RecoveryCodeSet {
         let mut found = Choice::from(0);
         let mut position = 0u32;
         for (stored, index) in self.hashes.iter().zip(0u32..) {
-            let matched = stored.as_slice().ct_eq(candidate.as_slice());
+            let matched = stored.ct_eq(candidate.as_slice());
             position.conditional_assign(&index, matched);
             found |= matched;
         }
         if !bool::from(found) {
             return Err(RecoveryError::InvalidCode.into());
         }
-        let mut index = 0u32;
-        self.hashes.retain(|_| {
-            let keep = index != position;
-            index += 1;
-            keep
-        });
-        Ok(self.hashes.len())
+        self.hashes.remove(position as usize);
+        Ok(self.hashes.count())
     }
 
     /// How many unused codes the set holds.
     pub fn remaining(&self) -> usize {
-        self.hashes.len()
+        self.hashes.count()
     }
 
     /// The name of the scheme the set was hashed with, such as `pbkdf2-sha256`.
@@ -366,15 +358,10 @@ impl Draft {
         &self,
         hashes: impl IntoIterator<Item = Result<Vec<u8>, Error>>,
     ) -> Result<(RecoveryCodes, RecoveryCodeSet), Error> {
-        let mut kept: Vec<Vec<u8>> = Vec::with_capacity(self.codes.len());
-        for hash in hashes {
-            if !push_hash(&mut kept, hash?) {
-                return Err(RecoveryError::InvalidHasher.into());
-            }
-        }
-        if kept.len() != self.codes.len() {
-            return Err(RecoveryError::InvalidHasher.into());
-        }
+        let hashes: Vec<Vec<u8>> = hashes.into_iter().collect::<Result<_, _>>()?;
+        let kept = Hashes::from_list(&hashes)
+            .filter(|kept| kept.count() == self.codes.len())
+            .ok_or(RecoveryError::InvalidHasher)?;
         let set = RecoveryCodeSet {
             version: Version::BoundToUser,
             algorithm: self.algorithm.clone(),
@@ -407,7 +394,7 @@ impl fmt::Debug for Attempt {
 impl fmt::Debug for RecoveryCodeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecoveryCodeSet")
-            .field("remaining", &self.hashes.len())
+            .field("remaining", &self.hashes.count())
             .finish_non_exhaustive()
     }
 }
@@ -426,22 +413,6 @@ fn bound_salt(salt: &[u8], user_id: &str) -> [u8; BOUND_SALT_LEN] {
         .chain_update(salt)
         .finalize()
         .into()
-}
-
-/// Adds a hash to the hashes of a set, unless that would make the set invalid: more than
-/// [`MAX_COUNT`](RecoveryCodeSet::MAX_COUNT) hashes, a length outside [`MIN_HASH_LEN`] to
-/// [`MAX_HASH_LEN`] or unlike that of the others, or a repeated hash (one code that would
-/// work twice). Both generation and decoding go through here.
-pub(super) fn push_hash(hashes: &mut Vec<Vec<u8>>, hash: Vec<u8>) -> bool {
-    let fits = match hashes.first() {
-        Some(first) => first.len() == hash.len(),
-        None => (MIN_HASH_LEN..=MAX_HASH_LEN).contains(&hash.len()),
-    };
-    if !fits || hashes.len() >= RecoveryCodeSet::MAX_COUNT || hashes.contains(&hash) {
-        return false;
-    }
-    hashes.push(hash);
-    true
 }
 
 /// `count` distinct codes in canonical form.
@@ -554,7 +525,7 @@ mod tests {
         );
         let (_, set) = RecoveryCodeSet::generate_with(&cheap(), USER, &mut Replay(0), 3).unwrap();
         assert_eq!(
-            data_encoding::HEXLOWER.encode(&set.hashes[2]),
+            data_encoding::HEXLOWER.encode(set.hashes.iter().nth(2).unwrap()),
             "ef7656748a16b527ddfba4a5dcde4dd5c434f25688885a03b11eda63d239bd67"
         );
         // Unambiguous: moving bytes between user id and salt changes the result.
@@ -605,10 +576,13 @@ mod tests {
     fn the_matching_hash_is_the_one_removed() {
         let (codes, mut set) =
             RecoveryCodeSet::generate_with(&cheap(), USER, &mut Replay(0), 4).unwrap();
-        let before = set.hashes.clone();
+        let list = |set: &RecoveryCodeSet| -> Vec<Vec<u8>> {
+            set.hashes.iter().map(<[u8]>::to_vec).collect()
+        };
+        let before = list(&set);
         assert_eq!(set.use_code("00000-00003", USER, &cheap()), Ok(3));
         assert_eq!(
-            set.hashes,
+            list(&set),
             [before[0].clone(), before[1].clone(), before[3].clone()]
         );
         assert_eq!(
@@ -616,7 +590,7 @@ mod tests {
             Err(RecoveryError::InvalidCode.into())
         );
         assert_eq!(set.use_code("00000-00001", USER, &cheap()), Ok(2));
-        assert_eq!(set.hashes, [before[1].clone(), before[3].clone()]);
+        assert_eq!(list(&set), [before[1].clone(), before[3].clone()]);
         drop(codes);
     }
 
