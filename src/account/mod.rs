@@ -311,11 +311,22 @@ impl<T> Transition<T> {
     }
 
     fn unchanged_with(record: &TwoFactorRecord, result: Result<T, crate::Error>) -> Self {
+        Self::of_owned(record.clone(), result, Vec::new(), false)
+    }
+
+    /// A flow on a record it owned; `changed` says whether the record differs from the one
+    /// the flow started from.
+    fn of_owned(
+        record: TwoFactorRecord,
+        result: Result<T, crate::Error>,
+        events: Vec<Event>,
+        changed: bool,
+    ) -> Self {
         Transition {
             result,
-            record: record.clone(),
-            events: Vec::new(),
-            changed: false,
+            record,
+            events,
+            changed,
         }
     }
 
@@ -325,12 +336,7 @@ impl<T> Transition<T> {
         result: Result<T, crate::Error>,
         events: Vec<Event>,
     ) -> Self {
-        Transition {
-            result,
-            record,
-            events,
-            changed: true,
-        }
+        Self::of_owned(record, result, events, true)
     }
 
     /// The parts, for the service, which saves with compare-and-swap itself.

@@ -92,20 +92,38 @@ impl TwoFactorRecord {
     /// [`Error::is_wrong_code`]); [`Error::Throttled`] and [`Error::LockedOut`], where the
     /// code was not even looked at.
     pub fn verify_code(&self, ctx: &Context<'_>, code: &str, now: u64) -> Transition<SignedIn> {
+        self.clone().verify_code_owned(ctx, code, now)
+    }
+
+    /// [`TwoFactorRecord::verify_code`] on a record the caller owns, without a copy: the
+    /// service's sign-in, which has just loaded it.
+    pub(crate) fn verify_code_owned(
+        mut self,
+        ctx: &Context<'_>,
+        code: &str,
+        now: u64,
+    ) -> Transition<SignedIn> {
         if !self.is_enabled() {
-            return Transition::unchanged(self, Error::NotEnabled);
+            return Transition::of_owned(self, Err(Error::NotEnabled), Vec::new(), false);
         }
-        let mut next = self.clone();
+        let throttle = self.throttle;
         let mut events = Vec::new();
-        match next.check_code(ctx, code, now, &mut events) {
+        match self.check_code(ctx, code, now, &mut events) {
             Ok(checked) => {
                 let method = SignInMethod::Code {
                     offset: checked.verified.offset,
                 };
                 let signed_in = SignedIn::new(ctx, method, now, checked.failed_attempts);
-                Transition::changed_to(next, Ok(signed_in), events)
+                Transition::changed_to(self, Ok(signed_in), events)
             }
-            Err(error) => next.settle_failure(self, error, events),
+            Err(error) => {
+                // A failed check writes the throttle and nothing else, so the record changed
+                // exactly when the throttle did (a throttled or mis-sealed attempt changes
+                // nothing, and reports no event).
+                let changed = self.throttle != throttle;
+                let events = if changed { events } else { Vec::new() };
+                Transition::of_owned(self, Err(error), events, changed)
+            }
         }
     }
 

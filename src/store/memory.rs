@@ -72,17 +72,13 @@ impl Store for MemoryStore {
     type Error = Error;
 
     async fn load(&self, user_id: &str) -> Result<Option<Versioned>, Error> {
-        let row = self
-            .rows
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(user_id)
-            .cloned();
-        match row {
+        // Decoded under the lock, from the row itself: no copy of the bytes.
+        let rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+        match rows.get(user_id) {
             None => Ok(None),
             Some((bytes, version)) => Ok(Some(Versioned {
-                record: TwoFactorRecord::from_bytes(&bytes)?,
-                version,
+                record: TwoFactorRecord::from_bytes(bytes)?,
+                version: *version,
             })),
         }
     }
@@ -93,14 +89,18 @@ impl Store for MemoryStore {
         record: &TwoFactorRecord,
         expected_version: Option<u64>,
     ) -> Result<SaveOutcome, Error> {
-        let bytes = record.to_bytes();
         let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = rows.get(user_id).map(|(_, version)| *version);
-        if current != expected_version {
-            return Ok(SaveOutcome::Conflict);
+        match (rows.get_mut(user_id), expected_version) {
+            (None, None) => {
+                rows.insert(user_id.into(), (record.to_bytes(), 1));
+            }
+            // Written over the row in place: its buffer is reused, its key kept.
+            (Some((bytes, version)), Some(expected)) if *version == expected => {
+                record.write_bytes(bytes);
+                *version = version.wrapping_add(1);
+            }
+            _ => return Ok(SaveOutcome::Conflict),
         }
-        let next = current.map_or(1, |v| v.wrapping_add(1));
-        rows.insert(user_id.into(), (bytes, next));
         Ok(SaveOutcome::Saved)
     }
 }

@@ -277,8 +277,8 @@ impl<S: Store> TwoFactor<S> {
         user_id: &str,
         code: &str,
     ) -> Result<Outcome<SignedIn>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, ctx, now| {
-            record.verify_code(ctx, code, now)
+        self.apply_owned(user_id, |record, ctx, now| {
+            record.verify_code_owned(ctx, code, now)
         })
         .await
     }
@@ -458,13 +458,24 @@ impl<S: Store> TwoFactor<S> {
         user_id: &str,
         flow: impl Fn(&TwoFactorRecord, &Context<'_>, u64) -> Transition<T> + Send,
     ) -> Result<Outcome<T>, ServiceError<S::Error>> {
+        self.apply_owned(user_id, move |record, ctx, now| flow(&record, ctx, now))
+            .await
+    }
+
+    /// As [`TwoFactor::apply`], for a flow that takes the loaded record itself and so need
+    /// not copy it (the sign-in, the hot path).
+    async fn apply_owned<T>(
+        &self,
+        user_id: &str,
+        flow: impl Fn(TwoFactorRecord, &Context<'_>, u64) -> Transition<T> + Send,
+    ) -> Result<Outcome<T>, ServiceError<S::Error>> {
         let ctx = self.context(user_id)?;
         for _ in 0..=self.max_retries {
             let (record, version, now) = match self.load(user_id).await? {
                 Ok(loaded) => loaded,
                 Err(clock) => return Ok(failed_clock(clock)),
             };
-            let transition = flow(&record, &ctx, now);
+            let transition = flow(record, &ctx, now);
             if let Some(outcome) = self.save(user_id, transition, version).await? {
                 return Ok(outcome);
             }
