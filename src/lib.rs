@@ -89,11 +89,12 @@
 //!
 //! Checking or making recovery codes costs a key derivation each (PBKDF2, about 4 ms with
 //! the default 30,000 iterations). The [`TwoFactor`] service never runs one in a poll of its
-//! futures: it hands them to a [`BlockingPool`](store::BlockingPool) — by default a thread
-//! per job ([`ThreadPerJob`](store::ThreadPerJob)), on tokio `spawn_blocking` in five lines —
-//! and awaits the result, so the executor thread keeps serving other requests. A request
-//! derives once, also when a compare-and-swap conflict makes it run again, and the ten
-//! derivations of a new set run in parallel. The core depends on no runtime; the record API
+//! futures: it hands them to a [`BlockingPool`](store::BlockingPool) — by default a
+//! [`ThreadPool`](store::ThreadPool) of one thread per core, on tokio `spawn_blocking` in five
+//! lines — and awaits the result, so the executor thread keeps serving other requests. A
+//! request derives once, also when a compare-and-swap conflict makes it run again, and the ten
+//! derivations of a new set run side by side on every core; a flood of attempts queues
+//! instead of starting a thread each. The core depends on no runtime; the record API
 //! derives in place and needs no executor at all.
 //!
 //! # Threat model

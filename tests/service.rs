@@ -11,7 +11,7 @@ use twofa::account::{
 use twofa::recovery::{CodeHasher, RecoveryCodes};
 use twofa::seal::AesGcmSealer;
 use twofa::store::{
-    BlockingJob, BlockingPool, MemoryStore, SaveOutcome, ServiceError, Store, ThreadPerJob,
+    BlockingJob, BlockingPool, MemoryStore, SaveOutcome, ServiceError, Store, ThreadPool,
     TwoFactor, Versioned,
 };
 use twofa::{Error, Pbkdf2Hasher, RecoveryError, Totp};
@@ -706,18 +706,19 @@ impl CodeHasher for Watching {
     }
 }
 
-/// Counts the jobs it is given, and runs them on threads of its own (or drops them).
+/// Counts the jobs it is given, and runs them on a thread pool of its own (or drops them).
 #[derive(Debug, Default)]
 struct CountingPool {
     jobs: AtomicUsize,
     drop_jobs: bool,
+    threads: ThreadPool,
 }
 
 impl BlockingPool for CountingPool {
     fn spawn(&self, job: BlockingJob) {
         self.jobs.fetch_add(1, Ordering::SeqCst);
         if !self.drop_jobs {
-            ThreadPerJob.spawn(job);
+            self.threads.spawn(job);
         }
     }
 }
@@ -1026,8 +1027,8 @@ async fn a_pool_that_drops_jobs_fails_the_flow_and_writes_nothing() {
     let before = tf.store().load(USER).await.unwrap().unwrap();
 
     let dropping = Arc::new(CountingPool {
-        jobs: AtomicUsize::new(0),
         drop_jobs: true,
+        ..CountingPool::default()
     });
     let tf = TwoFactor::new(
         MemoryStore::new(),

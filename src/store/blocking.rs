@@ -18,8 +18,8 @@ pub type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
 /// derivations of a new set are ten jobs, so a pool with several threads runs them in
 /// parallel.
 ///
-/// The default, [`ThreadPerJob`], needs no runtime. On tokio, hand the jobs to tokio's own
-/// blocking pool instead:
+/// The default, [`ThreadPool`](super::ThreadPool), needs no runtime: a few threads of its
+/// own, reused. On tokio, the jobs can go to tokio's own blocking pool instead:
 ///
 /// ```
 /// use std::sync::Arc;
@@ -48,24 +48,6 @@ pub type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
 pub trait BlockingPool: Send + Sync {
     /// Runs `job` on another thread (see the [trait's contract](BlockingPool#contract)).
     fn spawn(&self, job: BlockingJob);
-}
-
-/// The default [`BlockingPool`]: a new operating-system thread per job, with the standard
-/// library only. Starting a thread costs some tens of microseconds, little beside a key
-/// derivation of milliseconds; a host on an async runtime will rather use the runtime's
-/// blocking pool (see [`BlockingPool`]), which reuses threads and bounds their number.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ThreadPerJob;
-
-impl BlockingPool for ThreadPerJob {
-    /// Starts a thread named `twofa-blocking` for the job; if the system refuses a new
-    /// thread, the job is dropped (and the flow fails, changing nothing).
-    fn spawn(&self, job: BlockingJob) {
-        let started = std::thread::Builder::new()
-            .name("twofa-blocking".into())
-            .spawn(job);
-        drop(started);
-    }
 }
 
 /// Runs `work` on `pool` and waits for its value without blocking the caller's thread.
@@ -212,23 +194,5 @@ mod tests {
         pool.0.lock().unwrap().clear();
         assert_eq!(waker.0.load(Ordering::SeqCst), 1);
         assert_eq!(poll(&mut receiver, &waker), Poll::Ready(Err(Dropped)));
-    }
-
-    #[test]
-    fn thread_per_job_runs_the_job_on_another_thread() {
-        let here = std::thread::current().id();
-        let receiver = run(&ThreadPerJob, || std::thread::current().id());
-        let waker = Waker::noop();
-        let mut cx = Context::from_waker(waker);
-        let mut receiver = std::pin::pin!(receiver);
-        // Bounded: a thread that never ran would fail the test instead of hanging it.
-        for _ in 0..10_000 {
-            if let Poll::Ready(ran_on) = receiver.as_mut().poll(&mut cx) {
-                assert_ne!(ran_on.unwrap(), here);
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        panic!("the job never ran");
     }
 }

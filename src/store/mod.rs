@@ -129,6 +129,7 @@
 mod blocking;
 mod memory;
 mod service;
+mod thread_pool;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -137,9 +138,10 @@ use core::future::Future;
 use std::sync::Arc;
 
 pub use crate::account::Outcome;
-pub use blocking::{BlockingJob, BlockingPool, ThreadPerJob};
+pub use blocking::{BlockingJob, BlockingPool};
 pub use memory::MemoryStore;
 pub use service::{Clock, ServiceError, SystemClock, TwoFactor};
+pub use thread_pool::ThreadPool;
 
 use crate::account::TwoFactorRecord;
 

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use super::blocking::{self, BlockingPool, ThreadPerJob};
+use super::blocking::{self, BlockingPool};
+use super::thread_pool::ThreadPool;
 use super::{SaveOutcome, Store};
 use crate::Error;
 use crate::account::{
@@ -99,9 +100,10 @@ impl<E: core::error::Error + 'static> core::error::Error for ServiceError<E> {
 ///
 /// Recovery-code key derivation (a few milliseconds of CPU each with the default work factor)
 /// never runs in a poll of the service's futures: it runs on a [`BlockingPool`] (by default
-/// [`ThreadPerJob`]; on tokio, plug in `spawn_blocking`, see [`BlockingPool`]) while the future
-/// waits, so the executor thread stays free for other requests. The ten derivations of a new
-/// set run as ten jobs, in parallel. Each request derives once: one derivation per recovery
+/// a [`ThreadPool`] of one thread per core, made with the service; on tokio, plug in
+/// `spawn_blocking`, see [`BlockingPool`]) while the future waits, so the executor thread stays
+/// free for other requests. The ten derivations of a new set run as ten jobs, side by side on
+/// every core. Each request derives once: one derivation per recovery
 /// code typed and one per new code, however many times a compare-and-swap conflict makes
 /// the flow run again (again only if the set was regenerated in the meantime). Sign-in with a
 /// TOTP code needs no derivation and never leaves the executor thread.
@@ -132,13 +134,14 @@ impl<S: Store> TwoFactor<S> {
             sealer,
             hasher,
             clock: Arc::new(SystemClock),
-            blocking: Arc::new(ThreadPerJob),
+            blocking: Arc::new(ThreadPool::new()),
             max_retries: Self::DEFAULT_MAX_RETRIES,
         }
     }
 
-    /// Replaces where key derivations run (default [`ThreadPerJob`]); see [`BlockingPool`]
-    /// for tokio's `spawn_blocking`.
+    /// Replaces where key derivations run (default: a [`ThreadPool`] of one thread per core,
+    /// its threads started at the first derivation); see [`BlockingPool`] for tokio's
+    /// `spawn_blocking`, and share one pool between services this way.
     #[must_use]
     pub fn with_blocking_pool(mut self, pool: Arc<dyn BlockingPool>) -> Self {
         self.blocking = pool;

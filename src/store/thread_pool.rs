@@ -1,0 +1,409 @@
+//! The default [`BlockingPool`]: a few reused threads and a queue, with the standard library
+//! only.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use super::blocking::{BlockingJob, BlockingPool};
+
+/// The default [`BlockingPool`]: at most one thread per core (or
+/// [`with_threads`](ThreadPool::with_threads)), started as jobs arrive and then kept for the
+/// next ones; jobs beyond that wait in a queue, in the order they came.
+///
+/// Key derivation is CPU work, so more threads than cores would only share the cores: the
+/// ten derivations of a new set run as many at a time as there are cores, and a flood of
+/// recovery-code attempts queues instead of starting a thread each. A job that panics fails
+/// only the flow that waits for it ([`ServiceError::BlockingPoolFailed`]); the thread goes on
+/// with the next job. When the pool is dropped, its threads finish the jobs already queued
+/// and end.
+///
+/// Each [`TwoFactor`] service makes its own pool; services that should share one take it
+/// through [`with_blocking_pool`]:
+///
+/// ```
+/// use std::sync::Arc;
+/// use twofa::store::{BlockingPool, ThreadPool};
+///
+/// let shared: Arc<dyn BlockingPool> = Arc::new(ThreadPool::with_threads(4));
+/// // TwoFactor::new(store, settings, sealer, hasher).with_blocking_pool(shared.clone())
+/// # drop(shared);
+/// ```
+///
+/// [`ServiceError::BlockingPoolFailed`]: super::ServiceError::BlockingPoolFailed
+/// [`TwoFactor`]: super::TwoFactor
+/// [`with_blocking_pool`]: super::TwoFactor::with_blocking_pool
+pub struct ThreadPool {
+    shared: Arc<Shared>,
+}
+
+impl ThreadPool {
+    /// A pool of at most as many threads as the machine has cores
+    /// ([`std::thread::available_parallelism`]; one when that is unknown). No thread starts
+    /// before the first job.
+    pub fn new() -> Self {
+        Self::with_threads(std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
+    }
+
+    /// A pool of at most `threads` threads (at least one).
+    pub fn with_threads(threads: usize) -> Self {
+        ThreadPool {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    threads: 0,
+                    idle: 0,
+                    closed: false,
+                }),
+                work: Condvar::new(),
+                max_threads: threads.max(1),
+            }),
+        }
+    }
+
+    /// The most threads the pool runs at once.
+    pub fn max_threads(&self) -> usize {
+        self.shared.max_threads
+    }
+}
+
+impl Default for ThreadPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BlockingPool for ThreadPool {
+    /// Queues the job, and wakes an idle thread for it or starts a new one while there are
+    /// fewer than [`max_threads`](ThreadPool::max_threads). If the system refuses a thread and
+    /// the pool has none, the queued jobs are dropped (their flows fail, changing nothing).
+    fn spawn(&self, job: BlockingJob) {
+        let mut state = self.shared.lock();
+        state.queue.push_back(job);
+        // Each idle thread takes one queued job; a woken thread counts as idle until it runs,
+        // so a burst wakes as many as there are and starts threads for the rest.
+        if state.idle >= state.queue.len() {
+            drop(state);
+            self.shared.work.notify_one();
+            return;
+        }
+        if state.threads >= self.shared.max_threads {
+            return;
+        }
+        state.threads += 1;
+        drop(state);
+        let shared = Arc::clone(&self.shared);
+        let started = std::thread::Builder::new()
+            .name("twofa-blocking".into())
+            .spawn(move || shared.work());
+        if started.is_err() {
+            let mut state = self.shared.lock();
+            state.threads -= 1;
+            let stranded = if state.threads == 0 {
+                core::mem::take(&mut state.queue)
+            } else {
+                VecDeque::new()
+            };
+            drop(state);
+            // Dropped outside the lock: dropping a job wakes the flow waiting for it.
+            drop(stranded);
+        }
+    }
+}
+
+impl Drop for ThreadPool {
+    /// Lets the threads finish the queued jobs and end; does not wait for them.
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.work.notify_all();
+    }
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("ThreadPool")
+            .field("max_threads", &self.shared.max_threads)
+            .field("threads", &state.threads)
+            .field("queued", &state.queue.len())
+            .finish()
+    }
+}
+
+/// What the pool's handle and its threads share.
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when a job is queued for an idle thread, and when the pool closes.
+    work: Condvar,
+    max_threads: usize,
+}
+
+struct State {
+    queue: VecDeque<BlockingJob>,
+    /// Threads started and not ended.
+    threads: usize,
+    /// Of those, how many wait for a job.
+    idle: usize,
+    /// The handle was dropped: threads end once the queue is empty.
+    closed: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A job never runs under the lock, so a poisoned lock holds consistent state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A thread's life: run queued jobs one by one, wait when there are none, end when the
+    /// pool is closed and the queue empty.
+    fn work(&self) {
+        let mut state = self.lock();
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                drop(state);
+                // A panicking job unwinds to here and drops its result's sender, so the flow
+                // waiting for it fails; the thread goes on.
+                let _ = catch_unwind(AssertUnwindSafe(job));
+                state = self.lock();
+                continue;
+            }
+            if state.closed {
+                state.threads -= 1;
+                return;
+            }
+            state.idle += 1;
+            state = self
+                .work
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+            state.idle -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::thread::ThreadId;
+    use std::time::{Duration, Instant};
+
+    /// Long enough for any healthy machine; a broken pool fails the test after it instead of
+    /// hanging it.
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    /// Jobs that wait until the test opens the gate, and report how many run at once.
+    #[derive(Default)]
+    struct Gate {
+        state: Mutex<GateState>,
+        changed: Condvar,
+    }
+
+    #[derive(Default)]
+    struct GateState {
+        open: bool,
+        running: usize,
+        most_running: usize,
+        finished: usize,
+    }
+
+    impl Gate {
+        fn job(self: &Arc<Self>) -> BlockingJob {
+            let gate = Arc::clone(self);
+            Box::new(move || {
+                let mut state = gate.state.lock().unwrap();
+                state.running += 1;
+                state.most_running = state.most_running.max(state.running);
+                gate.changed.notify_all();
+                let (mut state, _) = gate
+                    .changed
+                    .wait_timeout_while(state, PATIENCE, |s| !s.open)
+                    .unwrap();
+                state.running -= 1;
+                state.finished += 1;
+                gate.changed.notify_all();
+            })
+        }
+
+        fn open(&self) {
+            self.state.lock().unwrap().open = true;
+            self.changed.notify_all();
+        }
+
+        /// Waits (boundedly) until `done` holds, and returns the state then.
+        fn wait_until(&self, done: impl Fn(&GateState) -> bool) -> MutexGuard<'_, GateState> {
+            let (state, timeout) = self
+                .changed
+                .wait_timeout_while(self.state.lock().unwrap(), PATIENCE, |s| !done(s))
+                .unwrap();
+            assert!(!timeout.timed_out(), "the jobs did not get there in time");
+            state
+        }
+    }
+
+    fn state(pool: &ThreadPool) -> (usize, usize, usize) {
+        let state = pool.shared.lock();
+        (state.threads, state.idle, state.queue.len())
+    }
+
+    /// Waits (boundedly) until the pool's threads, idle threads and queue are `expected`.
+    fn settle(pool: &ThreadPool, expected: (usize, usize, usize)) {
+        let deadline = Instant::now() + PATIENCE;
+        while state(pool) != expected {
+            assert!(Instant::now() < deadline, "pool stuck at {:?}", state(pool));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn runs_at_most_its_threads_at_once_and_queues_the_rest_in_order() {
+        let pool = ThreadPool::with_threads(2);
+        let gate = Arc::new(Gate::default());
+        for _ in 0..5 {
+            pool.spawn(gate.job());
+        }
+        drop(gate.wait_until(|s| s.running == 2));
+        assert_eq!(state(&pool), (2, 0, 3));
+        let (order, arrived) = mpsc::channel();
+        for i in 0..3 {
+            let order = order.clone();
+            pool.spawn(Box::new(move || order.send(i).unwrap()));
+        }
+        gate.open();
+        let state = gate.wait_until(|s| s.finished == 5);
+        assert_eq!(state.most_running, 2);
+        drop(state);
+        let order: Vec<i32> = (0..3)
+            .map(|_| arrived.recv_timeout(PATIENCE).unwrap())
+            .collect();
+        assert_eq!(order, [0, 1, 2]);
+    }
+
+    #[test]
+    fn a_burst_runs_side_by_side() {
+        let pool = ThreadPool::with_threads(4);
+        let gate = Arc::new(Gate::default());
+        for _ in 0..4 {
+            pool.spawn(gate.job());
+        }
+        // Each job holds its thread until the gate opens: four at once only if four threads
+        // run them.
+        drop(gate.wait_until(|s| s.running == 4));
+        gate.open();
+        drop(gate.wait_until(|s| s.finished == 4));
+    }
+
+    #[test]
+    fn a_burst_after_a_quiet_spell_wakes_the_idle_thread_and_starts_more() {
+        let pool = ThreadPool::with_threads(4);
+        let (sender, receiver) = mpsc::channel();
+        pool.spawn(Box::new(move || sender.send(()).unwrap()));
+        receiver.recv_timeout(PATIENCE).unwrap();
+        settle(&pool, (1, 1, 0));
+        let gate = Arc::new(Gate::default());
+        for _ in 0..4 {
+            pool.spawn(gate.job());
+        }
+        drop(gate.wait_until(|s| s.running == 4));
+        gate.open();
+        drop(gate.wait_until(|s| s.finished == 4));
+        settle(&pool, (4, 4, 0));
+    }
+
+    #[test]
+    fn idle_threads_are_reused() {
+        let pool = ThreadPool::with_threads(4);
+        let ran_on = |pool: &ThreadPool| -> ThreadId {
+            let (sender, receiver) = mpsc::channel();
+            pool.spawn(Box::new(move || {
+                sender.send(std::thread::current().id()).unwrap();
+            }));
+            receiver.recv_timeout(PATIENCE).unwrap()
+        };
+        let first = ran_on(&pool);
+        assert_ne!(first, std::thread::current().id());
+        settle(&pool, (1, 1, 0));
+        for _ in 0..3 {
+            assert_eq!(ran_on(&pool), first);
+            settle(&pool, (1, 1, 0));
+        }
+    }
+
+    #[test]
+    fn a_job_queued_behind_busy_threads_wakes_an_idle_one_later() {
+        let pool = ThreadPool::with_threads(2);
+        let gate = Arc::new(Gate::default());
+        pool.spawn(gate.job());
+        pool.spawn(gate.job());
+        gate.open();
+        drop(gate.wait_until(|s| s.finished == 2));
+        settle(&pool, (2, 2, 0));
+        // Both idle: a new job wakes one of them, and no third thread starts.
+        let (sender, receiver) = mpsc::channel();
+        pool.spawn(Box::new(move || sender.send(()).unwrap()));
+        receiver.recv_timeout(PATIENCE).unwrap();
+        settle(&pool, (2, 2, 0));
+    }
+
+    #[test]
+    fn a_panicking_job_fails_alone_and_the_thread_goes_on() {
+        let pool = ThreadPool::with_threads(1);
+        let panicked = super::super::blocking::run(&pool, || -> u32 { panic!("job failed") });
+        let fine = super::super::blocking::run(&pool, || 7);
+        assert_eq!(wait(panicked), Err(super::super::blocking::Dropped));
+        assert_eq!(wait(fine), Ok(7));
+        settle(&pool, (1, 1, 0));
+    }
+
+    #[test]
+    fn dropping_the_pool_finishes_the_queue_and_ends_the_threads() {
+        let pool = ThreadPool::with_threads(1);
+        let gate = Arc::new(Gate::default());
+        pool.spawn(gate.job());
+        pool.spawn(gate.job());
+        drop(gate.wait_until(|s| s.running == 1));
+        let shared = Arc::clone(&pool.shared);
+        drop(pool);
+        gate.open();
+        drop(gate.wait_until(|s| s.finished == 2));
+        let deadline = Instant::now() + PATIENCE;
+        // The thread's own reference goes when it ends.
+        while Arc::strong_count(&shared) > 1 || shared.lock().threads > 0 {
+            assert!(Instant::now() < deadline, "the thread did not end");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn the_default_has_one_thread_per_core_and_at_least_one() {
+        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        assert_eq!(ThreadPool::new().max_threads(), cores);
+        assert_eq!(ThreadPool::default().max_threads(), cores);
+        assert_eq!(ThreadPool::with_threads(0).max_threads(), 1);
+        let pool = ThreadPool::with_threads(3);
+        assert_eq!(
+            format!("{pool:?}"),
+            "ThreadPool { max_threads: 3, threads: 0, queued: 0 }"
+        );
+    }
+
+    /// Polls a job's result until it is there (bounded).
+    fn wait<T>(
+        receiver: super::super::blocking::Receiver<T>,
+    ) -> Result<T, super::super::blocking::Dropped> {
+        use std::future::Future;
+        use std::task::{Context, Poll, Waker};
+        let mut receiver = std::pin::pin!(receiver);
+        let mut cx = Context::from_waker(Waker::noop());
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Poll::Ready(result) = receiver.as_mut().poll(&mut cx) {
+                return result;
+            }
+            assert!(Instant::now() < deadline, "the job never finished");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
