@@ -590,6 +590,62 @@ async fn a_flow_that_changes_nothing_saves_nothing() {
     assert_eq!(tf.store().calls().1, before.1 + 1);
 }
 
+/// The service's sign-in runs on the loaded record itself; it must save and report exactly as
+/// the record API's `verify_code` does.
+#[tokio::test]
+async fn a_sign_in_saves_exactly_when_the_record_changed() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = service(CountingStore::default(), clock.clone(), false);
+    let saves = || tf.store().calls().1;
+    // Never enrolled: refused, nothing saved.
+    assert_eq!(
+        tf.verify_code(USER, "123456").await.unwrap().result.err(),
+        Some(Error::NotEnabled)
+    );
+    assert_eq!(saves(), 0);
+    let (app, _) = enable(&tf, &clock).await;
+    let enabled = saves();
+    // A good code: saved (the step), signed in.
+    clock.store(T0 + 30, Ordering::SeqCst);
+    let code = app.generate(T0 + 30).to_string();
+    let outcome = tf.verify_code(USER, &code).await.unwrap();
+    assert!(outcome.result.is_ok());
+    assert_eq!(saves(), enabled + 1);
+    // The same code again: a replay, counted and saved, and reported.
+    let outcome = tf.verify_code(USER, &code).await.unwrap();
+    assert_eq!(outcome.result.err(), Some(Error::ReplayedCode));
+    assert!(outcome.events.contains(&Event::ReplayDetected));
+    assert_eq!(saves(), enabled + 2);
+    assert_eq!(tf.record(USER).await.unwrap().unwrap().failures(), 1);
+    // Wrong codes until the throttle answers instead of the code: each failure saved, the
+    // throttled attempt neither saved nor reported.
+    let mut saved = saves();
+    for wrong in wrong_codes(&app, T0 + 30, 20) {
+        let outcome = tf.verify_code(USER, &wrong).await.unwrap();
+        match outcome.result {
+            Err(Error::InvalidCode) => {
+                saved += 1;
+                assert_eq!(saves(), saved);
+            }
+            Err(Error::Throttled { .. }) => {
+                assert_eq!(saves(), saved, "a throttled attempt was saved");
+                assert!(outcome.events.is_empty(), "{:?}", outcome.events);
+                // The record API agrees: unchanged, nothing to save.
+                let record = tf.record(USER).await.unwrap().unwrap();
+                let sealer = AesGcmSealer::new("k1", &[3; 32]).unwrap();
+                let hasher = Pbkdf2Hasher::new().with_iterations(1_000).unwrap();
+                let ctx = Context::new(USER, tf.settings(), &sealer, &hasher).unwrap();
+                let transition = record.verify_code(&ctx, &wrong, T0 + 30);
+                assert!(!transition.changed());
+                assert_eq!(transition.record(), &record);
+                return;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    panic!("twenty wrong codes in one second were never throttled");
+}
+
 #[tokio::test]
 async fn endless_conflicts_end_in_contention_and_write_nothing() {
     let clock = Arc::new(AtomicU64::new(T0));
