@@ -1012,6 +1012,37 @@ fn crc32(bytes: &[u8]) -> u32 {
 }
 
 #[test]
+fn reading_a_record_allocates_a_few_times_whatever_the_number_of_codes() {
+    for count in [1, 10, 32] {
+        let mut fx = Fixture::new();
+        fx.settings = fx.settings.recovery_codes(count).unwrap();
+        let (mut record, _, proof) = signed_in(&fx);
+        let bytes = record.to_bytes();
+        let read = allocation_counter::measure(|| {
+            std::hint::black_box(TwoFactorRecord::from_bytes(&bytes).unwrap());
+        });
+        // The sealed secret; the set's scheme name, parameters, salt, and all its hashes.
+        assert_eq!(read.count_total, 5, "{count} codes");
+        // Written in one allocation of the exact size, and none into a buffer that fits.
+        let mut buffer = Vec::new();
+        let written = allocation_counter::measure(|| record.write_bytes(&mut buffer));
+        assert_eq!((written.count_total, buffer.capacity()), (1, bytes.len()));
+        let again = allocation_counter::measure(|| record.write_bytes(&mut buffer));
+        assert_eq!(again.count_total, 0);
+        // With trusted devices, the exact size still holds.
+        for label in [None, Some("phone"), Some(&*"l".repeat(100))] {
+            record.advance(|r| {
+                r.trust_device(&fx.ctx(), &proof, label, &mut twofa::os_rng(), T0 + 40)
+            });
+        }
+        let mut buffer = Vec::new();
+        record.write_bytes(&mut buffer);
+        assert_eq!(buffer.capacity(), buffer.len());
+        assert_eq!(TwoFactorRecord::from_bytes(&buffer).unwrap(), record);
+    }
+}
+
+#[test]
 fn the_reference_crc32_gives_the_catalogued_check_value() {
     // The check value of CRC-32/ISO-HDLC in the catalogue of CRC parameters.
     assert_eq!(crc32(b"123456789"), 0xCBF4_3926);

@@ -124,7 +124,7 @@ impl TwoFactorRecord {
     /// ```
     pub fn write_bytes(&self, out: &mut Vec<u8>) {
         out.clear();
-        out.reserve(self.encoded_len());
+        out.reserve_exact(self.encoded_len());
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
         match &self.state {
