@@ -58,7 +58,7 @@ impl Hashes {
         if bytes.is_empty() {
             return (hash_len == 0).then(Hashes::default);
         }
-        if !(MIN_HASH_LEN..=MAX_HASH_LEN).contains(&hash_len) || bytes.len() % hash_len != 0 {
+        if !(MIN_HASH_LEN..=MAX_HASH_LEN).contains(&hash_len) || !bytes.len().is_multiple_of(hash_len) {
             return None;
         }
         let hashes = Hashes { bytes, hash_len };
