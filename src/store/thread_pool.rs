@@ -185,6 +185,7 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
+    use super::super::blocking::{Dropped, Receiver, run};
     use super::*;
     use std::sync::mpsc;
     use std::thread::ThreadId;
@@ -248,6 +249,15 @@ mod tests {
         (state.threads, state.idle, state.queue.len())
     }
 
+    /// Runs a job on the pool and waits (boundedly) for it: the thread it ran on.
+    fn ran_on(pool: &ThreadPool) -> ThreadId {
+        let (sender, receiver) = mpsc::channel();
+        pool.spawn(Box::new(move || {
+            sender.send(std::thread::current().id()).unwrap();
+        }));
+        receiver.recv_timeout(PATIENCE).unwrap()
+    }
+
     /// Waits (boundedly) until the pool's threads, idle threads and queue are `expected`.
     fn settle(pool: &ThreadPool, expected: (usize, usize, usize)) {
         let deadline = Instant::now() + PATIENCE;
@@ -298,9 +308,7 @@ mod tests {
     #[test]
     fn a_burst_after_a_quiet_spell_wakes_the_idle_thread_and_starts_more() {
         let pool = ThreadPool::with_threads(4);
-        let (sender, receiver) = mpsc::channel();
-        pool.spawn(Box::new(move || sender.send(()).unwrap()));
-        receiver.recv_timeout(PATIENCE).unwrap();
+        ran_on(&pool);
         settle(&pool, (1, 1, 0));
         let gate = Arc::new(Gate::default());
         for _ in 0..4 {
@@ -315,13 +323,6 @@ mod tests {
     #[test]
     fn idle_threads_are_reused() {
         let pool = ThreadPool::with_threads(4);
-        let ran_on = |pool: &ThreadPool| -> ThreadId {
-            let (sender, receiver) = mpsc::channel();
-            pool.spawn(Box::new(move || {
-                sender.send(std::thread::current().id()).unwrap();
-            }));
-            receiver.recv_timeout(PATIENCE).unwrap()
-        };
         let first = ran_on(&pool);
         assert_ne!(first, std::thread::current().id());
         settle(&pool, (1, 1, 0));
@@ -341,18 +342,16 @@ mod tests {
         drop(gate.wait_until(|s| s.finished == 2));
         settle(&pool, (2, 2, 0));
         // Both idle: a new job wakes one of them, and no third thread starts.
-        let (sender, receiver) = mpsc::channel();
-        pool.spawn(Box::new(move || sender.send(()).unwrap()));
-        receiver.recv_timeout(PATIENCE).unwrap();
+        ran_on(&pool);
         settle(&pool, (2, 2, 0));
     }
 
     #[test]
     fn a_panicking_job_fails_alone_and_the_thread_goes_on() {
         let pool = ThreadPool::with_threads(1);
-        let panicked = super::super::blocking::run(&pool, || -> u32 { panic!("job failed") });
-        let fine = super::super::blocking::run(&pool, || 7);
-        assert_eq!(wait(panicked), Err(super::super::blocking::Dropped));
+        let panicked = run(&pool, || -> u32 { panic!("job failed") });
+        let fine = run(&pool, || 7);
+        assert_eq!(wait(panicked), Err(Dropped));
         assert_eq!(wait(fine), Ok(7));
         settle(&pool, (1, 1, 0));
     }
