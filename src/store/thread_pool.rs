@@ -389,9 +389,7 @@ mod tests {
     }
 
     /// Polls a job's result until it is there (bounded).
-    fn wait<T>(
-        receiver: super::super::blocking::Receiver<T>,
-    ) -> Result<T, super::super::blocking::Dropped> {
+    fn wait<T>(receiver: Receiver<T>) -> Result<T, Dropped> {
         use std::future::Future;
         use std::task::{Context, Poll, Waker};
         let mut receiver = std::pin::pin!(receiver);
