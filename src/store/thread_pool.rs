@@ -37,6 +37,9 @@ use super::blocking::{BlockingJob, BlockingPool};
 /// [`with_blocking_pool`]: super::TwoFactor::with_blocking_pool
 pub struct ThreadPool {
     shared: Arc<Shared>,
+    /// Starts a thread that runs [`Shared::work`]: [`start_thread`], or in tests a system that
+    /// refuses.
+    start: fn(Arc<Shared>) -> std::io::Result<()>,
 }
 
 impl ThreadPool {
@@ -60,6 +63,7 @@ impl ThreadPool {
                 work: Condvar::new(),
                 max_threads: threads.max(1),
             }),
+            start: start_thread,
         }
     }
 
@@ -94,11 +98,7 @@ impl BlockingPool for ThreadPool {
         }
         state.threads += 1;
         drop(state);
-        let shared = Arc::clone(&self.shared);
-        let started = std::thread::Builder::new()
-            .name("twofa-blocking".into())
-            .spawn(move || shared.work());
-        if started.is_err() {
+        if (self.start)(Arc::clone(&self.shared)).is_err() {
             let mut state = self.shared.lock();
             state.threads -= 1;
             let stranded = if state.threads == 0 {
@@ -130,6 +130,14 @@ impl fmt::Debug for ThreadPool {
             .field("queued", &state.queue.len())
             .finish()
     }
+}
+
+/// Starts a pool thread named `twofa-blocking`.
+fn start_thread(shared: Arc<Shared>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("twofa-blocking".into())
+        .spawn(move || shared.work())
+        .map(drop)
 }
 
 /// What the pool's handle and its threads share.
@@ -353,6 +361,32 @@ mod tests {
         let fine = run(&pool, || 7);
         assert_eq!(wait(panicked), Err(Dropped));
         assert_eq!(wait(fine), Ok(7));
+        settle(&pool, (1, 1, 0));
+    }
+
+    fn refuse(_: Arc<Shared>) -> std::io::Result<()> {
+        Err(std::io::Error::other("no more threads"))
+    }
+
+    #[test]
+    fn a_pool_the_system_gives_no_thread_drops_its_jobs() {
+        let mut pool = ThreadPool::with_threads(2);
+        pool.start = refuse;
+        assert_eq!(wait(run(&pool, || 7)), Err(Dropped));
+        assert_eq!(state(&pool), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_refused_extra_thread_leaves_the_job_to_the_threads_there_are() {
+        let mut pool = ThreadPool::with_threads(2);
+        let gate = Arc::new(Gate::default());
+        pool.spawn(gate.job());
+        drop(gate.wait_until(|s| s.running == 1));
+        pool.start = refuse;
+        let queued = run(&pool, || 7);
+        assert_eq!(state(&pool), (1, 0, 1));
+        gate.open();
+        assert_eq!(wait(queued), Ok(7));
         settle(&pool, (1, 1, 0));
     }
 
