@@ -1,10 +1,12 @@
 //! Record decoding, text: `TwoFactorRecord::decode` (`2fa1.` and URL-safe base64).
 //!
-//! Properties: only canonical text decodes (no second spelling of one record's bytes: no
-//! padding, no stray trailing bits, checked against a base64 coder written out here); a
-//! decoded version 2 record encodes to the very same text, a version 1 record to the text of
-//! its version 2 bytes; beyond that, as `record_bytes` (see `check_decoded_record`); text
-//! over the size cap is refused before anything is allocated.
+//! Properties: the crate reads text exactly when the reference reader does
+//! (`twofa_fuzz::reference_record_text`: the prefix, canonical base64 written out here, then
+//! the binary layout), and refuses it for the same kind of reason; so only canonical text
+//! decodes (no second spelling of one record's bytes: no padding, no stray trailing bits); a
+//! decoded version 3 record encodes to the very same text, a version 1 or 2 record to the
+//! text of its version 3 bytes; beyond that, as `record_bytes` (see `check_decoded_record`);
+//! text over the size cap is refused before anything is allocated.
 #![no_main]
 
 use std::sync::Once;
@@ -14,13 +16,14 @@ use twofa::Error;
 use twofa::account::{RecordError, TwoFactorRecord};
 use twofa_fuzz::{
     RECORD_VERSION, RECORD_VERSION_AT, base64url_decode_lenient, base64url_encode,
-    check_decoded_record, measured,
+    check_against_reference, check_decoded_record, measured, reference_record_text, self_check,
 };
 
-static OVERSIZED: Once = Once::new();
+static ONCE: Once = Once::new();
 
 fuzz_target!(|text: &str| {
-    OVERSIZED.call_once(|| {
+    ONCE.call_once(|| {
+        self_check();
         let huge = format!("2fa1.{}", "A".repeat(1 << 20));
         let (refused, info) = measured(|| TwoFactorRecord::decode(&huge));
         assert_eq!(refused, Err(Error::InvalidRecord(RecordError::TooLarge)));
@@ -33,6 +36,7 @@ fuzz_target!(|text: &str| {
         info.bytes_max,
         text.len()
     );
+    check_against_reference(&decoded, &reference_record_text(text));
     if let Ok(record) = decoded {
         let body = text
             .strip_prefix("2fa1.")
@@ -44,7 +48,7 @@ fuzz_target!(|text: &str| {
             "the text encoding is not canonical"
         );
         if bytes[RECORD_VERSION_AT] == RECORD_VERSION {
-            assert_eq!(record.encode(), text, "a version 2 record's text changed");
+            assert_eq!(record.encode(), text, "a version 3 record's text changed");
         }
         check_decoded_record(&record, &bytes);
     }

@@ -1,19 +1,23 @@
 //! Recovery-set decoding: `RecoveryCodeSet::decode`, then `use_code` on what it decoded.
 //!
-//! Properties: the encoding is canonical (a decoded set encodes to the very same text, and
-//! decoding that gives the same set); a set holds at most `MAX_COUNT` hashes; text over
-//! `MAX_ENCODED_LEN` is refused before anything is allocated; decoding allocates a bounded
-//! amount. Sets of the test scheme `fuzz-identity`, whose "hash" of a code is the code
-//! itself, let the fuzzer write sets whose codes it knows: each such code works exactly once
-//! and removes exactly its own hash; any scheme other than the hasher's is a mismatch; a set
-//! of version 1 (not bound to a user) decodes but refuses every code as `UnboundSet`, and
-//! stays as it was.
+//! Properties: a set decodes exactly when the reference reader written from the
+//! documentation (`twofa_fuzz::recovery_set`, the one records are checked with) reads it,
+//! with the same fields; the encoding is canonical (a decoded set encodes to the very same
+//! text, and decoding that gives the same set); the same set in its binary form, inside a
+//! version 3 record, reads back with as many codes and writes back the same bytes; a set
+//! holds at most `MAX_COUNT` hashes; text over `MAX_ENCODED_LEN` is refused before anything
+//! is allocated; decoding allocates a bounded amount. Sets of the test scheme
+//! `fuzz-identity`, whose "hash" of a code is the code itself, let the fuzzer write sets
+//! whose codes it knows: each such code works exactly once and removes exactly its own hash;
+//! any scheme other than the hasher's is a mismatch; a set of version 1 (not bound to a user)
+//! decodes but refuses every code as `UnboundSet`, and stays as it was.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use twofa::Error;
+use twofa::account::TwoFactorRecord;
 use twofa::recovery::{CodeHasher, RecoveryCodeSet, RecoveryError};
-use twofa_fuzz::{USER, measured};
+use twofa_fuzz::{ReferenceRecord, USER, measured, recovery_set};
 
 const MAX_DECODE_HEAP: u64 = 4 * RecoveryCodeSet::MAX_ENCODED_LEN as u64;
 
@@ -44,6 +48,24 @@ fuzz_target!(|text: &str| {
         "{} bytes",
         info.bytes_max
     );
+    let reference = recovery_set::from_text(text);
+    match (&decoded, &reference) {
+        (Ok(set), Some(reference)) => {
+            assert_eq!(set.encode(), reference.to_text());
+            assert_eq!(set.remaining(), reference.hashes.len());
+            // The same set in its binary form, inside a version 3 record.
+            let bytes = ReferenceRecord::enabled_with(reference.clone()).to_v3_bytes();
+            let record = TwoFactorRecord::from_bytes(&bytes);
+            assert_eq!(
+                record.as_ref().map(|r| r.recovery_codes_left()),
+                Ok(Some(set.remaining())),
+                "the binary form of a set the text form holds"
+            );
+            assert_eq!(record.map(|r| r.to_bytes()), Ok(bytes));
+        }
+        (Err(_), None) => {}
+        _ => panic!("the crate and the reference disagree: {decoded:?}, {reference:?}"),
+    }
     if text.len() > RecoveryCodeSet::MAX_ENCODED_LEN {
         assert_eq!(info.count_total, 0, "over-long input was worked on");
         assert!(matches!(

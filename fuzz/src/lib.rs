@@ -1,10 +1,16 @@
 //! What the fuzz targets share: a predictable generator, allocation measuring, the record's
-//! checksum and the plaintext sealer's tag (recomputed so that mutated inputs get past them),
-//! and reference readers written from the documentation, to compare the crate against.
+//! check and the plaintext sealer's tag (recomputed so that mutated inputs get past them),
+//! and reference readers written from the documentation, to compare the crate against (the
+//! record's in [`record`], the recovery set's in [`recovery_set`]).
+
+pub mod record;
+pub mod recovery_set;
 
 use allocation_counter::AllocationInfo;
 use sha2::{Digest, Sha256};
 use twofa::rand_core::{TryCryptoRng, TryRng};
+
+pub use record::{ReferenceRecord, crc32, reference_record, reference_record_text};
 
 /// Runs `f` and returns its result with the heap allocations this thread made meanwhile.
 pub fn measured<R>(f: impl FnOnce() -> R) -> (R, AllocationInfo) {
@@ -47,15 +53,31 @@ impl TryRng for FuzzRng {
 
 impl TryCryptoRng for FuzzRng {}
 
-/// The length of the record's trailing check (`src/account/encoding.rs`).
-pub const RECORD_CHECK_LEN: usize = 8;
-
-/// `body` followed by the record's check: the first 8 bytes of SHA-256 over the body. A
-/// mutated body then fails, if at all, in the field decoders behind the check.
+/// `body` followed by the check its version byte calls for (`src/account/encoding.rs`): the
+/// first 8 bytes of SHA-256 of the body for versions 1 and 2; otherwise, as for version 3 and
+/// for a body too short to have a version byte, the CRC-32 of the body, big-endian. A mutated
+/// body then fails, if at all, in the field decoders behind the check.
 pub fn with_record_check(body: &[u8]) -> Vec<u8> {
+    let version = body
+        .get(RECORD_VERSION_AT)
+        .copied()
+        .unwrap_or(RECORD_VERSION);
     let mut out = body.to_vec();
-    out.extend_from_slice(&Sha256::digest(body)[..RECORD_CHECK_LEN]);
+    out.extend_from_slice(&record::check_of(version, body));
     out
+}
+
+/// Asserts the known answers of the reference coders, so that a broken reference cannot pass
+/// for a broken crate or hide one.
+pub fn self_check() {
+    // The check value of CRC-32/ISO-HDLC in the catalogue of CRC parameters.
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(crc32(b""), 0);
+    // RFC 4648, section 10, in the URL-safe alphabet.
+    assert_eq!(base64url_encode(b"foobar"), "Zm9vYmFy");
+    assert_eq!(base64url_encode(b"fo"), "Zm8");
+    assert_eq!(base64url_encode(&[0xfb, 0xff]), "-_8");
+    assert_eq!(base64url_decode_lenient("-_8"), Some(vec![0xfb, 0xff]));
 }
 
 /// The tag the plaintext sealer writes (`src/seal/plaintext.rs`): the first 16 bytes of
@@ -165,9 +187,14 @@ pub const DEVICE_KEY: [u8; 32] = [9; 32];
 pub const RECORD_VERSION_AT: usize = 3;
 
 /// The version `to_bytes` writes.
-pub const RECORD_VERSION: u8 = 2;
+pub const RECORD_VERSION: u8 = 3;
 
-/// The version still read, and re-encoded as [`RECORD_VERSION`].
+/// The version before: the recovery set as text, a SHA-256 check. Still read, and
+/// re-encoded as [`RECORD_VERSION`].
+pub const RECORD_VERSION_2: u8 = 2;
+
+/// The first version: version 2 without the revocation time and device kinds. Still read,
+/// and re-encoded as [`RECORD_VERSION`].
 pub const RECORD_VERSION_1: u8 = 1;
 
 /// URL-safe base64 without padding, written out so as not to trust the crate's encoder.
@@ -205,9 +232,10 @@ pub fn base64url_decode_lenient(text: &str) -> Option<Vec<u8>> {
 }
 
 /// Checks a transition against the record it started from, and settles it: the next record
-/// reads back from its bytes; a transition that says it changed nothing did not; `save_with`
-/// saves exactly when the record changed, and saves the record `record()` shows. Returns the
-/// next record and the outcome.
+/// reads back from its bytes, which are a fixed point, version 3, and what the reference
+/// reader reads and writes back; a transition says it changed the record exactly when it
+/// did; `save_with` saves exactly when the record changed, and saves the record `record()`
+/// shows. Returns the next record and the outcome.
 pub fn settle<T>(
     transition: twofa::account::Transition<T>,
     from: &twofa::account::TwoFactorRecord,
@@ -216,8 +244,12 @@ pub fn settle<T>(
 
     let next = transition.record().clone();
     let changed = transition.changed();
-    let bytes = next.to_bytes();
-    assert_eq!(bytes[RECORD_VERSION_AT], RECORD_VERSION);
+    let bytes = record_bytes(&next);
+    assert_eq!(
+        reference_record(&bytes).map(|r| r.to_v3_bytes()),
+        Ok(bytes.clone()),
+        "a flow made a record the reference does not read, or writes otherwise"
+    );
     assert_eq!(
         TwoFactorRecord::from_bytes(&bytes).as_ref(),
         Ok(&next),
@@ -228,7 +260,13 @@ pub fn settle<T>(
         Ok(bytes),
         "a flow made a record whose encoding is not a fixed point"
     );
-    if !changed {
+    // `changed` says whether the record differs from the one the flow started from.
+    if changed {
+        assert_ne!(
+            &next, from,
+            "a changed transition left the record as it was"
+        );
+    } else {
         assert_eq!(&next, from, "an unchanged transition changed the record");
     }
     let mut saved = None;
@@ -249,17 +287,67 @@ pub fn settle<T>(
     (next, outcome)
 }
 
+/// The record's bytes (`to_bytes`, version 3, in one allocation), checked against
+/// `write_bytes`: into a buffer holding junk of any length it writes the same bytes, and into
+/// one with room enough it allocates nothing.
+pub fn record_bytes(record: &twofa::account::TwoFactorRecord) -> Vec<u8> {
+    let (bytes, info) = measured(|| record.to_bytes());
+    assert_eq!(bytes[RECORD_VERSION_AT], RECORD_VERSION);
+    assert_eq!(info.count_total, 1, "to_bytes allocated more than once");
+    for junk in [0, 1, bytes.len() - 1, bytes.len(), bytes.len() + 100] {
+        let mut buffer = vec![0xa5; junk];
+        let room = buffer.capacity() >= bytes.len();
+        let ((), info) = measured(|| record.write_bytes(&mut buffer));
+        assert_eq!(buffer, bytes, "write_bytes over {junk} bytes of junk");
+        if room {
+            assert_eq!(
+                info.count_total, 0,
+                "write_bytes allocated with room enough"
+            );
+        }
+    }
+    bytes
+}
+
+/// Checks that the crate and the reference agree on one input: both read a record, or both
+/// refuse it for the same kind of reason (the field an `InvalidField` names is not compared).
+/// What a record read then holds is checked by [`check_decoded_record`].
+pub fn check_against_reference(
+    decoded: &Result<twofa::account::TwoFactorRecord, twofa::Error>,
+    reference: &Result<ReferenceRecord, twofa::account::RecordError>,
+) {
+    use twofa::account::RecordError;
+
+    let kind = |error: &RecordError| match error {
+        RecordError::InvalidField(_) => RecordError::InvalidField("any"),
+        other => *other,
+    };
+    match (decoded, reference) {
+        (Ok(_), Ok(_)) => {}
+        (Err(twofa::Error::InvalidRecord(got)), Err(expected)) => assert_eq!(
+            kind(got),
+            kind(expected),
+            "the crate and the reference refuse for different reasons"
+        ),
+        (decoded, reference) => panic!(
+            "the crate and the reference disagree:\ncrate: {decoded:?}\nreference: {reference:?}"
+        ),
+    }
+}
+
 /// Checks what must hold of any record that decoded from `bytes`.
 ///
-/// The encoding: a version 2 record encodes to the very same bytes; a version 1 record
-/// encodes to version 2 bytes (9 bytes for the revocation time and one kind byte per device
-/// longer) that decode to the same record and are then a fixed point; either way the text
-/// form decodes to the same record.
+/// The encoding: the record encodes to the version 3 bytes the reference reader
+/// ([`record`]) writes for the same input; so a version 3 record encodes to the very same
+/// bytes, and a version 1 or 2 record to version 3 bytes (its recovery set in the binary
+/// form, revocation time and device kinds added, CRC-32 for SHA-256) that decode to the same
+/// record and are then a fixed point; either way the text form decodes to the same record,
+/// and `write_bytes` writes what `to_bytes` does.
 ///
-/// The flows, run on it at a few times: every next record reads back and is a fixed point of
-/// the encoding; an unchanged transition changed nothing and is not saved; enrolment needs a
-/// password proof; a trusted device's token checks and names its device, for its user only;
-/// disabling leaves a new record.
+/// The flows, run on it at a few times: every next record reads back, is a fixed point of
+/// the encoding and is read by the reference; a transition is saved exactly when it changed
+/// the record; enrolment needs a password proof; a trusted device's token checks and names its
+/// device, for its user only; disabling leaves a new record.
 pub fn check_decoded_record(record: &twofa::account::TwoFactorRecord, bytes: &[u8]) {
     use twofa::account::{
         Context, DeviceKey, PasswordConfirmed, Reauthentication, Settings, Status, TwoFactorRecord,
@@ -267,25 +355,35 @@ pub fn check_decoded_record(record: &twofa::account::TwoFactorRecord, bytes: &[u
     use twofa::seal::DangerPlaintextSealer;
     use twofa::{Error, Pbkdf2Hasher, Secret, Totp};
 
-    let encoded = record.to_bytes();
-    assert_eq!(encoded[..RECORD_VERSION_AT], bytes[..RECORD_VERSION_AT]);
-    assert_eq!(encoded[RECORD_VERSION_AT], RECORD_VERSION);
+    let reference = reference_record(bytes).expect("the reference reads what the crate reads");
+    let encoded = record_bytes(record);
+    assert_eq!(
+        encoded,
+        reference.to_v3_bytes(),
+        "the crate wrote other bytes than the reference"
+    );
     match bytes[RECORD_VERSION_AT] {
         RECORD_VERSION => assert_eq!(encoded, bytes, "the binary encoding is not canonical"),
-        RECORD_VERSION_1 => {
-            assert_eq!(
-                encoded.len(),
-                bytes.len() + 9 + record.devices().len(),
-                "a version 1 record grew by more than the new fields"
-            );
+        version @ (RECORD_VERSION_1 | RECORD_VERSION_2) => {
             let again = TwoFactorRecord::from_bytes(&encoded);
-            assert_eq!(again.as_ref(), Ok(record), "v1 re-encoded as v2 reads back");
+            assert_eq!(
+                again.as_ref(),
+                Ok(record),
+                "v{version} re-encoded as v3 reads back"
+            );
             assert_eq!(
                 again.map(|r| r.to_bytes()),
                 Ok(encoded.clone()),
-                "v2 from v1 is not a fixed point"
+                "v3 from v{version} is not a fixed point"
             );
-            assert_eq!(record.devices_revoked_at(), None);
+            assert_eq!(
+                reference_record(&encoded).map(|r| r.to_v3_bytes()),
+                Ok(encoded.clone()),
+                "the reference's v3 from v{version} is not a fixed point"
+            );
+            if version == RECORD_VERSION_1 {
+                assert_eq!(record.devices_revoked_at(), None);
+            }
         }
         other => panic!("version {other} decoded"),
     }
