@@ -36,3 +36,32 @@ fn an_over_long_recovery_code_is_refused_without_allocating() {
     let first = codes.iter().next().unwrap();
     assert_eq!(set.use_code(first, "user-42", &hasher), Ok(20));
 }
+
+/// `fuzz/fuzz_targets/recovery_set.rs`, against its reference reader: after the hashes moved
+/// into one buffer, empty hashes before the first real one (a leading comma) added nothing to
+/// the buffer and vanished, so a set had a second spelling, which `decode` must refuse; and a
+/// list of nothing but commas read as a set with no codes left.
+#[test]
+fn empty_hashes_in_a_stored_set_are_refused_not_dropped() {
+    use twofa::recovery::EncodingPart;
+    let hash = "ERERERERERERERERERERERERERERERERERERERERERE"; // 32 bytes of 0x11
+    let salt = "AAAAAAAAAAAAAAAAAAAAAA"; // 16 zero bytes
+    let canonical = format!("$twofa-recovery$v=2$pbkdf2-sha256$i=30000${salt}${hash}");
+    assert_eq!(RecoveryCodeSet::decode(&canonical).unwrap().remaining(), 1);
+    let malformed = Err(Error::Recovery(RecoveryError::MalformedEncoding {
+        part: EncodingPart::Hashes,
+    }));
+    for hashes in [
+        format!(",{hash}"),
+        format!(",,{hash}"),
+        format!("{hash},"),
+        ",".into(),
+        ",,,,,,,,,,,,,,,".into(),
+    ] {
+        let text = format!("$twofa-recovery$v=2$pbkdf2-sha256$i=30000${salt}${hashes}");
+        assert_eq!(RecoveryCodeSet::decode(&text), malformed, "{hashes}");
+    }
+    // The fuzzer's own input.
+    let found = "$twofa-recovery$v=2$fuzz-identity$$AAAAAAAAAAAAAAAAAAAAAAAAAAA$,,,,,,,,,,,,,,,";
+    assert_eq!(RecoveryCodeSet::decode(found), malformed);
+}

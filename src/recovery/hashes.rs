@@ -29,6 +29,11 @@ impl Hashes {
         let mut hash_len = 0;
         for hash in list {
             let hash = hash.as_ref();
+            // An empty item would add nothing to the buffer and vanish: a second spelling of
+            // the same list (found by the recovery_set fuzzer).
+            if hash.is_empty() {
+                return None;
+            }
             if bytes.is_empty() {
                 hash_len = hash.len();
                 bytes.reserve(hash_len * RecoveryCodeSet::DEFAULT_COUNT);
@@ -58,7 +63,9 @@ impl Hashes {
         if bytes.is_empty() {
             return (hash_len == 0).then(Hashes::default);
         }
-        if !(MIN_HASH_LEN..=MAX_HASH_LEN).contains(&hash_len) || !bytes.len().is_multiple_of(hash_len) {
+        if !(MIN_HASH_LEN..=MAX_HASH_LEN).contains(&hash_len)
+            || !bytes.len().is_multiple_of(hash_len)
+        {
             return None;
         }
         let hashes = Hashes { bytes, hash_len };
@@ -147,6 +154,9 @@ mod tests {
             (vec![vec![1; 16]], true),
             (vec![vec![1; 64], vec![2; 64]], true),
             (vec![vec![1; 15]], false),
+            (vec![vec![]], false),
+            (vec![vec![], vec![1; 16]], false),
+            (vec![vec![1; 16], vec![]], false),
             (vec![vec![1; 65]], false),
             (vec![vec![1; 32], vec![2; 31]], false),
             (vec![vec![1; 32], vec![2; 32], vec![1; 32]], false),
@@ -184,7 +194,8 @@ mod tests {
             }
             // Same-length lists only: the concatenated form cannot express mixed lengths.
             let len = hashes.first().map_or(0, Vec::len);
-            if hashes.iter().all(|h| h.len() == len) {
+            // Nor empty items, which it has no way to write.
+            if hashes.iter().all(|h| h.len() == len) && (hashes.is_empty() || len > 0) {
                 let joined = hashes.concat();
                 assert_eq!(Hashes::from_concatenated(&joined, len), from_list);
             }
