@@ -1040,6 +1040,14 @@ fn reading_a_record_allocates_a_few_times_whatever_the_number_of_codes() {
         assert_eq!(buffer.capacity(), buffer.len());
         assert_eq!(TwoFactorRecord::from_bytes(&buffer).unwrap(), record);
     }
+    // And in the other states.
+    let fx = Fixture::new();
+    for record in [TwoFactorRecord::new(), pending(&fx, T0).0] {
+        let mut buffer = Vec::new();
+        record.write_bytes(&mut buffer);
+        assert_eq!(buffer.capacity(), buffer.len());
+        assert_eq!(TwoFactorRecord::from_bytes(&buffer).unwrap(), record);
+    }
 }
 
 #[test]
