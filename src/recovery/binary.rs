@@ -157,11 +157,13 @@ mod tests {
 
     #[test]
     fn round_trips_and_agrees_with_the_text_form() {
+        // The longest parameters a set may have: their length needs both of its bytes.
         let long_parameters = (0..28)
             .map(|i| alloc::format!("p{i:02}=1234"))
             .collect::<Vec<_>>()
-            .join(",");
-        assert_eq!(long_parameters.len(), 251);
+            .join(",")
+            + "56789";
+        assert_eq!(long_parameters.len(), 256);
         let sets = [
             set(Version::BoundToUser, "i=30000", &[7; 16], &[vec![1; 32]]),
             set(Version::Unbound, "", &[7; 64], &[]),
