@@ -203,6 +203,15 @@ mod tests {
     }
 
     #[test]
+    fn a_set_of_the_usual_size_is_read_in_one_allocation() {
+        let list: Vec<[u8; 32]> = (0..10u8).map(|i| [i; 32]).collect();
+        let mut read = None;
+        let counted = allocation_counter::measure(|| read = Hashes::from_list(&list));
+        assert_eq!(counted.count_total, 1);
+        assert_eq!(read.unwrap().count(), 10);
+    }
+
+    #[test]
     fn the_concatenated_form_refuses_what_does_not_divide_or_is_not_canonical() {
         assert!(Hashes::from_concatenated(&[7; 33], 16).is_none());
         assert!(Hashes::from_concatenated(&[7; 32], 0).is_none());
