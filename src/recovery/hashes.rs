@@ -203,6 +203,26 @@ mod tests {
     }
 
     #[test]
+    fn a_long_list_is_refused_after_one_more_hash_than_a_set_holds() {
+        let mut pulled = 0;
+        let endless = (0..1000u16).map(|i| {
+            pulled += 1;
+            [i.to_be_bytes(); 8].concat()
+        });
+        assert_eq!(Hashes::from_list(endless), None);
+        assert_eq!(pulled, RecoveryCodeSet::MAX_COUNT + 1);
+    }
+
+    #[test]
+    fn debug_shows_the_count_and_length_only() {
+        let hashes = Hashes::from_list([[0xab; 16], [0xcd; 16]]).unwrap();
+        assert_eq!(
+            alloc::format!("{hashes:?}"),
+            "Hashes { count: 2, hash_len: 16 }"
+        );
+    }
+
+    #[test]
     fn a_set_of_the_usual_size_is_read_in_one_allocation() {
         let list: Vec<[u8; 32]> = (0..10u8).map(|i| [i; 32]).collect();
         let mut read = None;
