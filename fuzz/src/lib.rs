@@ -199,7 +199,14 @@ pub const RECORD_VERSION_1: u8 = 1;
 
 /// URL-safe base64 without padding, written out so as not to trust the crate's encoder.
 pub fn base64url_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    base64_encode_with(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+        bytes,
+    )
+}
+
+/// Base64 without padding in `alphabet` (standard or URL-safe), written out from RFC 4648.
+pub fn base64_encode_with(alphabet: &[u8; 64], bytes: &[u8]) -> String {
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
         let word = chunk
@@ -207,7 +214,7 @@ pub fn base64url_encode(bytes: &[u8]) -> String {
             .enumerate()
             .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
         for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[(word >> (18 - 6 * i) & 63) as usize]));
+            out.push(char::from(alphabet[(word >> (18 - 6 * i) & 63) as usize]));
         }
     }
     out

@@ -193,21 +193,11 @@ fn take_sized<'a>(rest: &mut &'a [u8], width: usize) -> Option<&'a [u8]> {
     take(rest, len)
 }
 
-const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 without padding.
 fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let word = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(char::from(BASE64[(word >> (18 - 6 * i) & 63) as usize]));
-        }
-    }
-    out
+    crate::base64_encode_with(BASE64, bytes)
 }
 
 /// Standard base64 without padding, only in its one canonical spelling (no stray bits, no
