@@ -218,7 +218,8 @@ impl TwoFactorRecord {
     /// `self` (already a copy), against the pending or enabled secret, throttled. On success
     /// the step is recorded (when enabled) and the failure count reset; a wrong or replayed
     /// code counts as a failure, and nothing else does (a sealing or configuration error is
-    /// the host's, and must not lock users out).
+    /// the host's, and must not lock users out). On failure it writes the throttle and no
+    /// other field: `verify_code_owned` relies on that to tell an unchanged record.
     pub(super) fn check_code(
         &mut self,
         ctx: &Context<'_>,

@@ -149,9 +149,19 @@ impl RecoveryCodeSet {
         ) else {
             return Err(malformed(EncodingPart::Format));
         };
+        // Checked again in `from_parts`, but first here: the first part found wrong is the one
+        // named, in the order of the fields.
+        if !is_algorithm(algorithm) {
+            return Err(malformed(EncodingPart::Algorithm));
+        }
+        if !is_parameter_list(parameters) {
+            return Err(malformed(EncodingPart::Parameters));
+        }
         let salt = BASE64_NOPAD
             .decode(salt.as_bytes())
-            .map_err(|_| malformed(EncodingPart::Salt))?;
+            .ok()
+            .filter(|salt| (MIN_SALT_LEN..=MAX_SALT_LEN).contains(&salt.len()))
+            .ok_or(malformed(EncodingPart::Salt))?;
         let hashes = parse_hashes(hashes).ok_or(malformed(EncodingPart::Hashes))?;
         Self::from_parts(version, algorithm, parameters, salt, hashes)
     }
@@ -349,6 +359,23 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(part(input), Some(*expected), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn with_several_parts_wrong_the_first_is_named() {
+        use EncodingPart::*;
+        let ok = alloc::format!("pbkdf2-sha256$i=30000${SALT}${HASH_A}");
+        let bad_salt = ok.replacen(SALT, "AAAA", 1);
+        let cases = [
+            (bad_salt.replacen("pbkdf2-sha256", "PBKDF2", 1), Algorithm),
+            (ok.replacen("pbkdf2-sha256", "PBKDF2", 1) + ",", Algorithm),
+            (ok.replacen("i=30000", "i=", 1) + "," + HASH_A, Parameters),
+            (bad_salt.replacen("i=30000", "i=", 1), Parameters),
+            (bad_salt.clone() + "," + HASH_A, Salt),
+        ];
+        for (fields, expected) in cases {
+            assert_eq!(part(&text(&fields)), Some(expected), "{fields}");
         }
     }
 

@@ -36,6 +36,10 @@ impl Hashes {
             }
             if bytes.is_empty() {
                 hash_len = hash.len();
+                // Checked before anything is reserved: a broken hasher may return anything.
+                if hash_len > MAX_HASH_LEN {
+                    return None;
+                }
                 bytes.reserve(hash_len * RecoveryCodeSet::DEFAULT_COUNT);
             } else if hash.len() != hash_len {
                 return None;
@@ -220,6 +224,15 @@ mod tests {
             alloc::format!("{hashes:?}"),
             "Hashes { count: 2, hash_len: 16 }"
         );
+    }
+
+    #[test]
+    fn an_over_long_hash_is_refused_before_anything_is_reserved() {
+        // What a broken hasher might return: nothing is reserved for ten of it.
+        let list = [vec![7u8; 1 << 20]];
+        let mut read = Some(Hashes::default());
+        let counted = allocation_counter::measure(|| read = Hashes::from_list(&list));
+        assert_eq!((read, counted.count_total), (None, 0));
     }
 
     #[test]

@@ -202,8 +202,8 @@ impl RecoveryCodeSet {
     /// letters `O` (for `0`), `I` and `L` (for `1`) and `U` (for `V`) do not matter. Input over
     /// [`MAX_INPUT_LEN`](RecoveryCodeSet::MAX_INPUT_LEN) bytes, or not made of exactly ten
     /// symbols, is refused before any hashing. Otherwise the code is hashed once and compared,
-    /// in constant time, with every remaining hash: the time taken does not depend on which
-    /// code matched, or whether one did.
+    /// in constant time, with every remaining hash: the comparison takes the same time
+    /// whichever code matched, or whether one did.
     ///
     /// On success the code's hash is removed and the number of codes left is returned. Store
     /// the changed set before telling the user they are signed in (with compare-and-swap, so

@@ -22,8 +22,12 @@ pub type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
 /// own, reused. On tokio, the jobs can go to tokio's own blocking pool instead:
 ///
 /// ```
+/// # #[cfg(feature = "aes-gcm")] {
 /// use std::sync::Arc;
-/// use twofa::store::{BlockingJob, BlockingPool};
+/// use twofa::account::Settings;
+/// use twofa::recovery::Pbkdf2Hasher;
+/// use twofa::seal::AesGcmSealer;
+/// use twofa::store::{BlockingJob, BlockingPool, MemoryStore, TwoFactor};
 ///
 /// #[derive(Debug)]
 /// struct TokioBlocking;
@@ -34,9 +38,16 @@ pub type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
 ///     }
 /// }
 ///
-/// // let service = TwoFactor::new(store, settings, sealer, hasher)
-/// //     .with_blocking_pool(Arc::new(TokioBlocking));
-/// # let _pool: Arc<dyn BlockingPool> = Arc::new(TokioBlocking);
+/// let service = TwoFactor::new(
+///     MemoryStore::new(),
+///     Settings::new("Example")?,
+///     Arc::new(AesGcmSealer::new("k1", &[7; 32])?),
+///     Arc::new(Pbkdf2Hasher::new()),
+/// )
+/// .with_blocking_pool(Arc::new(TokioBlocking));
+/// # drop(service);
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Contract

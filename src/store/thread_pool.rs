@@ -24,12 +24,28 @@ use super::blocking::{BlockingJob, BlockingPool};
 /// through [`with_blocking_pool`]:
 ///
 /// ```
+/// # #[cfg(feature = "aes-gcm")] {
 /// use std::sync::Arc;
-/// use twofa::store::{BlockingPool, ThreadPool};
+/// use twofa::account::Settings;
+/// use twofa::recovery::Pbkdf2Hasher;
+/// use twofa::seal::AesGcmSealer;
+/// use twofa::store::{BlockingPool, MemoryStore, ThreadPool, TwoFactor};
 ///
 /// let shared: Arc<dyn BlockingPool> = Arc::new(ThreadPool::with_threads(4));
-/// // TwoFactor::new(store, settings, sealer, hasher).with_blocking_pool(shared.clone())
-/// # drop(shared);
+/// let sealer = Arc::new(AesGcmSealer::new("k1", &[7; 32])?);
+/// let hasher = Arc::new(Pbkdf2Hasher::new());
+/// let staff = TwoFactor::new(
+///     MemoryStore::new(),
+///     Settings::new("Example Staff")?,
+///     sealer.clone(),
+///     hasher.clone(),
+/// )
+/// .with_blocking_pool(Arc::clone(&shared));
+/// let customers = TwoFactor::new(MemoryStore::new(), Settings::new("Example")?, sealer, hasher)
+///     .with_blocking_pool(shared);
+/// # drop((staff, customers));
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// [`ServiceError::BlockingPoolFailed`]: super::ServiceError::BlockingPoolFailed
@@ -172,8 +188,14 @@ impl Shared {
             if let Some(job) = state.queue.pop_front() {
                 drop(state);
                 // A panicking job unwinds to here and drops its result's sender, so the flow
-                // waiting for it fails; the thread goes on.
-                let _ = catch_unwind(AssertUnwindSafe(job));
+                // waiting for it fails; the thread goes on. Even the panic's value is dropped
+                // under a guard: its own `Drop` may panic, and a thread that ended here would
+                // still be counted, with jobs queued for it that never run.
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(job))
+                    && let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(payload)))
+                {
+                    core::mem::forget(payload);
+                }
                 state = self.lock();
                 continue;
             }
@@ -276,7 +298,7 @@ mod tests {
     }
 
     #[test]
-    fn runs_at_most_its_threads_at_once_and_queues_the_rest_in_order() {
+    fn runs_at_most_its_threads_at_once() {
         let pool = ThreadPool::with_threads(2);
         let gate = Arc::new(Gate::default());
         for _ in 0..5 {
@@ -284,19 +306,29 @@ mod tests {
         }
         drop(gate.wait_until(|s| s.running == 2));
         assert_eq!(state(&pool), (2, 0, 3));
-        let (order, arrived) = mpsc::channel();
-        for i in 0..3 {
-            let order = order.clone();
-            pool.spawn(Box::new(move || order.send(i).unwrap()));
-        }
         gate.open();
         let state = gate.wait_until(|s| s.finished == 5);
         assert_eq!(state.most_running, 2);
-        drop(state);
-        let order: Vec<i32> = (0..3)
+    }
+
+    #[test]
+    fn queued_jobs_start_in_the_order_they_came() {
+        // One thread, so that the order they start in is the order they finish in.
+        let pool = ThreadPool::with_threads(1);
+        let gate = Arc::new(Gate::default());
+        pool.spawn(gate.job());
+        drop(gate.wait_until(|s| s.running == 1));
+        let (order, arrived) = mpsc::channel();
+        for i in 0..5 {
+            let order = order.clone();
+            pool.spawn(Box::new(move || order.send(i).unwrap()));
+        }
+        assert_eq!(state(&pool), (1, 0, 5));
+        gate.open();
+        let order: Vec<i32> = (0..5)
             .map(|_| arrived.recv_timeout(PATIENCE).unwrap())
             .collect();
-        assert_eq!(order, [0, 1, 2]);
+        assert_eq!(order, [0, 1, 2, 3, 4]);
     }
 
     #[test]
@@ -341,17 +373,34 @@ mod tests {
     }
 
     #[test]
-    fn a_job_queued_behind_busy_threads_wakes_an_idle_one_later() {
-        let pool = ThreadPool::with_threads(2);
+    fn a_job_for_a_pool_with_idle_threads_wakes_one_rather_than_starting_another() {
+        let pool = ThreadPool::with_threads(3);
         let gate = Arc::new(Gate::default());
         pool.spawn(gate.job());
         pool.spawn(gate.job());
+        drop(gate.wait_until(|s| s.running == 2));
         gate.open();
         drop(gate.wait_until(|s| s.finished == 2));
         settle(&pool, (2, 2, 0));
-        // Both idle: a new job wakes one of them, and no third thread starts.
+        // Two idle of three allowed: a new job wakes one of them, and no third thread starts.
         ran_on(&pool);
         settle(&pool, (2, 2, 0));
+    }
+
+    #[test]
+    fn a_panic_whose_value_panics_when_dropped_still_fails_only_its_flow() {
+        struct PanicsOnDrop;
+        impl Drop for PanicsOnDrop {
+            fn drop(&mut self) {
+                panic!("the panic's value panics too");
+            }
+        }
+        let pool = ThreadPool::with_threads(1);
+        let failed = run(&pool, || -> u32 { std::panic::panic_any(PanicsOnDrop) });
+        let fine = run(&pool, || 7);
+        assert_eq!(wait(failed), Err(Dropped));
+        assert_eq!(wait(fine), Ok(7));
+        settle(&pool, (1, 1, 0));
     }
 
     #[test]
