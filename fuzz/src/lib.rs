@@ -199,11 +199,11 @@ pub const RECORD_VERSION_1: u8 = 1;
 
 /// URL-safe base64 without padding, written out so as not to trust the crate's encoder.
 pub fn base64url_encode(bytes: &[u8]) -> String {
-    base64_encode_with(
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-        bytes,
-    )
+    base64_encode_with(URL_SAFE, bytes)
 }
+
+/// The URL-safe base64 alphabet of RFC 4648.
+const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Base64 without padding in `alphabet` (standard or URL-safe), written out from RFC 4648.
 pub fn base64_encode_with(alphabet: &[u8; 64], bytes: &[u8]) -> String {
@@ -223,11 +223,15 @@ pub fn base64_encode_with(alphabet: &[u8; 64], bytes: &[u8]) -> String {
 /// URL-safe base64 without padding, read leniently (stray trailing bits are dropped), so that
 /// comparing with [`base64url_encode`] of the result tells whether the text was canonical.
 pub fn base64url_decode_lenient(text: &str) -> Option<Vec<u8>> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    base64_decode_lenient_with(URL_SAFE, text)
+}
+
+/// Base64 without padding in `alphabet`, read leniently: stray trailing bits are dropped.
+pub fn base64_decode_lenient_with(alphabet: &[u8; 64], text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let (mut buffer, mut bits) = (0u32, 0u32);
     for b in text.bytes() {
-        let value = ALPHABET.iter().position(|&a| a == b)? as u32;
+        let value = alphabet.iter().position(|&a| a == b)? as u32;
         buffer = (buffer << 6 | value) & 0xffff;
         bits += 6;
         if bits >= 8 {

@@ -203,16 +203,6 @@ fn base64_encode(bytes: &[u8]) -> String {
 /// Standard base64 without padding, only in its one canonical spelling (no stray bits, no
 /// leftover single symbol): decoded leniently, then compared with its encoding.
 fn base64_decode_canonical(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for b in text.bytes() {
-        let value = BASE64.iter().position(|&a| a == b)? as u32;
-        buffer = (buffer << 6 | value) & 0xffff;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
+    let out = crate::base64_decode_lenient_with(BASE64, text)?;
     (base64_encode(&out) == text).then_some(out)
 }
