@@ -43,11 +43,6 @@ use core::fmt;
 
 use sha2::{Digest, Sha256};
 
-/// The length of the version 1 and 2 check: the first 8 bytes of SHA-256.
-const SHA256_CHECK_LEN: usize = 8;
-/// The length of the version 3 check: CRC-32.
-const CRC_CHECK_LEN: usize = 4;
-
 use super::devices::TrustedDevice;
 use super::settings::TotpParameters;
 use super::throttle::Throttle;
@@ -62,6 +57,10 @@ const VERSION: u8 = 3;
 const VERSION_2: u8 = 2;
 /// The first version, still read.
 const VERSION_1: u8 = 1;
+/// The length of the version 3 check: CRC-32.
+const CRC_CHECK_LEN: usize = 4;
+/// The length of the version 1 and 2 check: the first 8 bytes of SHA-256.
+const SHA256_CHECK_LEN: usize = 8;
 /// The prefix of the text form.
 const TEXT_PREFIX: &str = "2fa1.";
 /// The largest encoded record accepted, in bytes; real ones are about 1 KiB.

@@ -11,9 +11,10 @@
 //!                                     count is 0)
 //! ```
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::encoding::Version;
+use super::encoding::{Version, is_algorithm, is_parameter_list, is_salt};
 use super::hashes::Hashes;
 use super::{EncodingPart, RecoveryCodeSet, RecoveryError};
 use crate::Error;
@@ -59,23 +60,21 @@ impl RecoveryCodeSet {
     pub(crate) fn read_binary(bytes: &[u8]) -> Result<RecoveryCodeSet, Error> {
         let malformed = |part| Error::from(RecoveryError::MalformedEncoding { part });
         let mut rest = bytes;
-        let version = match take(&mut rest, 1).ok_or(malformed(EncodingPart::Format))?[0] {
-            1 => Version::Unbound,
-            2 => Version::BoundToUser,
-            version => {
-                return Err(RecoveryError::UnsupportedVersion {
-                    version: u32::from(version),
-                }
-                .into());
-            }
-        };
-        let algorithm = take_sized(&mut rest, 1).ok_or(malformed(EncodingPart::Algorithm))?;
-        let algorithm =
-            core::str::from_utf8(algorithm).map_err(|_| malformed(EncodingPart::Algorithm))?;
-        let parameters = take_sized(&mut rest, 2).ok_or(malformed(EncodingPart::Parameters))?;
-        let parameters =
-            core::str::from_utf8(parameters).map_err(|_| malformed(EncodingPart::Parameters))?;
-        let salt = take_sized(&mut rest, 1).ok_or(malformed(EncodingPart::Salt))?;
+        // Each field is checked as it is read, by the text form's rules, so that the first
+        // part found wrong is the one named.
+        let version = take(&mut rest, 1).ok_or(malformed(EncodingPart::Format))?[0];
+        let version = Version::from_number(u32::from(version))?;
+        let algorithm = take_sized(&mut rest, 1)
+            .and_then(|name| core::str::from_utf8(name).ok())
+            .filter(|name| is_algorithm(name))
+            .ok_or(malformed(EncodingPart::Algorithm))?;
+        let parameters = take_sized(&mut rest, 2)
+            .and_then(|list| core::str::from_utf8(list).ok())
+            .filter(|list| is_parameter_list(list))
+            .ok_or(malformed(EncodingPart::Parameters))?;
+        let salt = take_sized(&mut rest, 1)
+            .filter(|salt| is_salt(salt))
+            .ok_or(malformed(EncodingPart::Salt))?;
         let hashes = take(&mut rest, 2)
             .and_then(|sizes| {
                 let (hash_len, count) = (usize::from(sizes[0]), usize::from(sizes[1]));
@@ -86,7 +85,13 @@ impl RecoveryCodeSet {
         if !rest.is_empty() {
             return Err(malformed(EncodingPart::Format));
         }
-        Self::from_parts(version, algorithm, parameters, salt.to_vec(), hashes)
+        Ok(RecoveryCodeSet {
+            version,
+            algorithm: String::from(algorithm),
+            parameters: String::from(parameters),
+            salt: salt.to_vec(),
+            hashes,
+        })
     }
 }
 
@@ -211,6 +216,21 @@ mod tests {
             part(&bytes)
         };
         assert_eq!(changed(2, b'P'), Some(Algorithm));
+        // With several parts wrong, the first in field order is named.
+        let mut two_wrong = good.clone();
+        two_wrong[2] = b'P';
+        assert_eq!(
+            part(&two_wrong[..16]),
+            Some(Algorithm),
+            "name, then cut short"
+        );
+        two_wrong[2] = b'p';
+        two_wrong[18] = b'$';
+        assert_eq!(
+            part(&two_wrong[..25]),
+            Some(Parameters),
+            "parameters, then cut short"
+        );
         assert_eq!(changed(2, 0xff), Some(Algorithm), "not UTF-8");
         assert_eq!(changed(18, 0xff), Some(Parameters), "not UTF-8");
         assert_eq!(changed(18, b'$'), Some(Parameters));

@@ -20,11 +20,11 @@ use super::{EncodingPart, RecoveryCodeSet, RecoveryError};
 use crate::Error;
 
 const FORMAT: &str = "twofa-recovery";
-pub(super) const MIN_SALT_LEN: usize = RecoveryCodeSet::SALT_LEN;
-pub(super) const MAX_SALT_LEN: usize = 64;
-pub(super) const MAX_NAME_LEN: usize = 32;
+const MIN_SALT_LEN: usize = RecoveryCodeSet::SALT_LEN;
+const MAX_SALT_LEN: usize = 64;
+const MAX_NAME_LEN: usize = 32;
 const MAX_VALUE_LEN: usize = 64;
-pub(super) const MAX_PARAMETERS_LEN: usize = 256;
+const MAX_PARAMETERS_LEN: usize = 256;
 
 /// The versions of the encoding, which differ in what the hashes were derived from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,18 @@ pub(super) enum Version {
     Unbound = 1,
     /// `v=2`: the hasher is given the salt bound to the user id.
     BoundToUser = 2,
+}
+
+impl Version {
+    /// The version numbered `number` (`v=` in the text form, the first byte of the binary
+    /// form).
+    pub(super) fn from_number(number: u32) -> Result<Version, Error> {
+        match number {
+            1 => Ok(Version::Unbound),
+            2 => Ok(Version::BoundToUser),
+            version => Err(RecoveryError::UnsupportedVersion { version }.into()),
+        }
+    }
 }
 
 impl RecoveryCodeSet {
@@ -135,11 +147,7 @@ impl RecoveryCodeSet {
             .strip_prefix("v=")
             .and_then(parse_decimal)
             .ok_or(malformed(EncodingPart::Version))?;
-        let version = match version {
-            1 => Version::Unbound,
-            2 => Version::BoundToUser,
-            version => return Err(RecoveryError::UnsupportedVersion { version }.into()),
-        };
+        let version = Version::from_number(version)?;
         let (Some(algorithm), Some(parameters), Some(salt), Some(hashes), None) = (
             fields.next(),
             fields.next(),
@@ -149,8 +157,6 @@ impl RecoveryCodeSet {
         ) else {
             return Err(malformed(EncodingPart::Format));
         };
-        // Checked again in `from_parts`, but first here: the first part found wrong is the one
-        // named, in the order of the fields.
         if !is_algorithm(algorithm) {
             return Err(malformed(EncodingPart::Algorithm));
         }
@@ -160,31 +166,9 @@ impl RecoveryCodeSet {
         let salt = BASE64_NOPAD
             .decode(salt.as_bytes())
             .ok()
-            .filter(|salt| (MIN_SALT_LEN..=MAX_SALT_LEN).contains(&salt.len()))
+            .filter(|salt| is_salt(salt))
             .ok_or(malformed(EncodingPart::Salt))?;
         let hashes = parse_hashes(hashes).ok_or(malformed(EncodingPart::Hashes))?;
-        Self::from_parts(version, algorithm, parameters, salt, hashes)
-    }
-
-    /// A set from its decoded parts, checked by the rules every form shares (the text form
-    /// here, the binary form inside a record); the hashes were checked when they were made.
-    pub(super) fn from_parts(
-        version: Version,
-        algorithm: &str,
-        parameters: &str,
-        salt: Vec<u8>,
-        hashes: Hashes,
-    ) -> Result<RecoveryCodeSet, Error> {
-        let malformed = |part| Error::from(RecoveryError::MalformedEncoding { part });
-        if !is_algorithm(algorithm) {
-            return Err(malformed(EncodingPart::Algorithm));
-        }
-        if !is_parameter_list(parameters) {
-            return Err(malformed(EncodingPart::Parameters));
-        }
-        if !(MIN_SALT_LEN..=MAX_SALT_LEN).contains(&salt.len()) {
-            return Err(malformed(EncodingPart::Salt));
-        }
         Ok(RecoveryCodeSet {
             version,
             algorithm: String::from(algorithm),
@@ -193,6 +177,11 @@ impl RecoveryCodeSet {
             hashes,
         })
     }
+}
+
+/// Whether `salt` has a length a set's salt may have: 16 to 64 bytes.
+pub(super) fn is_salt(salt: &[u8]) -> bool {
+    (MIN_SALT_LEN..=MAX_SALT_LEN).contains(&salt.len())
 }
 
 /// Whether `name` is a PHC identifier: 1 to 32 characters of `a-z`, `0-9` and `-`.

@@ -27,26 +27,23 @@ impl Hashes {
     pub(super) fn from_list<H: AsRef<[u8]>>(list: impl IntoIterator<Item = H>) -> Option<Hashes> {
         let mut bytes = Vec::new();
         let mut hash_len = 0;
-        for hash in list {
+        for (index, hash) in list.into_iter().enumerate() {
             let hash = hash.as_ref();
-            // An empty item would add nothing to the buffer and vanish: a second spelling of
-            // the same list (found by the recovery_set fuzzer).
-            if hash.is_empty() {
-                return None;
-            }
-            if bytes.is_empty() {
+            if index == 0 {
                 hash_len = hash.len();
-                // Checked before anything is reserved: a broken hasher may return anything.
-                if hash_len > MAX_HASH_LEN {
-                    return None;
-                }
-                bytes.reserve(hash_len * RecoveryCodeSet::DEFAULT_COUNT);
-            } else if hash.len() != hash_len {
+            }
+            // The rules an item can break are checked before it is copied, so that neither a
+            // broken hasher nor hostile text grows the buffer: one length for all, within the
+            // bounds (an empty item would add nothing and vanish, a second spelling of the
+            // list: found by the recovery_set fuzzer), and no more than a set holds.
+            if hash.len() != hash_len
+                || !(MIN_HASH_LEN..=MAX_HASH_LEN).contains(&hash_len)
+                || index >= RecoveryCodeSet::MAX_COUNT
+            {
                 return None;
             }
-            // Bounded before the next copy, so hostile input cannot grow the buffer far.
-            if bytes.len() / hash_len.max(1) >= RecoveryCodeSet::MAX_COUNT {
-                return None;
+            if index == 0 {
+                bytes.reserve(hash_len * RecoveryCodeSet::DEFAULT_COUNT);
             }
             bytes.extend_from_slice(hash);
         }
