@@ -174,6 +174,7 @@ mod error;
 pub mod otp;
 #[cfg(feature = "std")]
 pub mod qr;
+mod random;
 pub mod recovery;
 pub mod seal;
 #[cfg(all(feature = "std", feature = "os-rng"))]
@@ -184,6 +185,8 @@ pub use error::Error;
 pub use otp::{Algorithm, Code, Hotp, HotpBuilder, Secret, Totp, TotpBuilder, Verified};
 #[cfg(feature = "std")]
 pub use qr::QrCode;
+#[cfg(feature = "os-rng")]
+pub use random::os_rng;
 pub use rand_core;
 pub use recovery::{CodeHasher, Pbkdf2Hasher, RecoveryCodeSet, RecoveryCodes, RecoveryError};
 #[cfg(feature = "aes-gcm")]
@@ -192,17 +195,6 @@ pub use seal::{SealedSecret, SecretSealer};
 #[cfg(all(feature = "std", feature = "os-rng"))]
 pub use store::{MemoryStore, Store, TwoFactor};
 pub use uri::OtpAuthUri;
-
-/// The operating system's random number generator, as the infallible [`rand_core::CryptoRng`]
-/// that the flows of [`account`] take.
-///
-/// # Panics
-///
-/// When used, if the operating system cannot provide random bytes (a broken system).
-#[cfg(feature = "os-rng")]
-pub fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
-    rand_core::UnwrapErr(getrandom::SysRng)
-}
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -36,7 +36,7 @@ impl DeviceKey {
     /// again.
     #[cfg(feature = "os-rng")]
     pub fn generate() -> DeviceKey {
-        Self::generate_with(&mut crate::os_rng())
+        Self::generate_with(&mut crate::random::os_rng())
     }
 
     /// A new random key from `rng`.

@@ -1,9 +1,9 @@
 //! The stable, versioned encoding of a [`TwoFactorRecord`], for one database column.
 //!
-//! Version 3, all integers big-endian:
+//! Version 4, all integers big-endian:
 //!
 //! ```text
-//! "2FA" version=3 state
+//! "2FA" version=4 state
 //!   state 0 (off):      nothing
 //!   state 1 (pending):  sealed totp started_at:u64
 //!   state 2 (enabled):  sealed totp enabled_at:u64 has_step:u8 last_step:u64 recovery
@@ -13,15 +13,19 @@
 //!                version:u8 (1, 2) algorithm_len:u8 algorithm parameters_len:u16 parameters
 //!                salt_len:u8 salt hash_len:u8 count:u8 hashes (count × hash_len bytes;
 //!                hash_len is 0 exactly when count is 0)
-//! failures:u32 last_failure:u64 locked:u8
+//! failures:u32 last_failure:u64 locked:u8                      (codes)
+//! recovery_failures:u32 recovery_last_failure:u64 recovery_locked:u8
+//! unreported_failures:u32
 //! has_revoked_at:u8 devices_revoked_at:u64
 //! devices:u8, each: kind:u8 hash:[32] created_at:u64 expires_at:u64 label_len:u8 label (UTF-8)
 //!   kind 0: a version 1 device (unkeyed SHA-256; listed, never matches), 1: HMAC-SHA-256
 //! check:u32 = CRC-32 (IEEE, as in gzip and PNG) of everything before
 //! ```
 //!
-//! Older versions are still read, and written back as version 3:
-//! - version 2 holds the recovery set in its text form
+//! Older versions are still read, and written back as version 4:
+//! - version 3 has no recovery-code throttle (it reads as no failures) and no unreported
+//!   count (it reads as the code failures, which version 3 reported at the next sign-in);
+//! - version 2 is version 3 except that it holds the recovery set in its text form
 //!   ([`RecoveryCodeSet::encode`], UTF-8) and ends in an 8-byte check, the first 8 bytes of
 //!   SHA-256 of everything before;
 //! - version 1 is version 2 without `has_revoked_at devices_revoked_at` and without each
@@ -52,12 +56,14 @@ use crate::seal::SealedSecret;
 use crate::{Algorithm, Error};
 
 const MAGIC: &[u8; 3] = b"2FA";
-const VERSION: u8 = 3;
+const VERSION: u8 = 4;
+/// Without the recovery-code throttle and the unreported count: still read.
+const VERSION_3: u8 = 3;
 /// The recovery set as text, and a SHA-256 check: still read.
 const VERSION_2: u8 = 2;
 /// The first version, still read.
 const VERSION_1: u8 = 1;
-/// The length of the version 3 check: CRC-32.
+/// The length of the version 3 and 4 check: CRC-32.
 const CRC_CHECK_LEN: usize = 4;
 /// The length of the version 1 and 2 check: the first 8 bytes of SHA-256.
 const SHA256_CHECK_LEN: usize = 8;
@@ -105,10 +111,10 @@ impl core::error::Error for RecordError {}
 impl TwoFactorRecord {
     /// The record as bytes, for a binary column (`BLOB`, `BYTEA`).
     ///
-    /// The layout is stable and versioned: this release writes version 3 (about 500 bytes for
+    /// The layout is stable and versioned: this release writes version 4 (about 500 bytes for
     /// an enabled record with ten recovery codes and no trusted device), and every later
-    /// release reads it. Records written as versions 1 and 2 by earlier releases are still
-    /// read, and written back as version 3. The bytes end in a CRC-32 of the rest, which
+    /// release reads it. Records written as versions 1 to 3 by earlier releases are still
+    /// read, and written back as version 4. The bytes end in a CRC-32 of the rest, which
     /// catches truncation and accidental damage; it is not a MAC (see the threat model in the
     /// [crate docs](crate)), and every field is validated behind it when read.
     ///
@@ -116,7 +122,7 @@ impl TwoFactorRecord {
     /// use twofa::account::TwoFactorRecord;
     ///
     /// let bytes = TwoFactorRecord::new().to_bytes();
-    /// assert_eq!(&bytes[..4], b"2FA\x03");
+    /// assert_eq!(&bytes[..4], b"2FA\x04");
     /// assert_eq!(TwoFactorRecord::from_bytes(&bytes)?, TwoFactorRecord::new());
     /// # Ok::<(), twofa::Error>(())
     /// ```
@@ -175,6 +181,10 @@ impl TwoFactorRecord {
         out.extend_from_slice(&self.throttle.failures.to_be_bytes());
         out.extend_from_slice(&self.throttle.last_failure.to_be_bytes());
         out.push(u8::from(self.throttle.locked));
+        out.extend_from_slice(&self.recovery_throttle.failures.to_be_bytes());
+        out.extend_from_slice(&self.recovery_throttle.last_failure.to_be_bytes());
+        out.push(u8::from(self.recovery_throttle.locked));
+        out.extend_from_slice(&self.unreported_failures.to_be_bytes());
         out.push(u8::from(self.devices_revoked_at.is_some()));
         out.extend_from_slice(&self.devices_revoked_at.unwrap_or(0).to_be_bytes());
         // Settings cap the list at 50 devices; u8 is ample.
@@ -209,7 +219,8 @@ impl TwoFactorRecord {
             .take(usize::from(u8::MAX))
             .map(|device| 1 + 32 + 8 + 8 + 1 + device_label(device).len())
             .sum();
-        MAGIC.len() + 1 + 1 + state + 4 + 8 + 1 + 1 + 8 + 1 + devices + CRC_CHECK_LEN
+        const THROTTLE: usize = 4 + 8 + 1;
+        MAGIC.len() + 1 + 1 + state + 2 * THROTTLE + 4 + 1 + 8 + 1 + devices + CRC_CHECK_LEN
     }
 
     /// Reads a record written by [`TwoFactorRecord::to_bytes`].
@@ -289,7 +300,7 @@ fn decode(bytes: &[u8]) -> Result<TwoFactorRecord, RecordError> {
     }
     let version = bytes[MAGIC.len()];
     let check_len = match version {
-        VERSION => CRC_CHECK_LEN,
+        VERSION | VERSION_3 => CRC_CHECK_LEN,
         VERSION_2 | VERSION_1 => SHA256_CHECK_LEN,
         _ => return Err(RecordError::UnknownVersion(version)),
     };
@@ -300,7 +311,8 @@ fn decode(bytes: &[u8]) -> Result<TwoFactorRecord, RecordError> {
     if body.len() < MAGIC.len() + 2 {
         return Err(RecordError::Truncated);
     }
-    let intact = if version == VERSION {
+    let binary = version >= VERSION_3;
+    let intact = if binary {
         crc32fast::hash(body).to_be_bytes() == *check
     } else {
         Sha256::digest(body)[..SHA256_CHECK_LEN] == *check
@@ -324,7 +336,7 @@ fn decode(bytes: &[u8]) -> Result<TwoFactorRecord, RecordError> {
             let enabled_at = reader.u64()?;
             let last_step = reader.optional_u64("last step")?;
             let recovery = reader.bytes16()?;
-            let recovery = if version == VERSION {
+            let recovery = if binary {
                 RecoveryCodeSet::read_binary(recovery).ok()
             } else {
                 core::str::from_utf8(recovery)
@@ -342,10 +354,13 @@ fn decode(bytes: &[u8]) -> Result<TwoFactorRecord, RecordError> {
         }
         _ => return Err(RecordError::InvalidField("state")),
     };
-    let throttle = Throttle {
-        failures: reader.u32()?,
-        last_failure: reader.u64()?,
-        locked: reader.flag("lockout")?,
+    let throttle = reader.throttle("lockout")?;
+    let (recovery_throttle, unreported_failures) = if version >= VERSION {
+        (reader.throttle("recovery lockout")?, reader.u32()?)
+    } else {
+        // Before version 4 recovery codes counted as codes, and the code failures were the
+        // ones the next sign-in reported.
+        (Throttle::default(), throttle.failures)
     };
     let devices_revoked_at = if version == VERSION_1 {
         None
@@ -383,6 +398,8 @@ fn decode(bytes: &[u8]) -> Result<TwoFactorRecord, RecordError> {
     Ok(TwoFactorRecord {
         state,
         throttle,
+        recovery_throttle,
+        unreported_failures,
         devices,
         devices_revoked_at,
     })
@@ -422,6 +439,15 @@ impl<'a> Reader<'a> {
             return Err(RecordError::InvalidField(field));
         }
         Ok(present.then_some(value))
+    }
+
+    /// A failure count, its time and its lockout flag.
+    fn throttle(&mut self, lockout_field: &'static str) -> Result<Throttle, RecordError> {
+        Ok(Throttle {
+            failures: self.u32()?,
+            last_failure: self.u64()?,
+            locked: self.flag(lockout_field)?,
+        })
     }
 
     fn u32(&mut self) -> Result<u32, RecordError> {

@@ -74,6 +74,8 @@
 mod devices;
 mod encoding;
 mod enrollment;
+mod new_codes;
+mod proof;
 mod reauthentication;
 mod settings;
 mod sign_in;
@@ -88,10 +90,10 @@ pub use devices::{DeviceKey, DeviceToken, TrustedDevice};
 pub use encoding::RecordError;
 pub use enrollment::Enrollment;
 #[cfg(all(feature = "std", feature = "os-rng"))]
-pub(crate) use enrollment::NeedsCodes;
-pub use reauthentication::{PasswordCheck, PasswordConfirmed, Reauthentication};
+pub(crate) use new_codes::NeedsCodes;
+pub use proof::{PasswordCheck, PasswordConfirmed, SignInMethod, SignedIn};
+pub use reauthentication::Reauthentication;
 pub use settings::Settings;
-pub use sign_in::{SignInMethod, SignedIn};
 pub use throttle::ThrottlePolicy;
 
 use crate::recovery::{CodeHasher, RecoveryCodeSet};
@@ -108,9 +110,16 @@ use throttle::Throttle;
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct TwoFactorRecord {
     state: State,
+    /// Failed codes from the app.
     throttle: Throttle,
+    /// Failed recovery codes: a budget of their own, so a lockout of codes leaves the owner
+    /// their recovery codes.
+    recovery_throttle: Throttle,
+    /// Failures of either kind not yet reported at a sign-in.
+    unreported_failures: u32,
     devices: Vec<TrustedDevice>,
-    /// When every device was last revoked: older [`SignedIn`] proofs cannot trust a device.
+    /// When every device was last revoked (also by turning 2FA off): older [`SignedIn`] proofs
+    /// can neither trust a device nor re-authenticate. Survives every flow.
     devices_revoked_at: Option<u64>,
 }
 
@@ -373,7 +382,8 @@ pub enum Event {
     EnrollmentCancelled,
     /// Two-factor authentication was turned on.
     Enabled,
-    /// Two-factor authentication was turned off: secret, recovery codes and devices are gone.
+    /// Two-factor authentication was turned off: secret, recovery codes and devices are gone,
+    /// and sign-ins made before it prove nothing any more.
     Disabled,
     /// A recovery code was used; this many are left. Tell the user, and urge new codes when
     /// few remain.
@@ -386,32 +396,61 @@ pub enum Event {
     /// A code that was already used was presented again. The user sees the same message as
     /// for a wrong code; log this and consider telling the account owner (OWASP ASVS 2.8.5).
     ReplayDetected,
-    /// Failures reached the point where attempts are delayed.
+    /// Failed codes reached the point where each attempt is delayed.
+    ///
+    /// On the page, say when to try again (`retry_at`; [`Error::Throttled`](crate::Error)
+    /// carries it too). Log it; there is no need to e-mail at every one: the failures are
+    /// reported at the next sign-in ([`Event::FailedAttempts`]), and a lockout is e-mailed.
     Throttled {
         /// Consecutive failures so far.
         failures: u32,
         /// The Unix time of the next allowed attempt.
         retry_at: u64,
     },
-    /// Failures reached the lockout threshold: no code is evaluated until `until`, or until
-    /// the host calls [`TwoFactorRecord::unlock`] when the policy has no timed lockout.
+    /// Failed codes reached the lockout threshold: no code (and no password proof for
+    /// "Generate new" or "Disable 2FA") is evaluated until `until`, until the owner signs in
+    /// with a recovery code, or until the host calls [`TwoFactorRecord::unlock`].
     ///
     /// Tell the account owner at once, by e-mail, with a way out: someone who knows their
     /// password has been guessing codes, so they should change the password; and say how to
-    /// get back in (wait until `until`, or the host's identity check that leads to `unlock`).
+    /// get back in (a recovery code works now; or wait until `until`; or the host's identity
+    /// check that leads to `unlock`).
     LockedOut {
         /// Consecutive failures.
         failures: u32,
-        /// When the lockout ends by itself (Unix seconds); `None` when only
+        /// When the lockout ends by itself (Unix seconds); `None` when only a recovery code
+        /// or [`TwoFactorRecord::unlock`] ends it.
+        until: Option<u64>,
+    },
+    /// Failed recovery codes reached the point where each attempt is delayed. As
+    /// [`Event::Throttled`], for the recovery codes' own budget.
+    RecoveryCodesThrottled {
+        /// Consecutive failed recovery codes so far.
+        failures: u32,
+        /// The Unix time of the next allowed attempt.
+        retry_at: u64,
+    },
+    /// Failed recovery codes reached their lockout threshold: no recovery code is evaluated
+    /// until `until`, until the owner signs in with a code, or until the host calls
+    /// [`TwoFactorRecord::unlock`].
+    ///
+    /// E-mail the owner as for [`Event::LockedOut`]: someone who knows the password is trying
+    /// recovery codes; change the password.
+    RecoveryCodesLockedOut {
+        /// Consecutive failed recovery codes.
+        failures: u32,
+        /// When the lockout ends by itself (Unix seconds); `None` when only a code or
         /// [`TwoFactorRecord::unlock`] ends it.
         until: Option<u64>,
     },
-    /// A code was accepted after failed attempts: this many codes (or recovery codes) failed
-    /// since the last accepted one. At sign-in, show it ("3 failed attempts since your last
-    /// sign-in"; [`SignedIn::failed_attempts`] has the same number) — if the user did not make
-    /// them, someone who knows the password is guessing, and a password change shuts them out.
+    /// A sign-in — with a code, a recovery code or a trusted device — after failed attempts:
+    /// this many codes and recovery codes failed since failures were last reported. Each
+    /// failure is reported once. Show it at sign-in ("3 failed attempts since your last
+    /// sign-in"; [`SignedIn::failed_attempts`] has the same number) and consider e-mailing it:
+    /// if the user did not make them, someone who knows the password is guessing, and a
+    /// password change shuts them out.
     FailedAttempts {
-        /// Failed codes since the last success.
+        /// Failed attempts since the last report.
         failures: u32,
     },
     /// The host lifted a lockout.
@@ -480,10 +519,28 @@ impl TwoFactorRecord {
         self.throttle.failures
     }
 
-    /// Whether failures reached the lockout threshold and the lockout has not ended at `now`
-    /// under `policy` (a timed lockout ends by itself; see [`ThrottlePolicy::lockout_duration`]).
+    /// Consecutive failed recovery codes since the last success.
+    pub fn recovery_code_failures(&self) -> u32 {
+        self.recovery_throttle.failures
+    }
+
+    /// Failed codes and recovery codes not yet reported at a sign-in; the next sign-in
+    /// reports them ([`SignedIn::failed_attempts`]).
+    pub fn unreported_failures(&self) -> u32 {
+        self.unreported_failures
+    }
+
+    /// Whether failed codes reached the lockout threshold and the lockout has not ended at
+    /// `now` under `policy` (a timed lockout ends by itself; see
+    /// [`ThrottlePolicy::lockout_duration`]).
     pub fn is_locked_out(&self, policy: &ThrottlePolicy, now: u64) -> bool {
         self.throttle.is_locked(policy, now)
+    }
+
+    /// As [`TwoFactorRecord::is_locked_out`], for recovery codes and their own policy
+    /// ([`Settings::recovery_code_throttle`]).
+    pub fn is_recovery_locked_out(&self, policy: &ThrottlePolicy, now: u64) -> bool {
+        self.recovery_throttle.is_locked(policy, now)
     }
 
     /// When every trusted device was last revoked (Unix seconds), if ever.
@@ -499,6 +556,9 @@ impl fmt::Debug for TwoFactorRecord {
             .field("recovery_codes_left", &self.recovery_codes_left())
             .field("failures", &self.throttle.failures)
             .field("locked_out", &self.throttle.locked)
+            .field("recovery_code_failures", &self.recovery_throttle.failures)
+            .field("recovery_locked_out", &self.recovery_throttle.locked)
+            .field("unreported_failures", &self.unreported_failures)
             .field("devices", &self.devices.len())
             .finish()
     }

@@ -1,27 +1,41 @@
 //! Flows 3 and 4, behind re-authentication: new recovery codes, and turning 2FA off; and the
 //! proofs of re-authentication they take.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
 use rand_core::CryptoRng;
 
-use super::enrollment::{NeedsCodes, Purpose, new_recovery_codes};
+use super::new_codes::{NeedsCodes, Purpose, new_recovery_codes};
+use super::proof::{PasswordConfirmed, SignedIn};
 use super::{Context, Event, Transition, TwoFactorRecord};
 use crate::Error;
 use crate::recovery::RecoveryCodes;
 
 /// Proof of re-authentication for [`TwoFactorRecord::regenerate_recovery_codes`] and
-/// [`TwoFactorRecord::disable`]: the password confirmed again, or a current code from the
-/// authenticator app (checked with the same replay and throttle rules as sign-in). `Debug`
-/// hides the code.
+/// [`TwoFactorRecord::disable`]: the password confirmed again, a current code from the
+/// authenticator app, or a recent sign-in with a code or a recovery code. `Debug` hides the
+/// code.
+///
+/// Which to ask for: a web layer's step-up ("confirm it is you" before a sensitive action)
+/// asks for the second factor — a current code or a recovery code — and hands in the
+/// [`SignedIn`] that sign-in returned as [`Reauthentication::SecondFactor`]. The password
+/// alone is what a phished password plus a stolen session already have; it is refused
+/// while codes or recovery codes are locked out, when someone has been guessing.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum Reauthentication<'a> {
-    /// The password, confirmed by the host's check.
+    /// The password, confirmed by the host's check. Refused while codes or recovery codes are
+    /// locked out.
     Password(PasswordConfirmed),
-    /// A current TOTP code.
+    /// A current TOTP code, checked with the same replay and throttle rules as sign-in.
     Code(&'a str),
+    /// A sign-in with a code or a recovery code (not a trusted device) within
+    /// [`Settings::reauthentication_lifetime`](super::Settings::reauthentication_lifetime),
+    /// made after 2FA was enabled and after the last revocation of all devices (turning 2FA
+    /// off counts as one). It proves the factor, so it is accepted during a lockout — the
+    /// sign-in that ended it with a recovery code, say.
+    SecondFactor(SignedIn),
 }
 
 impl fmt::Debug for Reauthentication<'_> {
@@ -29,6 +43,9 @@ impl fmt::Debug for Reauthentication<'_> {
         match self {
             Self::Password(proof) => f.debug_tuple("Password").field(proof).finish(),
             Self::Code(_) => f.write_str("Code([redacted])"),
+            Self::SecondFactor(signed_in) => {
+                f.debug_tuple("SecondFactor").field(signed_in).finish()
+            }
         }
     }
 }
@@ -68,7 +85,9 @@ impl TwoFactorRecord {
     }
 
     /// Flow 4: turns two-factor authentication off after the user re-authenticated. The
-    /// secret, every recovery code and every trusted device stop working.
+    /// secret, every recovery code and every trusted device stop working, and so does every
+    /// [`SignedIn`] made until now: turning 2FA off revokes all devices, and the revocation
+    /// time stays in the record through a later enrolment.
     ///
     /// # Errors
     ///
@@ -84,7 +103,12 @@ impl TwoFactorRecord {
             Err(failed) => return failed,
         };
         events.push(Event::Disabled);
-        Transition::changed_to(TwoFactorRecord::default(), Ok(()), events)
+        let revoked_at = self.devices_revoked_at.map_or(now, |at| at.max(now));
+        let next = TwoFactorRecord {
+            devices_revoked_at: Some(revoked_at),
+            ..TwoFactorRecord::default()
+        };
+        Transition::changed_to(next, Ok(()), events)
     }
 
     /// The record after `proof` was checked, with the events so far; or the failed flow.
@@ -115,9 +139,14 @@ impl TwoFactorRecord {
     ) -> Result<(), Error> {
         match proof {
             Reauthentication::Password(confirmed) => {
-                // A lockout means someone has been guessing codes; the password alone must not
-                // then be enough to turn the second factor off.
-                if self.throttle.is_locked(ctx.settings.throttle_policy(), now) {
+                // A lockout means someone who knows the password has been guessing; the
+                // password alone must not then be enough to turn the second factor off.
+                let settings = ctx.settings;
+                if self.throttle.is_locked(settings.throttle_policy(), now)
+                    || self
+                        .recovery_throttle
+                        .is_locked(settings.recovery_code_throttle_policy(), now)
+                {
                     return Err(Error::LockedOut);
                 }
                 if confirmed.is_valid_for(ctx.user_id, now, ctx.settings.reauthentication_secs()) {
@@ -127,94 +156,25 @@ impl TwoFactorRecord {
                 }
             }
             Reauthentication::Code(code) => self.check_code(ctx, code, now, events).map(|_| ()),
+            Reauthentication::SecondFactor(signed_in) => {
+                let lifetime = ctx.settings.reauthentication_secs();
+                let since_enabled = match self.status() {
+                    super::Status::Enabled { enabled_at } => signed_in.at() >= enabled_at,
+                    _ => false,
+                };
+                let since_revoked = self
+                    .devices_revoked_at
+                    .is_none_or(|revoked_at| signed_in.at() > revoked_at);
+                if signed_in.proves_factor_for(ctx.user_id, now, lifetime)
+                    && since_enabled
+                    && since_revoked
+                {
+                    Ok(())
+                } else {
+                    Err(Error::ReauthenticationRequired)
+                }
+            }
         }
     }
 }
 
-/// The host's password check. `twofa` never sees password hashes; it asks the host.
-///
-/// Any `Fn(&str, &str) -> bool` taking the user id and the typed password is a
-/// `PasswordCheck`, so a host can pass a closure around its own verifier:
-///
-/// ```
-/// use twofa::account::{PasswordCheck, PasswordConfirmed};
-///
-/// // A real host compares with its stored password hash (argon2, bcrypt, ...).
-/// let check = |user_id: &str, password: &str| user_id == "user-42" && password == "hunter2";
-/// let now = 1_700_000_000;
-/// assert!(PasswordConfirmed::check(&check, "user-42", "hunter2", now).is_ok());
-/// assert!(PasswordConfirmed::check(&check, "user-42", "guess", now).is_err());
-/// ```
-pub trait PasswordCheck {
-    /// Whether `password` is the current password of `user_id`.
-    fn check_password(&self, user_id: &str, password: &str) -> bool;
-}
-
-impl<F: Fn(&str, &str) -> bool> PasswordCheck for F {
-    fn check_password(&self, user_id: &str, password: &str) -> bool {
-        self(user_id, password)
-    }
-}
-
-/// Proof that a user's password was just confirmed, which enabling two-factor authentication,
-/// regenerating recovery codes and disabling it demand.
-///
-/// The only way to make one is [`PasswordConfirmed::check`], which runs the host's
-/// [`PasswordCheck`]: a host cannot forget the re-confirmation, because the flows do not
-/// compile without this value. It is bound to the user and expires after
-/// [`Settings::reauthentication_lifetime`](super::Settings::reauthentication_lifetime).
-#[derive(Clone, PartialEq, Eq)]
-pub struct PasswordConfirmed {
-    pub(crate) user_id: String,
-    pub(crate) at: u64,
-}
-
-impl PasswordConfirmed {
-    /// How far in the future (seconds) a proof's time may lie, for clock differences between
-    /// the server that checked the password and the one that uses the proof.
-    pub const CLOCK_SKEW: u64 = 60;
-
-    /// Runs the host's password check and, when it passes, returns the proof.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidPassword`] when the check refuses the password.
-    pub fn check(
-        checker: &impl PasswordCheck,
-        user_id: &str,
-        password: &str,
-        now: u64,
-    ) -> Result<PasswordConfirmed, Error> {
-        if checker.check_password(user_id, password) {
-            Ok(PasswordConfirmed {
-                user_id: user_id.into(),
-                at: now,
-            })
-        } else {
-            Err(Error::InvalidPassword)
-        }
-    }
-
-    /// When the password was confirmed (Unix seconds).
-    pub fn confirmed_at(&self) -> u64 {
-        self.at
-    }
-
-    /// Whether this proof is for `user_id` and still fresh at `now`.
-    ///
-    /// A proof stamped up to [`PasswordConfirmed::CLOCK_SKEW`] in the future is accepted, for
-    /// servers whose clocks differ a little.
-    pub(crate) fn is_valid_for(&self, user_id: &str, now: u64, lifetime: u64) -> bool {
-        let not_future = now.saturating_add(Self::CLOCK_SKEW) >= self.at;
-        self.user_id == user_id && not_future && now.saturating_sub(self.at) <= lifetime
-    }
-}
-
-impl fmt::Debug for PasswordConfirmed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PasswordConfirmed")
-            .field("user_id", &self.user_id)
-            .field("at", &self.at)
-            .finish()
-    }
-}

@@ -42,6 +42,7 @@ pub struct Settings {
     window_forward: u32,
     recovery_codes: usize,
     throttle: ThrottlePolicy,
+    recovery_throttle: ThrottlePolicy,
     device_lifetime: u64,
     max_devices: usize,
     reauthentication_lifetime: u64,
@@ -85,6 +86,7 @@ impl Settings {
             window_forward: 1,
             recovery_codes: crate::recovery::RecoveryCodeSet::DEFAULT_COUNT,
             throttle: ThrottlePolicy::default(),
+            recovery_throttle: ThrottlePolicy::for_recovery_codes(),
             device_lifetime: Self::DEFAULT_DEVICE_LIFETIME,
             max_devices: Self::DEFAULT_MAX_DEVICES,
             reauthentication_lifetime: Self::DEFAULT_REAUTHENTICATION_LIFETIME,
@@ -134,9 +136,18 @@ impl Settings {
         Ok(self)
     }
 
-    /// How failed attempts are slowed down and finally locked out.
+    /// How failed codes from the app are slowed down and finally locked out (default
+    /// [`ThrottlePolicy::default`]).
     pub fn throttle(mut self, policy: ThrottlePolicy) -> Self {
         self.throttle = policy;
+        self
+    }
+
+    /// How failed recovery codes are slowed down and finally locked out, apart from codes
+    /// (default [`ThrottlePolicy::for_recovery_codes`]). A lockout of codes leaves recovery
+    /// codes working, so the owner keeps a way in; see [`ThrottlePolicy`].
+    pub fn recovery_code_throttle(mut self, policy: ThrottlePolicy) -> Self {
+        self.recovery_throttle = policy;
         self
     }
 
@@ -172,8 +183,11 @@ impl Settings {
         Ok(self)
     }
 
-    /// How long a [`PasswordConfirmed`](super::PasswordConfirmed) proof stays valid, in seconds
-    /// (default 300).
+    /// How long a [`PasswordConfirmed`](super::PasswordConfirmed) proof, or a
+    /// [`SignedIn`](super::SignedIn) used as
+    /// [`Reauthentication::SecondFactor`](super::Reauthentication::SecondFactor), stays valid,
+    /// in seconds (default 300). A web layer whose step-up accepts "a second factor in the last
+    /// 10 minutes" sets 600.
     ///
     /// # Errors
     ///
@@ -199,7 +213,7 @@ impl Settings {
 
     /// The key device tokens are hashed with; without one,
     /// [`trust_device`](super::TwoFactorRecord::trust_device) and
-    /// [`check_device`](super::TwoFactorRecord::check_device) refuse with
+    /// [`sign_in_with_device`](super::TwoFactorRecord::sign_in_with_device) refuse with
     /// [`Error::InvalidSetting`]. Changing it makes every trusted device ask for a code again.
     pub fn device_key(mut self, key: DeviceKey) -> Self {
         self.device_key = Some(key);
@@ -211,9 +225,14 @@ impl Settings {
         &self.issuer
     }
 
-    /// The throttle policy.
+    /// The throttle policy of codes from the app.
     pub fn throttle_policy(&self) -> &ThrottlePolicy {
         &self.throttle
+    }
+
+    /// The throttle policy of recovery codes.
+    pub fn recovery_code_throttle_policy(&self) -> &ThrottlePolicy {
+        &self.recovery_throttle
     }
 
     pub(crate) fn recovery_code_count(&self) -> usize {

@@ -1,78 +1,13 @@
 //! Flow 2, sign in: a code from the app or a recovery code, with replay protection and the
 //! throttle; and lifting a lockout. Also the one code check every flow that takes a code uses.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::proof::{SignInMethod, SignedIn};
+use super::throttle::Factor;
 use super::{Context, Event, State, Transition, TwoFactorRecord};
 use crate::recovery::{Attempt, RecoveryCodeSet, RecoveryError};
 use crate::{Error, Totp, Verified};
-
-/// A successful second-factor check at sign-in.
-///
-/// [`TwoFactorRecord::trust_device`] asks for one, so a device can only be trusted right after
-/// the user proved the second factor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedIn {
-    user_id: String,
-    method: SignInMethod,
-    at: u64,
-    failed_attempts: u32,
-}
-
-impl SignedIn {
-    /// How long after the sign-in a device may still be trusted with it, in seconds.
-    pub const TRUST_WINDOW: u64 = 600;
-
-    fn new(ctx: &Context<'_>, method: SignInMethod, at: u64, failed_attempts: u32) -> Self {
-        SignedIn {
-            user_id: ctx.user_id.into(),
-            method,
-            at,
-            failed_attempts,
-        }
-    }
-
-    /// Whether this sign-in, by `user_id`, is recent enough at `now` to trust a device.
-    pub(super) fn allows_trust(&self, user_id: &str, now: u64) -> bool {
-        let fresh = now >= self.at && now - self.at <= Self::TRUST_WINDOW;
-        self.user_id == user_id && fresh
-    }
-
-    /// How the user signed in.
-    pub fn method(&self) -> SignInMethod {
-        self.method
-    }
-
-    /// When (Unix seconds).
-    pub fn at(&self) -> u64 {
-        self.at
-    }
-
-    /// Codes that failed since the last success, before this sign-in. Show the user when it
-    /// is not 0 ("3 failed attempts since your last sign-in"); see
-    /// [`Event::FailedAttempts`].
-    pub fn failed_attempts(&self) -> u32 {
-        self.failed_attempts
-    }
-}
-
-/// How the second factor was proved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SignInMethod {
-    /// A code from the authenticator app; `offset` is the matched step minus the current one
-    /// (a steady non-zero offset means the device's clock drifts).
-    Code {
-        /// Steps between the code and the server's clock.
-        offset: i64,
-    },
-    /// A recovery code; this many remain.
-    RecoveryCode {
-        /// Codes left.
-        remaining: usize,
-    },
-}
 
 impl TwoFactorRecord {
     /// Flow 2, sign in: checks a code from the authenticator app.
@@ -106,7 +41,7 @@ impl TwoFactorRecord {
         if !self.is_enabled() {
             return Transition::of_owned(self, Err(Error::NotEnabled), Vec::new(), false);
         }
-        let throttle = self.throttle;
+        let before = (self.throttle, self.unreported_failures);
         let mut events = Vec::new();
         match self.check_code(ctx, code, now, &mut events) {
             Ok(checked) => {
@@ -117,10 +52,10 @@ impl TwoFactorRecord {
                 Transition::changed_to(self, Ok(signed_in), events)
             }
             Err(error) => {
-                // A failed check writes the throttle and nothing else, so the record changed
-                // exactly when the throttle did (a throttled or mis-sealed attempt changes
+                // A failed check writes the failure counts and nothing else, so the record
+                // changed exactly when they did (a throttled or mis-sealed attempt changes
                 // nothing, and reports no event).
-                let changed = self.throttle != throttle;
+                let changed = (self.throttle, self.unreported_failures) != before;
                 let events = if changed { events } else { Vec::new() };
                 Transition::of_owned(self, Err(error), events, changed)
             }
@@ -129,11 +64,17 @@ impl TwoFactorRecord {
 
     /// Flow 2, sign in with a recovery code when the phone is lost. The code is used up.
     ///
+    /// Recovery codes have a throttle of their own
+    /// ([`Settings::recovery_code_throttle`](super::Settings::recovery_code_throttle)): they
+    /// keep working while codes are locked out, and a success ends that lockout, so someone
+    /// who only knows the password cannot shut the owner out by failing codes.
+    ///
     /// # Errors
     ///
     /// [`Error::NotEnabled`]; [`Error::Recovery`] with
     /// [`RecoveryError::InvalidCode`] for a wrong or
-    /// malformed code (the failure counts); [`Error::Throttled`] and [`Error::LockedOut`].
+    /// malformed code (the failure counts); [`Error::Throttled`] and [`Error::LockedOut`] from
+    /// the recovery codes' own throttle.
     pub fn use_recovery_code(
         &self,
         ctx: &Context<'_>,
@@ -150,7 +91,7 @@ impl TwoFactorRecord {
     }
 
     /// The set a recovery code is checked against now; or the flow, failed before any
-    /// derivation (2FA off, throttled, locked out).
+    /// derivation (2FA off, recovery codes throttled or locked out).
     #[allow(clippy::result_large_err)] // the Err is the flow's result, returned as is
     pub(crate) fn recovery_set_to_check(
         &self,
@@ -160,7 +101,8 @@ impl TwoFactorRecord {
         let State::Enabled { recovery, .. } = &self.state else {
             return Err(Transition::unchanged(self, Error::NotEnabled));
         };
-        match self.throttle.check(ctx.settings.throttle_policy(), now) {
+        let policy = ctx.settings.recovery_code_throttle_policy();
+        match self.recovery_throttle.check(policy, now) {
             Ok(()) => Ok(recovery),
             Err(error) => Err(Transition::unchanged(self, error)),
         }
@@ -175,12 +117,12 @@ impl TwoFactorRecord {
         attempt: &Attempt,
         now: u64,
     ) -> Transition<SignedIn> {
-        let policy = ctx.settings.throttle_policy();
+        let policy = ctx.settings.recovery_code_throttle_policy();
         let mut next = self.clone();
         let State::Enabled { recovery, .. } = &mut next.state else {
             return Transition::unchanged(self, Error::NotEnabled);
         };
-        if let Err(error) = next.throttle.check(policy, now) {
+        if let Err(error) = next.recovery_throttle.check(policy, now) {
             return Transition::unchanged(self, error);
         }
         match recovery.use_attempt(attempt) {
@@ -196,30 +138,68 @@ impl TwoFactorRecord {
             Err(error @ Error::Recovery(RecoveryError::InvalidCode)) => {
                 // `next` still holds every code: nothing matched.
                 let mut events = Vec::new();
-                next.throttle.fail(policy, now, &mut events);
+                next.count_failure(Factor::RecoveryCode, policy, now, &mut events);
                 Transition::changed_to(next, Err(error), events)
             }
             Err(error) => Transition::unchanged(self, error),
         }
     }
 
-    /// Lifts a lockout and clears the failure count. Call it only after the user proved who
-    /// they are some other way (an e-mail link, support).
+    /// Flow 2, sign in on a trusted device: checks the token from its cookie and, when it is
+    /// valid, signs in with [`SignInMethod::TrustedDevice`] — reporting, once, the failed
+    /// attempts since they were last reported ([`SignedIn::failed_attempts`],
+    /// [`Event::FailedAttempts`]), so guessing stays visible to an owner who only ever signs
+    /// in on trusted devices. The record changes (and must be saved) only when there was
+    /// something to report. A trusted device works during a lockout, and leaves the failure
+    /// counts as they are: it proves a sign-in of the past, not the factor now.
+    ///
+    /// [`TwoFactorRecord::check_device`] answers the same question without signing in.
+    ///
+    /// # Errors
+    ///
+    /// As [`TwoFactorRecord::check_device`].
+    pub fn sign_in_with_device(
+        &self,
+        ctx: &Context<'_>,
+        token: &str,
+        now: u64,
+    ) -> Transition<SignedIn> {
+        if let Err(error) = self.check_device(ctx, token, now) {
+            return Transition::unchanged(self, error);
+        }
+        let failed_attempts = self.unreported_failures;
+        let signed_in = SignedIn::new(ctx, SignInMethod::TrustedDevice, now, failed_attempts);
+        if failed_attempts == 0 {
+            return Transition::unchanged_ok(self, signed_in);
+        }
+        let mut next = self.clone();
+        next.unreported_failures = 0;
+        let events = alloc::vec![Event::FailedAttempts {
+            failures: failed_attempts
+        }];
+        Transition::changed_to(next, Ok(signed_in), events)
+    }
+
+    /// Lifts a lockout of codes and of recovery codes and clears both failure counts (the
+    /// failures stay to be reported at the next sign-in). Call it only after the user proved
+    /// who they are some other way (an e-mail link, support).
     pub fn unlock(&self) -> Transition<()> {
-        if self.throttle == Default::default() {
+        if self.throttle == Default::default() && self.recovery_throttle == Default::default() {
             return Transition::unchanged_ok(self, ());
         }
         let mut next = self.clone();
         next.throttle.reset();
+        next.recovery_throttle.reset();
         Transition::changed_to(next, Ok(()), alloc::vec![Event::Unlocked])
     }
 
     /// The one code check, for sign-in, re-authentication and confirming an enrolment: on
     /// `self` (already a copy), against the pending or enabled secret, throttled. On success
-    /// the step is recorded (when enabled) and the failure count reset; a wrong or replayed
+    /// the step is recorded (when enabled) and the failure counts reset; a wrong or replayed
     /// code counts as a failure, and nothing else does (a sealing or configuration error is
-    /// the host's, and must not lock users out). On failure it writes the throttle and no
-    /// other field: `verify_code_owned` relies on that to tell an unchanged record.
+    /// the host's, and must not lock users out). On failure it writes the code throttle and
+    /// the unreported count and no other field: `verify_code_owned` relies on that to tell an
+    /// unchanged record.
     pub(super) fn check_code(
         &mut self,
         ctx: &Context<'_>,
@@ -258,21 +238,40 @@ impl TwoFactorRecord {
                     events.push(Event::ReplayDetected);
                 }
                 if error.is_wrong_code() {
-                    self.throttle.fail(policy, now, events);
+                    self.count_failure(Factor::Code, policy, now, events);
                 }
                 Err(error)
             }
         }
     }
 
-    /// Resets the failure count after a success, reporting the failures before it.
+    /// Resets both failure counts after a success with either authenticator (it ends a
+    /// lockout of the other too), and reports the failures not yet reported.
     fn succeed(&mut self, events: &mut Vec<Event>) -> u32 {
-        let failures = self.throttle.failures;
+        let failures = self.unreported_failures;
         if failures > 0 {
             events.push(Event::FailedAttempts { failures });
         }
         self.throttle.reset();
+        self.recovery_throttle.reset();
+        self.unreported_failures = 0;
         failures
+    }
+
+    /// Counts a failed attempt of `factor` against its throttle, and as one to report.
+    fn count_failure(
+        &mut self,
+        factor: Factor,
+        policy: &crate::account::ThrottlePolicy,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) {
+        let throttle = match factor {
+            Factor::Code => &mut self.throttle,
+            Factor::RecoveryCode => &mut self.recovery_throttle,
+        };
+        throttle.fail(policy, factor, now, events);
+        self.unreported_failures = self.unreported_failures.saturating_add(1);
     }
 
     /// Turns a failure on the copy `self` into a transition from `original`.

@@ -5,34 +5,49 @@ use alloc::vec::Vec;
 use super::Event;
 use crate::Error;
 
-/// How failed codes are throttled. Failures of TOTP codes and recovery codes count together,
-/// and the count lives in the record, so it holds across restarts and servers.
+/// How failed attempts at one authenticator are throttled. Codes from the app and recovery
+/// codes each have their own count and their own policy
+/// ([`Settings::throttle`](super::Settings::throttle) and
+/// [`Settings::recovery_code_throttle`](super::Settings::recovery_code_throttle)), kept in the
+/// record, so it holds across restarts and servers. A success with either resets both.
 ///
-/// The defaults:
+/// The defaults for codes ([`ThrottlePolicy::default`]):
 ///
 /// - the first **5** failures are free (typos, a code typed just as it changed);
 /// - from then on each failure makes the next attempt wait **1 s, 2 s, 4 s, …**, doubling up to
 ///   a cap of **15 minutes**;
-/// - after **30** consecutive failures the second factor is locked out for **24 hours**: no
-///   code, recovery code or password proof is evaluated until then, or until the host calls
-///   [`TwoFactorRecord::unlock`](super::TwoFactorRecord::unlock) (after the user proved who
-///   they are by e-mail or to support). When the lockout ends, one attempt is evaluated; if
+/// - after **30** consecutive failures codes are locked out for **24 hours**: no code, and no
+///   password proof for "Generate new" or "Disable 2FA", is evaluated until then, or until the
+///   host calls [`TwoFactorRecord::unlock`](super::TwoFactorRecord::unlock), or until the
+///   owner signs in with a recovery code. When the lockout ends, one attempt is evaluated; if
 ///   it fails too, the lockout starts again.
+///
+/// For recovery codes ([`ThrottlePolicy::for_recovery_codes`]) the same, except that the
+/// lockout comes after **50** failures, so that locking out both ways in takes an attacker
+/// hours of paced guessing more; see below.
 ///
 /// Why these numbers: a guess hits one of the three codes of a ±1 window with probability
 /// 3 in 10^6. RFC 4226 section 7.3 asks for throttling or a lockout after a small number of
 /// failures, and NIST SP 800-63B (section 5.2.2) allows no more than 100 consecutive failed
-/// attempts per account. With the defaults an attacker gets 30 guesses in all — a chance of
-/// about 1 in 11,000 — and needs about four hours for them, while a user who mistypes a few
-/// times waits seconds. A success resets the count, and reports the failures before it
-/// ([`Event::FailedAttempts`](super::Event::FailedAttempts)).
+/// attempts. With the defaults an attacker gets 30 guesses at codes — a chance of about 1 in
+/// 11,000 — and needs about four hours for them, while a user who mistypes a few times waits
+/// seconds. A recovery code holds 50 random bits: 50 guesses have a chance of about 1 in
+/// 2 × 10^12 (ten codes), so their budget is there to bound the key-derivation cost of
+/// guessing (50 derivations of a few milliseconds per day and user) and NIST's count, not
+/// the odds.
 ///
 /// Why a lockout of 24 hours, rather than one only the host lifts: anyone with the password
-/// can lock the second factor, and a lockout without end turns that into a denial of service
-/// until someone at the host acts. One that ends by itself gives the owner their account back
-/// the next day, while an attacker gets one more guess per day (a chance of about 1 in 900
-/// a year, on top of the 30) — and every failure is reported at the owner's next sign-in.
-/// Hosts that prefer the old rule choose [`ThrottlePolicy::lockout_duration`]`(None)`.
+/// can lock codes, and a lockout without end turns that into a denial of service until someone
+/// at the host acts. One that ends by itself gives the owner their account back the next day,
+/// while an attacker gets one more guess per day (a chance of about 1 in 900 a year, on top of
+/// the 30) — and every failure is reported at the owner's next sign-in. Hosts that prefer the
+/// old rule choose [`ThrottlePolicy::lockout_duration`]`(None)`.
+///
+/// Why there is still a ceiling: a lockout that ends by itself lets the count grow by one a
+/// day. When it reaches [`ThrottlePolicy::MAX_LOCKOUT_AFTER`] (100, NIST's limit) the lockout
+/// no longer ends by itself: only a success with the other authenticator or
+/// [`unlock`](super::TwoFactorRecord::unlock) ends it. Consecutive failures per authenticator
+/// therefore never pass 100.
 ///
 /// Why no rolling window: counting failures across successes (say, 30 a day) would lock out
 /// the owner for an attacker's guesses made between the owner's sign-ins. Reporting the
@@ -77,6 +92,19 @@ impl ThrottlePolicy {
     /// The shortest timed lockout accepted, in seconds (one hour): shorter ones would give an
     /// attacker more than 24 guesses a day.
     pub const MIN_LOCKOUT_DURATION: u64 = 3600;
+    /// The default lockout threshold of recovery codes.
+    pub const DEFAULT_RECOVERY_LOCKOUT_AFTER: u32 = 50;
+
+    /// The default policy for recovery codes: as [`ThrottlePolicy::default`] (5 free attempts,
+    /// delays from 1 s doubling to 15 minutes, a 24-hour lockout), locked after
+    /// [`DEFAULT_RECOVERY_LOCKOUT_AFTER`](ThrottlePolicy::DEFAULT_RECOVERY_LOCKOUT_AFTER) (50)
+    /// consecutive failures instead of 30.
+    pub fn for_recovery_codes() -> Self {
+        ThrottlePolicy {
+            lockout_after: Self::DEFAULT_RECOVERY_LOCKOUT_AFTER,
+            ..Self::default()
+        }
+    }
 
     /// Failures allowed before any delay (default 5).
     pub fn free_attempts(mut self, count: u32) -> Self {
@@ -92,7 +120,8 @@ impl ThrottlePolicy {
         self
     }
 
-    /// The number of consecutive failures that locks the account (default 30).
+    /// The number of consecutive failures that locks the authenticator (default 30 for codes,
+    /// 50 for recovery codes).
     ///
     /// # Errors
     ///
@@ -142,7 +171,16 @@ impl ThrottlePolicy {
     }
 }
 
-/// The failure count a record carries.
+/// Which authenticator a [`Throttle`] counts failures of, for its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Factor {
+    /// Codes from the authenticator app.
+    Code,
+    /// Recovery codes.
+    RecoveryCode,
+}
+
+/// The failure count of one authenticator, as a record carries it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Throttle {
     pub(crate) failures: u32,
@@ -171,31 +209,44 @@ impl Throttle {
 
     /// Whether a lockout holds at `now`.
     pub(crate) fn is_locked(&self, policy: &ThrottlePolicy, now: u64) -> bool {
-        self.locked && Self::lockout_end(policy, self.last_failure).is_none_or(|end| now < end)
+        self.locked && self.lockout_end(policy).is_none_or(|end| now < end)
     }
 
-    fn lockout_end(policy: &ThrottlePolicy, locked_at: u64) -> Option<u64> {
+    /// When the lockout that began at the last failure ends by itself: never without a timed
+    /// policy, nor once the count reached the ceiling.
+    fn lockout_end(&self, policy: &ThrottlePolicy) -> Option<u64> {
+        if self.failures >= ThrottlePolicy::MAX_LOCKOUT_AFTER {
+            return None;
+        }
         policy
             .lockout_duration
-            .map(|duration| locked_at.saturating_add(duration))
+            .map(|duration| self.last_failure.saturating_add(duration))
     }
 
-    /// Counts a failure at `now`, and says so in events once it starts to bite.
-    pub(crate) fn fail(&mut self, policy: &ThrottlePolicy, now: u64, events: &mut Vec<Event>) {
+    /// Counts a failure of `factor` at `now`, and says so in events once it starts to bite.
+    pub(crate) fn fail(
+        &mut self,
+        policy: &ThrottlePolicy,
+        factor: Factor,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) {
         self.failures = self.failures.saturating_add(1);
         self.last_failure = now;
         if self.failures >= policy.lockout_after {
             self.locked = true;
-            events.push(Event::LockedOut {
-                failures: self.failures,
-                until: Self::lockout_end(policy, now),
+            let (failures, until) = (self.failures, self.lockout_end(policy));
+            events.push(match factor {
+                Factor::Code => Event::LockedOut { failures, until },
+                Factor::RecoveryCode => Event::RecoveryCodesLockedOut { failures, until },
             });
         } else {
             let delay = policy.delay_after(self.failures);
             if delay > 0 {
-                events.push(Event::Throttled {
-                    failures: self.failures,
-                    retry_at: now.saturating_add(delay),
+                let (failures, retry_at) = (self.failures, now.saturating_add(delay));
+                events.push(match factor {
+                    Factor::Code => Event::Throttled { failures, retry_at },
+                    Factor::RecoveryCode => Event::RecoveryCodesThrottled { failures, retry_at },
                 });
             }
         }

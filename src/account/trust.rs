@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use rand_core::CryptoRng;
 
 use super::devices::{self, DeviceKey, DeviceToken};
-use super::sign_in::SignedIn;
+use super::proof::SignedIn;
 use super::{Context, Event, Transition, TrustedDevice, TwoFactorRecord};
 use crate::Error;
 
@@ -20,7 +20,8 @@ impl TwoFactorRecord {
     ///
     /// [`Error::NotEnabled`]; [`Error::DeviceLabelTooLong`];
     /// [`Error::ReauthenticationRequired`] when `signed_in` is another user's, older than
-    /// [`SignedIn::TRUST_WINDOW`], or not newer than the last revocation of all devices;
+    /// [`SignedIn::TRUST_WINDOW`], not newer than the last revocation of all devices (or the
+    /// last time 2FA was turned off), or a sign-in on a trusted device;
     /// [`Error::InvalidSetting`] (`"device_key"`) when the settings have no
     /// [`DeviceKey`].
     pub fn trust_device<R: CryptoRng + ?Sized>(
@@ -78,7 +79,9 @@ impl TwoFactorRecord {
     }
 
     /// Whether a device token from a cookie lets this user skip the code at `now`: the
-    /// device, when it does. A read-only check: nothing to store.
+    /// device, when it does. A read-only look-up, for a "this device" mark on a devices page:
+    /// to sign in with the device use [`TwoFactorRecord::sign_in_with_device`], which also
+    /// reports the failed attempts since the last sign-in.
     ///
     /// # Errors
     ///

@@ -60,7 +60,7 @@ impl Secret {
     /// generator.
     #[cfg(feature = "os-rng")]
     pub fn generate() -> Secret {
-        Self::generate_with(&mut rand_core::UnwrapErr(getrandom::SysRng))
+        Self::generate_with(&mut crate::random::os_rng())
     }
 
     /// Makes a new 20-byte secret from the given cryptographically secure generator.

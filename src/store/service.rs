@@ -11,7 +11,7 @@ use super::{SaveOutcome, Store};
 use crate::Error;
 use crate::account::{
     Context, DeviceToken, Enrollment, NeedsCodes, Outcome, PasswordConfirmed, Reauthentication,
-    Settings, SignedIn, Status, Transition, TrustedDevice, TwoFactorRecord,
+    Settings, SignedIn, Status, Transition, TwoFactorRecord,
 };
 use crate::recovery::{Attempt, CodeHasher, RecoveryCodeSet, RecoveryCodes};
 use crate::seal::SecretSealer;
@@ -377,28 +377,22 @@ impl<S: Store> TwoFactor<S> {
         .await
     }
 
-    /// Whether a device token from a cookie lets the user skip the code now, and which device
-    /// it is; see [`TwoFactorRecord::check_device`]. A read-only check: nothing is saved, and
-    /// no event is reported.
+    /// Signs in on a trusted device with the token from its cookie, reporting the failed
+    /// attempts since the last sign-in once; see [`TwoFactorRecord::sign_in_with_device`].
+    /// Saves only when there were failures to report.
     ///
     /// # Errors
     ///
     /// As [`TwoFactor::start_enrollment`].
-    pub async fn check_device(
+    pub async fn sign_in_with_device(
         &self,
         user_id: &str,
         token: &str,
-    ) -> Result<Outcome<TrustedDevice>, ServiceError<S::Error>> {
-        let record = self.record(user_id).await?.unwrap_or_default();
-        let ctx = self.context(user_id)?;
-        let result = self
-            .clock
-            .now()
-            .and_then(|now| record.check_device(&ctx, token, now).cloned());
-        Ok(Outcome {
-            result,
-            events: Vec::new(),
+    ) -> Result<Outcome<SignedIn>, ServiceError<S::Error>> {
+        self.apply(user_id, |record, ctx, now| {
+            record.sign_in_with_device(ctx, token, now)
         })
+        .await
     }
 
     /// Revokes one trusted device; see [`TwoFactorRecord::revoke_device`].
