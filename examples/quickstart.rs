@@ -100,40 +100,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "Next visit with that cookie: {:?}",
-        tf.check_device(USER, token.as_str()).await?.result
+        tf.sign_in_with_device(USER, token.as_str())
+            .await?
+            .result
+            .map(|signed_in| signed_in.method())
     );
 
     // 4. Lost phone: sign in with a recovery code.
     step("Sign in with a recovery code");
     let first = codes.iter().next().unwrap_or_default().to_lowercase();
-    let used = tf.use_recovery_code(USER, &first).await?;
+    let recovered = tf.use_recovery_code(USER, &first).await?.result?;
     println!(
         "Typed in lower case, still accepted: {:?}",
-        used.result?.method()
+        recovered.method()
     );
     println!(
         "Used again: {:?}",
         tf.use_recovery_code(USER, &first).await?.result.err()
     );
 
-    // 5. New recovery codes, after the password is confirmed again.
+    // 5. New recovery codes: the sign-in with a recovery code a moment ago proves the second
+    //    factor (step-up), so no password is asked for.
     step("Generate new recovery codes");
-    let proof = PasswordConfirmed::check(&check, USER, "correct horse", tf.now()?)?;
     let fresh = tf
-        .regenerate_recovery_codes(USER, Reauthentication::Password(proof.clone()))
+        .regenerate_recovery_codes(USER, Reauthentication::SecondFactor(recovered))
         .await?
         .result?;
     println!("{} new codes; every old one stopped working.", fresh.len());
 
-    // 6. Disable 2FA, again after the password.
+    // 6. Disable 2FA, after the password is confirmed again.
     step("Disable two-factor authentication");
+    let proof = PasswordConfirmed::check(&check, USER, "correct horse", tf.now()?)?;
     let disabled = tf.disable(USER, Reauthentication::Password(proof)).await?;
     disabled.result?;
     println!("Disabled: {:?}", disabled.events);
     println!("Status now: {:?}", tf.status(USER).await?);
     println!(
         "The device cookie now: {:?}",
-        tf.check_device(USER, token.as_str()).await?.result.err()
+        tf.sign_in_with_device(USER, token.as_str())
+            .await?
+            .result
+            .err()
     );
     Ok(())
 }

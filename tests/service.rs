@@ -383,17 +383,20 @@ async fn the_whole_product_flow_through_the_service() {
         .unwrap()
         .result
         .unwrap();
-    let checked = tf.check_device(USER, token.as_str()).await.unwrap();
-    let device = checked.result.unwrap();
-    assert_eq!(device.id(), token.device_id());
-    assert_eq!(device.label(), Some("Firefox on Linux"));
+    let checked = tf.sign_in_with_device(USER, token.as_str()).await.unwrap();
+    let on_device = checked.result.unwrap();
+    assert_eq!(on_device.method(), SignInMethod::TrustedDevice);
+    assert_eq!(on_device.failed_attempts(), 0);
     assert!(checked.events.is_empty());
+    let record = tf.record(USER).await.unwrap().unwrap();
+    assert_eq!(record.devices()[0].id(), token.device_id());
+    assert_eq!(record.devices()[0].label(), Some("Firefox on Linux"));
     clock.store(
         T0 + 31 + Settings::DEFAULT_DEVICE_LIFETIME,
         Ordering::SeqCst,
     );
     assert_eq!(
-        tf.check_device(USER, token.as_str())
+        tf.sign_in_with_device(USER, token.as_str())
             .await
             .unwrap()
             .result
@@ -466,7 +469,7 @@ fn service_futures_are_send() {
     assert_send(&tf.use_recovery_code(USER, "AAAAA-AAAAA"));
     assert_send(&tf.regenerate_recovery_codes(USER, twofa::account::Reauthentication::Code("1")));
     assert_send(&tf.disable(USER, twofa::account::Reauthentication::Code("1")));
-    assert_send(&tf.check_device(USER, "token"));
+    assert_send(&tf.sign_in_with_device(USER, "token"));
     assert_send(&tf.revoke_device(USER, "id"));
     assert_send(&tf.revoke_all_devices(USER));
     assert_send(&tf.unlock(USER));
@@ -495,7 +498,7 @@ async fn a_broken_clock_fails_closed() {
     assert_eq!(outcome.result.err(), Some(Error::TimeBeforeEpoch));
     assert_eq!(tf.record(USER).await.unwrap().unwrap(), before);
     assert_eq!(
-        tf.check_device(USER, "anything")
+        tf.sign_in_with_device(USER, "anything")
             .await
             .unwrap()
             .result
@@ -572,7 +575,7 @@ async fn a_flow_that_changes_nothing_saves_nothing() {
         Some(Error::UnknownDevice)
     );
     assert!(
-        tf.check_device(USER, "token")
+        tf.sign_in_with_device(USER, "token")
             .await
             .unwrap()
             .result
@@ -687,7 +690,7 @@ async fn a_refused_user_id_never_reaches_the_store() {
             Err(ServiceError::InvalidUserId)
         ));
         assert!(matches!(
-            tf.check_device(bad, "token").await,
+            tf.sign_in_with_device(bad, "token").await,
             Err(ServiceError::InvalidUserId)
         ));
     }
