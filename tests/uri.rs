@@ -988,6 +988,80 @@ fn parse_legacy_lets_the_issuer_parameter_win() {
     );
 }
 
+/// The label splits at its first colon, so a colon in a name, raw or `%3A`, also splits it in
+/// the wrong place. Both modes name the colon, and before they compare the `issuer` parameter
+/// with the label's prefix, so a colon is never reported as a mismatch.
+#[test]
+fn a_colon_in_a_name_is_named_before_the_issuers_are_compared() {
+    let cases = [
+        // pyotp 2.12.1's output, verbatim, for
+        // `TOTP(secret).provisioning_uri(name="alice", issuer_name="Foo: Bar")`: the label
+        // reads as the issuer `Foo` and the account ` Bar:alice`.
+        (
+            "otpauth://totp/Foo%3A%20Bar:alice?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\
+             &issuer=Foo%3A%20Bar"
+                .to_string(),
+            UriPart::Issuer,
+        ),
+        // The same names with raw colons.
+        (
+            format!("otpauth://totp/Foo:Bar:alice?secret={S}&issuer=Foo:Bar"),
+            UriPart::Issuer,
+        ),
+        // A colon in the parameter, whatever the prefix.
+        (
+            format!("otpauth://totp/Foo:alice?secret={S}&issuer=Foo%3ABar"),
+            UriPart::Issuer,
+        ),
+        (
+            format!("otpauth://totp/alice?secret={S}&issuer=Foo%3ABar"),
+            UriPart::Issuer,
+        ),
+        // With no colon in the parameter, a second colon in the label is the account
+        // name's, whether the prefix agrees with the parameter, differs from it, or stands
+        // alone.
+        (
+            format!("otpauth://totp/Foo:Bar:alice?secret={S}&issuer=Foo"),
+            UriPart::Account,
+        ),
+        (
+            format!("otpauth://totp/Foo:Bar:alice?secret={S}&issuer=Baz"),
+            UriPart::Account,
+        ),
+        (
+            format!("otpauth://totp/Foo:Bar:alice?secret={S}"),
+            UriPart::Account,
+        ),
+        (
+            format!("otpauth://totp/Foo%3ABar%3Aalice?secret={S}"),
+            UriPart::Account,
+        ),
+        // pyotp's form for the account `a:b`, and the same with a differing parameter.
+        (
+            format!("otpauth://totp/Foo:a%3Ab?secret={S}&issuer=Foo"),
+            UriPart::Account,
+        ),
+        (
+            format!("otpauth://totp/Foo:a%3Ab?secret={S}&issuer=Baz"),
+            UriPart::Account,
+        ),
+    ];
+    for (text, part) in cases {
+        let colon = Err(Error::Uri(UriError::ColonInName { part }));
+        assert_eq!(text.parse::<OtpAuthUri>(), colon, "{text}");
+        assert_eq!(OtpAuthUri::parse_legacy(&text), colon, "legacy: {text}");
+    }
+    // One colon, raw or encoded, is the separator; a mismatch without a colon is still one.
+    let uri: OtpAuthUri = format!("otpauth://totp/Foo%3Aalice?secret={S}&issuer=Foo")
+        .parse()
+        .unwrap();
+    assert_eq!((uri.issuer(), uri.account()), (Some("Foo"), "alice"));
+    assert_eq!(
+        format!("otpauth://totp/Foo:alice?secret={S}&issuer=Baz").parse::<OtpAuthUri>(),
+        Err(Error::Uri(UriError::IssuerMismatch))
+    );
+}
+
 #[test]
 fn an_empty_encoder_is_no_encoder() {
     for text in [

@@ -24,6 +24,11 @@ pub enum UriError {
     },
     /// An issuer or account name contains a colon, which the Key URI format forbids because
     /// the colon separates the two in the label.
+    ///
+    /// A parsed label splits at its first colon (raw or `%3A`), so a second one is the
+    /// account name's, unless the `issuer` parameter holds a colon too: then the issuer is
+    /// named. The parser checks this before it compares the parameter with the label's
+    /// prefix, so a colon is never reported as [`UriError::IssuerMismatch`].
     ColonInName {
         /// [`UriPart::Issuer`] or [`UriPart::Account`].
         part: UriPart,

@@ -364,6 +364,9 @@ impl FromStr for OtpAuthUri {
     /// - The scheme and the type (`totp` or `hotp`) are matched ignoring case.
     /// - The label is `account` or `issuer:account`; the colon may be written `%3A`, and
     ///   spaces before the account name are dropped. `+` in the label is a plus sign.
+    /// - Neither name may hold a colon, raw or `%3A`: the label splits at its first one, so a
+    ///   second is refused as the account name's, and an `issuer` parameter with one is
+    ///   refused as the issuer's (see [`UriError::ColonInName`]).
     /// - Parameter values are percent-decoded, with `+` read as a space, as form-encoded query
     ///   strings have it. Parameter names are matched ignoring case.
     /// - The label and the `issuer` may not hold control characters (NUL, newline, ESC, any
@@ -401,7 +404,8 @@ impl FromStr for OtpAuthUri {
     ///
     /// [`Error::Uri`] with the [`UriError`] that says what is wrong: among others
     /// [`UriError::NotOtpAuth`], [`UriError::MissingSecret`], [`UriError::InvalidSecret`],
-    /// [`UriError::ControlCharacter`], [`UriError::IssuerMismatch`],
+    /// [`UriError::ControlCharacter`], [`UriError::ColonInName`],
+    /// [`UriError::IssuerMismatch`] (only when neither name holds a colon),
     /// [`UriError::UnsupportedEncoder`], [`UriError::DuplicateParameter`],
     /// [`UriError::InvalidPercentEncoding`], [`UriError::NotUtf8`] and [`UriError::TooLong`]
     /// (over [`OtpAuthUri::MAX_LEN`], [`OtpAuthUri::MAX_LABEL_LEN`] or

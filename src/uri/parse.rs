@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use super::encoding::{self, Plus};
 use super::error::check_cap;
-use super::write::{check_names, is_https, refuse_controls};
+use super::write::{check_names, is_https, refuse_colon, refuse_controls};
 use super::{DEFAULT_ALGORITHM, DEFAULT_DIGITS, DEFAULT_PERIOD};
 use super::{Kind, OtpAuthUri, SecretProblem, UriError, UriPart};
 use crate::Secret;
@@ -66,6 +66,7 @@ pub(super) fn parse(text: &str, mode: Mode) -> Result<OtpAuthUri, UriError> {
     if let Some(param) = param {
         refuse_controls(param, UriPart::Parameter("issuer"))?;
     }
+    refuse_colons(param, account)?;
     let issuer = settle_issuer(prefix, param, mode)?;
     // The label written back must pass the same checks as one built from these names.
     let (issuer, account) = check_names(issuer, account)?;
@@ -125,6 +126,22 @@ fn decode_label(raw: &str) -> Result<String, UriError> {
     let label = String::from_utf8(bytes).map_err(|_| UriError::NotUtf8 { part })?;
     refuse_controls(&label, part)?;
     Ok(label)
+}
+
+/// Refuses a colon in the `issuer` parameter or the account name, before the parameter is
+/// compared with the label's prefix.
+///
+/// The label splits at its first colon, so a colon in a name also splits it in the wrong
+/// place, and comparing issuers would report only that side effect. pyotp writes the issuer
+/// `Foo: Bar` as `Foo%3A%20Bar:alice?...&issuer=Foo%3A%20Bar`, whose label reads as the issuer
+/// `Foo` and the account ` Bar:alice`: the parameter, checked first, names the issuer. The
+/// prefix ends at the first colon and so never holds one; a second colon in the label is
+/// reported as the account name's.
+fn refuse_colons(param: Option<&str>, account: &str) -> Result<(), UriError> {
+    if let Some(param) = param {
+        refuse_colon(param, UriPart::Issuer)?;
+    }
+    refuse_colon(account, UriPart::Account)
 }
 
 /// The issuer from the label's `prefix` and the `issuer` parameter, untrimmed, or `None` when
@@ -320,6 +337,15 @@ mod tests {
         assert_eq!(
             err(&alloc::format!(
                 "otpauth://totp/bob?secret={S}&issuer=a%3Ab"
+            )),
+            UriError::ColonInName {
+                part: UriPart::Issuer
+            }
+        );
+        // The colon is named even where it also makes the prefix differ from the parameter.
+        assert_eq!(
+            err(&alloc::format!(
+                "otpauth://totp/a%3Ab:bob?secret={S}&issuer=a%3Ab"
             )),
             UriError::ColonInName {
                 part: UriPart::Issuer

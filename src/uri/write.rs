@@ -63,22 +63,24 @@ pub(super) fn check_names<'n>(
 ) -> Result<(Option<&'n str>, &'n str), UriError> {
     let issuer = issuer.map(str::trim);
     let account = account.trim();
-    if issuer.is_some_and(|issuer| issuer.contains(':')) {
-        return Err(UriError::ColonInName {
-            part: UriPart::Issuer,
-        });
+    if let Some(issuer) = issuer {
+        refuse_colon(issuer, UriPart::Issuer)?;
     }
-    if account.contains(':') {
-        return Err(UriError::ColonInName {
-            part: UriPart::Account,
-        });
-    }
+    refuse_colon(account, UriPart::Account)?;
     if account.is_empty() {
         return Err(UriError::EmptyAccount);
     }
     let len = issuer.map_or(0, |issuer| issuer.len() + 1) + account.len();
     check_cap(UriPart::Label, len, OtpAuthUri::MAX_LABEL_LEN)?;
     Ok((issuer, account))
+}
+
+/// Refuses a colon in a name: the label holds one colon, between the issuer and the account.
+pub(super) fn refuse_colon(name: &str, part: UriPart) -> Result<(), UriError> {
+    if name.contains(':') {
+        return Err(UriError::ColonInName { part });
+    }
+    Ok(())
 }
 
 /// Refuses control characters (Unicode `Cc`: NUL, newline, ESC, DEL, C1 controls), which would
