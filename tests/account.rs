@@ -466,13 +466,19 @@ fn each_recovery_code_works_exactly_once() {
             used.result.as_ref().unwrap().method(),
             SignInMethod::RecoveryCode { remaining }
         );
-        assert_eq!(used.events, [Event::RecoveryCodeUsed { remaining }]);
+        // The failure of the round before (kept through `unlock`) is reported once.
+        let mut expected = vec![Event::RecoveryCodeUsed { remaining }];
+        if i > 0 {
+            expected.push(Event::FailedAttempts { failures: 1 });
+        }
+        assert_eq!(used.events, expected);
         let again = record.run(|r| r.use_recovery_code(&fx.ctx(), code, T0 + 1));
         assert_eq!(
             again.result.err(),
             Some(Error::Recovery(RecoveryError::InvalidCode))
         );
-        assert_eq!(record.failures(), 1);
+        assert_eq!(record.recovery_code_failures(), 1);
+        assert_eq!(record.failures(), 0, "recovery codes have a count of their own");
         assert_eq!(record.recovery_codes_left(), Some(remaining));
         record.advance(|r| r.unlock()); // keep the throttle out of this test
     }
@@ -668,7 +674,15 @@ fn disable_wipes_everything() {
     });
     assert_eq!(disabled.events, [Event::Disabled]);
     let off = record;
-    assert_eq!(off, TwoFactorRecord::new());
+    // Blank but for the revocation time: turning 2FA off revokes every device.
+    assert_eq!(off.status(), Status::Disabled);
+    assert_eq!(off.devices(), []);
+    assert_eq!(off.recovery_codes_left(), None);
+    assert_eq!(
+        (off.failures(), off.recovery_code_failures(), off.unreported_failures()),
+        (0, 0, 0)
+    );
+    assert_eq!(off.devices_revoked_at(), Some(T0 + 40));
     let code = app.generate(T0 + 90).to_string();
     assert_eq!(
         refused(off.verify_code(&fx.ctx(), &code, T0 + 90)),
@@ -1058,12 +1072,12 @@ fn the_reference_crc32_gives_the_catalogued_check_value() {
 }
 
 #[test]
-fn a_version_3_record_ends_in_the_crc32_of_everything_before() {
+fn a_version_4_record_ends_in_the_crc32_of_everything_before() {
     let fx = Fixture::new();
     let (mut record, _, proof) = signed_in(&fx);
     record.advance(|r| r.trust_device(&fx.ctx(), &proof, None, &mut twofa::os_rng(), T0 + 30));
     let bytes = record.to_bytes();
-    assert_eq!(&bytes[..4], b"2FA\x03");
+    assert_eq!(&bytes[..4], b"2FA\x04");
     let (body, check) = bytes.split_at(bytes.len() - 4);
     assert_eq!(check, crc32(body).to_be_bytes());
     // `write_bytes` gives the same bytes, whatever the buffer held before.
@@ -1167,15 +1181,11 @@ fn the_right_code_passes_after_the_delay() {
     let (mut record, app, codes) = enabled(&fx);
     let mut now = T0 + 30;
     let mut events = Vec::new();
-    // Six failures, alternating wrong TOTP codes and wrong recovery codes: they count together.
-    // The first five are free; from the fifth on, each one delays the next attempt.
+    // Six wrong codes. The first five are free; from the fifth on, each one delays the next
+    // attempt.
     for i in 0..6 {
         let wrong = wrong_code(&app, now);
-        let attempt = if i % 2 == 0 {
-            record.verify_code(&fx.ctx(), &wrong, now)
-        } else {
-            record.use_recovery_code(&fx.ctx(), "AAAAA-AAAAA", now)
-        };
+        let attempt = record.verify_code(&fx.ctx(), &wrong, now);
         assert!(attempt.changed());
         let outcome = record.run(|_| attempt);
         assert!(outcome.result.unwrap_err().is_wrong_code());
@@ -1209,16 +1219,16 @@ fn the_right_code_passes_after_the_delay() {
         refused(record.verify_code(&fx.ctx(), &right, now - 1)),
         Error::Throttled { retry_at: now }
     );
-    // A recovery code is refused while throttled too, without being used up.
-    let first = codes.iter().next().unwrap();
-    assert!(matches!(
-        refused(record.use_recovery_code(&fx.ctx(), first, now - 1)),
-        Error::Throttled { .. }
-    ));
+    // A wrong recovery code meanwhile counts against the recovery codes' own budget, not this
+    // delay (and is not delayed by it).
+    let wrong_recovery = record.run(|r| r.use_recovery_code(&fx.ctx(), "AAAAA-AAAAA", now - 1));
+    assert!(wrong_recovery.result.unwrap_err().is_wrong_code());
+    assert_eq!((record.failures(), record.recovery_code_failures()), (6, 1));
+    assert_eq!(record.recovery_codes_left(), Some(codes.len()));
     // Once the delay has passed, the right code goes through and the count is reset.
     let ok = record.run(|r| r.verify_code(&fx.ctx(), &right, now));
-    assert!(ok.result.is_ok());
-    assert_eq!(record.failures(), 0);
+    assert_eq!(ok.result.unwrap().failed_attempts(), 7);
+    assert_eq!((record.failures(), record.recovery_code_failures()), (0, 0));
 }
 
 #[test]
@@ -1249,14 +1259,10 @@ fn a_lockout_ends_by_itself_after_its_duration() {
             until: Some(locked_at + duration)
         }]
     );
-    // Until then, nothing is evaluated: codes, recovery codes, password proofs.
+    // Until then, neither codes nor password proofs are evaluated (recovery codes are: see
+    // `a_recovery_code_ends_a_lockout_of_codes`).
     let end = locked_at + duration;
-    let first = codes.iter().next().unwrap();
     assert!(record.is_locked_out(&policy, end - 1));
-    assert_eq!(
-        refused(record.use_recovery_code(&fx.ctx(), first, end - 1)),
-        Error::LockedOut
-    );
     let proof = Reauthentication::Password(password(USER, end - 1));
     assert_eq!(
         refused(record.disable(&fx.ctx(), proof, end - 1)),
@@ -1487,7 +1493,7 @@ fn encoding_round_trips_every_state() {
         assert!(text.starts_with("2fa1."));
         assert_eq!(TwoFactorRecord::decode(&text).unwrap(), record);
         let bytes = record.to_bytes();
-        assert_eq!(bytes[3], 3, "written as version 3");
+        assert_eq!(bytes[3], 4, "written as version 4");
         assert_eq!(TwoFactorRecord::from_bytes(&bytes).unwrap(), record);
     }
 }
@@ -1513,7 +1519,7 @@ fn decoding_refuses_truncated_tampered_and_unknown_input() {
             "bit flipped at {i}"
         );
     }
-    for version in [0, 4, 255] {
+    for version in [0, 5, 255] {
         let mut other = bytes.clone();
         other[3] = version;
         assert_eq!(
@@ -1530,21 +1536,31 @@ fn decoding_refuses_truncated_tampered_and_unknown_input() {
     assert!(TwoFactorRecord::from_bytes(&longer).is_err());
     // Flags and their values must agree, even under a valid checksum.
     let empty = TwoFactorRecord::new().to_bytes();
-    // "2FA" 3 state=0 failures:4 last_failure:8 locked:1 then has_revoked_at at 18.
+    // "2FA" 4 state=0, the code throttle (failures:4 last_failure:8 locked:1) at 5, the
+    // recovery-code throttle at 18 (its lockout flag at 30), unreported:4 at 31, then
+    // has_revoked_at at 35.
     let mut stray = empty.clone();
-    stray[26] = 1; // a revocation time without its flag
+    stray[43] = 1; // a revocation time without its flag
     assert_eq!(
         TwoFactorRecord::from_bytes(&rechecked(stray)).err(),
         Some(Error::InvalidRecord(RecordError::InvalidField(
             "revocation time"
         )))
     );
-    let mut bad_flag = empty;
-    bad_flag[18] = 2;
+    let mut bad_flag = empty.clone();
+    bad_flag[35] = 2;
     assert_eq!(
         TwoFactorRecord::from_bytes(&rechecked(bad_flag)).err(),
         Some(Error::InvalidRecord(RecordError::InvalidField(
             "revocation time"
+        )))
+    );
+    let mut bad_lockout = empty;
+    bad_lockout[30] = 2;
+    assert_eq!(
+        TwoFactorRecord::from_bytes(&rechecked(bad_lockout)).err(),
+        Some(Error::InvalidRecord(RecordError::InvalidField(
+            "recovery lockout"
         )))
     );
 }
@@ -1626,10 +1642,14 @@ fn golden_records_still_decode() {
         record.advance(|r| r.revoke_all_devices(T0));
         record
             .advance(|r| r.trust_device(&ctx, &signed_in, Some("golden device"), &mut rng, T0 + 2));
-        std::fs::write(golden_path(3), record.encode() + "\n").unwrap();
+        // Version 4's own fields, not zero: a wrong code and a wrong recovery code.
+        let wrong = wrong_code(&app, T0);
+        record.advance(|r| r.verify_code(&ctx, &wrong, T0));
+        record.advance(|r| r.use_recovery_code(&ctx, "AAAAA-AAAAA", T0));
+        std::fs::write(golden_path(4), record.encode() + "\n").unwrap();
     }
 
-    for version in [1, 2, 3] {
+    for version in [1, 2, 3, 4] {
         let text = std::fs::read_to_string(golden_path(version)).unwrap();
         let record = TwoFactorRecord::decode(text.trim()).unwrap();
         assert_eq!(record.status(), Status::Enabled { enabled_at: T0 });
@@ -1642,6 +1662,16 @@ fn golden_records_still_decode() {
         );
         let revoked_at = (version >= 2).then_some(T0);
         assert_eq!(record.devices_revoked_at(), revoked_at, "v{version}");
+        let failures = if version == 4 { (1, 1, 2) } else { (0, 0, 0) };
+        assert_eq!(
+            (
+                record.failures(),
+                record.recovery_code_failures(),
+                record.unreported_failures()
+            ),
+            failures,
+            "v{version}"
+        );
         // The stored secret still opens, and the confirming code is still a replay.
         let mut copy = record.clone();
         let replay = copy.run(|r| r.verify_code(&ctx, &app.generate(T0).to_string(), T0));
@@ -1658,10 +1688,10 @@ fn golden_records_still_decode() {
         assert_eq!(rewritten, record);
         assert_eq!(
             record.to_bytes()[3],
-            3,
-            "v{version} is written as version 3"
+            4,
+            "v{version} is written as version 4"
         );
-        if version == 3 {
+        if version == 4 {
             assert_eq!(record.encode(), text.trim());
         }
     }
@@ -1671,13 +1701,13 @@ proptest::proptest! {
     #[test]
     fn decoding_arbitrary_input_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
         let _ = TwoFactorRecord::from_bytes(&bytes);
-        for version in [1u8, 2, 3] {
+        for version in [1u8, 2, 3, 4] {
             let mut framed = b"2FA".to_vec();
             framed.push(version);
             framed.extend_from_slice(&bytes);
             let _ = TwoFactorRecord::from_bytes(&framed);
             // With a valid checksum, the fields themselves are parsed.
-            framed.extend_from_slice(&[0; 8][..if version == 3 { 4 } else { 8 }]);
+            framed.extend_from_slice(&[0; 8][..if version >= 3 { 4 } else { 8 }]);
             let _ = TwoFactorRecord::from_bytes(&rechecked(framed));
         }
     }
