@@ -50,12 +50,11 @@ fn service<S: Store>(store: S, clock: Arc<AtomicU64>, lenient: bool) -> TwoFacto
         .unwrap()
         .device_key(DeviceKey::from_bytes(&[5; 32]).unwrap());
     if lenient {
-        settings = settings.throttle(
-            ThrottlePolicy::default()
-                .free_attempts(100)
-                .lockout_after(100)
-                .unwrap(),
-        );
+        let lenient = ThrottlePolicy::default()
+            .free_attempts(100)
+            .lockout_after(100)
+            .unwrap();
+        settings = settings.throttle(lenient).recovery_code_throttle(lenient);
     }
     TwoFactor::new(
         store,
@@ -711,7 +710,9 @@ async fn never_enrolled_and_disabled_look_different() {
     enable(&tf, &clock).await;
     let proof = twofa::account::Reauthentication::Password(password(T0));
     tf.disable(USER, proof).await.unwrap().result.unwrap();
-    assert_eq!(tf.record(USER).await.unwrap(), Some(TwoFactorRecord::new()));
+    let off = tf.record(USER).await.unwrap().unwrap();
+    assert_eq!(off.status(), Status::Disabled);
+    assert_eq!(off.devices_revoked_at(), Some(T0));
     assert_eq!(tf.status(USER).await.unwrap(), Status::Disabled);
     // Enrolment asks for the password by default.
     assert_eq!(
@@ -788,12 +789,14 @@ fn watched_service<S: Store>(
     hasher: Arc<Watching>,
     pool: Arc<CountingPool>,
 ) -> TwoFactor<S> {
-    let settings = Settings::new("Plausible Analytics").unwrap().throttle(
-        ThrottlePolicy::default()
-            .free_attempts(100)
-            .lockout_after(100)
-            .unwrap(),
-    );
+    let lenient = ThrottlePolicy::default()
+        .free_attempts(100)
+        .lockout_after(100)
+        .unwrap();
+    let settings = Settings::new("Plausible Analytics")
+        .unwrap()
+        .throttle(lenient)
+        .recovery_code_throttle(lenient);
     TwoFactor::new(
         store,
         settings,
