@@ -185,9 +185,9 @@ pub use error::Error;
 pub use otp::{Algorithm, Code, Hotp, HotpBuilder, Secret, Totp, TotpBuilder, Verified};
 #[cfg(feature = "std")]
 pub use qr::QrCode;
+pub use rand_core;
 #[cfg(feature = "os-rng")]
 pub use random::os_rng;
-pub use rand_core;
 pub use recovery::{CodeHasher, Pbkdf2Hasher, RecoveryCodeSet, RecoveryCodes, RecoveryError};
 #[cfg(feature = "aes-gcm")]
 pub use seal::AesGcmSealer;

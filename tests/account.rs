@@ -478,7 +478,11 @@ fn each_recovery_code_works_exactly_once() {
             Some(Error::Recovery(RecoveryError::InvalidCode))
         );
         assert_eq!(record.recovery_code_failures(), 1);
-        assert_eq!(record.failures(), 0, "recovery codes have a count of their own");
+        assert_eq!(
+            record.failures(),
+            0,
+            "recovery codes have a count of their own"
+        );
         assert_eq!(record.recovery_codes_left(), Some(remaining));
         record.advance(|r| r.unlock()); // keep the throttle out of this test
     }
@@ -679,7 +683,11 @@ fn disable_wipes_everything() {
     assert_eq!(off.devices(), []);
     assert_eq!(off.recovery_codes_left(), None);
     assert_eq!(
-        (off.failures(), off.recovery_code_failures(), off.unreported_failures()),
+        (
+            off.failures(),
+            off.recovery_code_failures(),
+            off.unreported_failures()
+        ),
         (0, 0, 0)
     );
     assert_eq!(off.devices_revoked_at(), Some(T0 + 40));
@@ -2029,5 +2037,466 @@ fn the_largest_records_round_trip_and_larger_input_is_refused_unread() {
     assert_eq!(
         RecordError::UnknownVersion(9).to_string(),
         "unknown record version 9"
+    );
+}
+
+/// Fails recovery codes until they are locked out, waiting as the throttle asks; returns the
+/// time of the lockout and its event.
+fn lock_out_recovery(fx: &Fixture, record: &mut TwoFactorRecord, mut now: u64) -> (u64, Event) {
+    let policy = *fx.settings.recovery_code_throttle_policy();
+    for _ in 0..policy.lockout_threshold() {
+        let attempt = record.run(|r| r.use_recovery_code(&fx.ctx(), "AAAAA-AAAAA", now));
+        assert!(attempt.result.unwrap_err().is_wrong_code());
+        match attempt.events.last() {
+            Some(event @ Event::RecoveryCodesLockedOut { .. }) => return (now, event.clone()),
+            Some(Event::RecoveryCodesThrottled { retry_at, .. }) => now = *retry_at,
+            _ => {}
+        }
+    }
+    panic!("no lockout after {} failures", policy.lockout_threshold());
+}
+
+#[test]
+fn a_recovery_code_ends_a_lockout_of_codes() {
+    let fx = Fixture::new();
+    let (mut record, app, codes) = enabled(&fx);
+    let locked_at = lock_out(&fx, &mut record, &app, T0 + 30);
+    let policy = *fx.settings.throttle_policy();
+    assert!(record.is_locked_out(&policy, locked_at + 1));
+    // The owner's recovery code is evaluated during the lockout, works, and ends it.
+    let first = codes.iter().next().unwrap();
+    let recovered = record.run(|r| r.use_recovery_code(&fx.ctx(), first, locked_at + 1));
+    let signed_in = recovered.result.unwrap();
+    assert_eq!(signed_in.failed_attempts(), 30);
+    assert_eq!(
+        recovered.events,
+        [
+            Event::RecoveryCodeUsed { remaining: 9 },
+            Event::FailedAttempts { failures: 30 }
+        ]
+    );
+    assert!(!record.is_locked_out(&policy, locked_at + 1));
+    assert_eq!((record.failures(), record.unreported_failures()), (0, 0));
+    // Codes work again at once.
+    let code = app.generate(locked_at + 2).to_string();
+    let signed = record.run(|r| r.verify_code(&fx.ctx(), &code, locked_at + 2));
+    assert_eq!(signed.result.unwrap().failed_attempts(), 0, "reported once");
+}
+
+#[test]
+fn recovery_codes_have_a_budget_of_their_own_that_a_code_ends() {
+    let fx = Fixture::new();
+    let (mut record, app, codes) = enabled(&fx);
+    let recovery_policy = *fx.settings.recovery_code_throttle_policy();
+    assert_eq!(recovery_policy, ThrottlePolicy::for_recovery_codes());
+    assert_eq!(recovery_policy.lockout_threshold(), 50);
+    let (locked_at, event) = lock_out_recovery(&fx, &mut record, T0 + 30);
+    let until = locked_at + ThrottlePolicy::DEFAULT_LOCKOUT_DURATION;
+    assert_eq!(
+        event,
+        Event::RecoveryCodesLockedOut {
+            failures: 50,
+            until: Some(until)
+        }
+    );
+    // About nine hours of paced guessing: 5 free, 10 doubling delays, then one per 15 minutes.
+    let paced: u64 = (1..50).map(|n| recovery_policy.delay_after(n)).sum();
+    assert_eq!(locked_at - (T0 + 30), paced);
+    assert!(paced > 8 * 3600, "{paced} s");
+    // The right recovery code is refused without being looked at (nothing changes)...
+    let first = codes.iter().next().unwrap();
+    assert_eq!(
+        refused(record.use_recovery_code(&fx.ctx(), first, until - 1)),
+        Error::LockedOut
+    );
+    assert!(record.is_recovery_locked_out(&recovery_policy, until - 1));
+    // ...and so is a password proof, but codes have their own budget and are untouched.
+    let proof = Reauthentication::Password(password(USER, until - 1));
+    assert_eq!(
+        refused(record.regenerate_recovery_codes(
+            &fx.ctx(),
+            proof,
+            &mut twofa::os_rng(),
+            until - 1
+        )),
+        Error::LockedOut
+    );
+    assert_eq!(record.failures(), 0);
+    let code = app.generate(until - 1).to_string();
+    let signed = record.run(|r| r.verify_code(&fx.ctx(), &code, until - 1));
+    assert_eq!(signed.result.unwrap().failed_attempts(), 50);
+    // The code ended the recovery lockout.
+    assert!(!record.is_recovery_locked_out(&recovery_policy, until - 1));
+    assert!(
+        record
+            .run(|r| r.use_recovery_code(&fx.ctx(), first, until - 1))
+            .result
+            .is_ok()
+    );
+}
+
+/// The threat model of the crate docs, played out: someone who has only the password.
+#[test]
+fn an_attacker_with_only_the_password_cannot_keep_the_owner_out() {
+    let fx = Fixture::new();
+    let (mut record, app, codes) = enabled(&fx);
+    let mut rng = twofa::os_rng();
+    // The owner trusted a laptop earlier.
+    let code = app.generate(T0 + 30).to_string();
+    let earlier = record.run(|r| r.verify_code(&fx.ctx(), &code, T0 + 30));
+    let laptop = record
+        .run(|r| r.trust_device(&fx.ctx(), &earlier.result.unwrap(), None, &mut rng, T0 + 30))
+        .result
+        .unwrap();
+    let policy = *fx.settings.throttle_policy();
+    let recovery_policy = *fx.settings.recovery_code_throttle_policy();
+
+    // The attacker locks codes (30 guesses), then recovery codes (50 more).
+    let codes_locked = lock_out(&fx, &mut record, &app, T0 + 60);
+    let (recovery_locked, _) = lock_out_recovery(&fx, &mut record, codes_locked);
+    assert!(
+        recovery_locked - T0 > 12 * 3600,
+        "both take the attacker half a day"
+    );
+    let now = recovery_locked + 1;
+    // They cannot turn 2FA off or mint recovery codes with the password.
+    let proof = || Reauthentication::Password(password(USER, now));
+    assert_eq!(
+        refused(record.disable(&fx.ctx(), proof(), now)),
+        Error::LockedOut
+    );
+    // The owner's trusted device still signs in, and shows every guess.
+    let on_laptop = record.run(|r| r.sign_in_with_device(&fx.ctx(), laptop.as_str(), now));
+    assert_eq!(on_laptop.result.unwrap().failed_attempts(), 80);
+    assert_eq!(on_laptop.events, [Event::FailedAttempts { failures: 80 }]);
+    // Each lockout ends by itself a day later; one more guess a day renews it...
+    let mut day = codes_locked;
+    while record.failures() < ThrottlePolicy::MAX_LOCKOUT_AFTER {
+        day += ThrottlePolicy::DEFAULT_LOCKOUT_DURATION;
+        assert!(!record.is_locked_out(&policy, day));
+        let wrong = wrong_code(&app, day);
+        record.advance(|r| r.verify_code(&fx.ctx(), &wrong, day));
+        assert!(day - codes_locked <= 71 * 24 * 3600, "bounded loop");
+    }
+    // ...until the count reaches 100, NIST's ceiling: then only a success with the other
+    // authenticator, or the host's unlock, ends it. Never more than 100 consecutive guesses.
+    assert!(record.is_locked_out(&policy, day + 10 * 365 * 24 * 3600));
+    let wrong = wrong_code(&app, day + 10 * 365 * 24 * 3600);
+    assert_eq!(
+        refused(record.verify_code(&fx.ctx(), &wrong, day + 10 * 365 * 24 * 3600)),
+        Error::LockedOut
+    );
+    // The recovery lockout ended by itself long ago: the owner's recovery code gets in and
+    // ends the lockout of codes.
+    let later = day + 1;
+    assert!(!record.is_recovery_locked_out(&recovery_policy, later));
+    let first = codes.iter().next().unwrap();
+    let recovered = record.run(|r| r.use_recovery_code(&fx.ctx(), first, later));
+    assert!(recovered.result.is_ok());
+    assert!(!record.is_locked_out(&policy, later));
+}
+
+#[test]
+fn a_lockout_at_the_ceiling_only_ends_by_the_other_authenticator_or_unlock() {
+    let fx = Fixture::new();
+    let (mut record, app, _) = enabled(&fx);
+    let mut now = T0 + 30;
+    // A host policy that locks at the ceiling itself.
+    let policy = ThrottlePolicy::default()
+        .delays(1, 1)
+        .lockout_after(ThrottlePolicy::MAX_LOCKOUT_AFTER)
+        .unwrap();
+    let settings = Settings::new("Plausible Analytics")
+        .unwrap()
+        .throttle(policy)
+        .device_key(DeviceKey::from_bytes(&[5; 32]).unwrap());
+    let ctx = Context::new(USER, &settings, &*fx.sealer, &fx.hasher).unwrap();
+    let mut last = Vec::new();
+    for _ in 0..ThrottlePolicy::MAX_LOCKOUT_AFTER {
+        let wrong = wrong_code(&app, now);
+        last = record.run(|r| r.verify_code(&ctx, &wrong, now)).events;
+        now += 1;
+    }
+    assert_eq!(
+        last,
+        [Event::LockedOut {
+            failures: 100,
+            until: None
+        }]
+    );
+    assert!(record.is_locked_out(&policy, u64::MAX));
+    record.advance(|r| r.unlock());
+    assert!(!record.is_locked_out(&policy, now));
+    assert_eq!(
+        record.unreported_failures(),
+        100,
+        "unlock keeps them to report"
+    );
+}
+
+#[test]
+fn every_sign_in_reports_the_failures_once_the_trusted_device_path_included() {
+    let fx = Fixture::new();
+    let (mut record, app, proof) = signed_in(&fx);
+    let mut rng = twofa::os_rng();
+    let token = record
+        .run(|r| r.trust_device(&fx.ctx(), &proof, None, &mut rng, T0 + 30))
+        .result
+        .unwrap();
+    // Three wrong codes and one wrong recovery code.
+    for _ in 0..3 {
+        let wrong = wrong_code(&app, T0 + 60);
+        record.advance(|r| r.verify_code(&fx.ctx(), &wrong, T0 + 60));
+    }
+    record.advance(|r| r.use_recovery_code(&fx.ctx(), "AAAAA-AAAAA", T0 + 60));
+    assert_eq!(record.unreported_failures(), 4);
+    // The trusted device reports them: the record changes (and must be saved).
+    let transition = record.sign_in_with_device(&fx.ctx(), token.as_str(), T0 + 61);
+    assert!(transition.changed());
+    let first = record.run(|_| transition);
+    let on_device = first.result.unwrap();
+    assert_eq!(on_device.method(), SignInMethod::TrustedDevice);
+    assert_eq!(on_device.failed_attempts(), 4);
+    assert_eq!(first.events, [Event::FailedAttempts { failures: 4 }]);
+    // The counts that throttle guesses are left as they were: a device proves no factor now.
+    assert_eq!((record.failures(), record.recovery_code_failures()), (3, 1));
+    // A second sign-in, on the device or with a code, does not report them again.
+    let again = record.sign_in_with_device(&fx.ctx(), token.as_str(), T0 + 62);
+    assert!(!again.changed(), "nothing to report: read-only");
+    let again = record.run(|_| again);
+    assert_eq!(again.result.unwrap().failed_attempts(), 0);
+    assert!(again.events.is_empty());
+    let code = app.generate(T0 + 90).to_string();
+    let with_code = record.run(|r| r.verify_code(&fx.ctx(), &code, T0 + 90));
+    assert_eq!(with_code.result.unwrap().failed_attempts(), 0);
+    assert!(with_code.events.is_empty());
+    assert_eq!((record.failures(), record.recovery_code_failures()), (0, 0));
+    // A wrong token is refused without a change.
+    assert_eq!(
+        refused(record.sign_in_with_device(&fx.ctx(), "not-a-token", T0 + 91)),
+        Error::InvalidDeviceToken
+    );
+}
+
+#[test]
+fn a_device_sign_in_neither_trusts_a_device_nor_re_authenticates() {
+    let fx = Fixture::new();
+    let (mut record, _, proof) = signed_in(&fx);
+    let mut rng = twofa::os_rng();
+    let token = record
+        .run(|r| r.trust_device(&fx.ctx(), &proof, None, &mut rng, T0 + 30))
+        .result
+        .unwrap();
+    let on_device = record
+        .run(|r| r.sign_in_with_device(&fx.ctx(), token.as_str(), T0 + 31))
+        .result
+        .unwrap();
+    assert!(!on_device.is_second_factor());
+    assert_eq!(
+        refused(record.trust_device(&fx.ctx(), &on_device, None, &mut rng, T0 + 32)),
+        Error::ReauthenticationRequired
+    );
+    let step_up = Reauthentication::SecondFactor(on_device);
+    assert_eq!(
+        refused(record.disable(&fx.ctx(), step_up, T0 + 32)),
+        Error::ReauthenticationRequired
+    );
+}
+
+#[test]
+fn a_recent_second_factor_re_authenticates() {
+    let fx = Fixture::new();
+    let lifetime = Settings::DEFAULT_REAUTHENTICATION_LIFETIME;
+    let (mut record, app, by_code) = signed_in(&fx);
+    assert!(by_code.is_second_factor());
+    assert_eq!(by_code.user_id(), USER);
+    let at = by_code.at();
+    let regenerate = |record: &TwoFactorRecord, proof: &SignedIn, now: u64| {
+        let proof = Reauthentication::SecondFactor(proof.clone());
+        record.regenerate_recovery_codes(&fx.ctx(), proof, &mut twofa::os_rng(), now)
+    };
+    // Within the window, and up to the clock skew ahead; not a second more either way.
+    assert!(regenerate(&record, &by_code, at + lifetime).changed());
+    assert!(regenerate(&record, &by_code, at - PasswordConfirmed::CLOCK_SKEW).changed());
+    for now in [at + lifetime + 1, at - PasswordConfirmed::CLOCK_SKEW - 1] {
+        assert_eq!(
+            refused(regenerate(&record, &by_code, now)),
+            Error::ReauthenticationRequired
+        );
+    }
+    // Another user's sign-in proves nothing here.
+    let other = Fixture::new();
+    let mut theirs = TwoFactorRecord::new();
+    let started = theirs.run(|r| {
+        r.start_enrollment(
+            &other.ctx_for("user-43"),
+            Some(&PasswordConfirmed::check(&|_: &str, _: &str| true, "user-43", "pw", T0).unwrap()),
+            "bob",
+            &mut twofa::os_rng(),
+            T0,
+        )
+    });
+    let their_app = started.result.unwrap().uri().to_totp().unwrap();
+    let code = their_app.generate(T0).to_string();
+    theirs.advance(|r| {
+        r.confirm_enrollment(&other.ctx_for("user-43"), &code, &mut twofa::os_rng(), T0)
+    });
+    let code = their_app.generate(T0 + 30).to_string();
+    let their_sign_in = theirs
+        .run(|r| r.verify_code(&other.ctx_for("user-43"), &code, T0 + 30))
+        .result
+        .unwrap();
+    assert_eq!(
+        refused(regenerate(&record, &their_sign_in, T0 + 31)),
+        Error::ReauthenticationRequired
+    );
+    // After "sign out everywhere", an older sign-in no longer counts.
+    record.advance(|r| r.revoke_all_devices(at));
+    assert_eq!(
+        refused(regenerate(&record, &by_code, at + 1)),
+        Error::ReauthenticationRequired
+    );
+    // A sign-in with a recovery code during a lockout of codes turns 2FA off.
+    let codes = record
+        .run(|r| {
+            let proof = Reauthentication::Password(password(USER, at + 1));
+            r.regenerate_recovery_codes(&fx.ctx(), proof, &mut twofa::os_rng(), at + 1)
+        })
+        .result
+        .unwrap();
+    let locked_at = lock_out(&fx, &mut record, &app, at + 60);
+    let recovered = record
+        .run(|r| r.use_recovery_code(&fx.ctx(), codes.iter().next().unwrap(), locked_at))
+        .result
+        .unwrap();
+    let disabled = record.run(|r| {
+        r.disable(
+            &fx.ctx(),
+            Reauthentication::SecondFactor(recovered.clone()),
+            locked_at + 1,
+        )
+    });
+    assert_eq!(disabled.events, [Event::Disabled]);
+    // A sign-in of the old enrolment proves nothing for the next one.
+    let (fresh, _) = pending(&fx, locked_at + 2);
+    let mut fresh = fresh;
+    let record_status = fresh.status();
+    assert!(matches!(record_status, Status::Pending { .. }));
+    assert_eq!(
+        refused(fresh.disable(
+            &fx.ctx(),
+            Reauthentication::SecondFactor(recovered),
+            locked_at + 3
+        )),
+        Error::NotEnabled
+    );
+    fresh.advance(|r| r.cancel_enrollment());
+}
+
+#[test]
+fn a_sign_in_from_an_earlier_enrolment_cannot_re_authenticate() {
+    let fx = Fixture::new();
+    let (mut record, _, old_sign_in) = signed_in(&fx);
+    let t = old_sign_in.at();
+    // Turned off by the password and enabled again, all within the window.
+    record.advance(|r| r.disable(&fx.ctx(), Reauthentication::Password(password(USER, t)), t));
+    let started = record.run(|r| {
+        r.start_enrollment(
+            &fx.ctx(),
+            Some(&password(USER, t + 1)),
+            "a",
+            &mut twofa::os_rng(),
+            t + 1,
+        )
+    });
+    let app = started.result.unwrap().uri().to_totp().unwrap();
+    let code = app.generate(t + 1).to_string();
+    record.advance(|r| r.confirm_enrollment(&fx.ctx(), &code, &mut twofa::os_rng(), t + 1));
+    assert!(record.is_enabled());
+    let proof = Reauthentication::SecondFactor(old_sign_in.clone());
+    assert_eq!(
+        refused(record.disable(&fx.ctx(), proof, t + 2)),
+        Error::ReauthenticationRequired
+    );
+    assert_eq!(
+        refused(record.trust_device(&fx.ctx(), &old_sign_in, None, &mut twofa::os_rng(), t + 2)),
+        Error::ReauthenticationRequired
+    );
+}
+
+/// The sequence of the issue: revoke all devices (a password change), disable 2FA, enrol
+/// again, all within ten minutes; a sign-in proof from before the revoke must not trust a new
+/// device — nor one made between the revoke and the disable.
+#[test]
+fn the_revocation_time_survives_disable_and_re_enrolment() {
+    let fx = Fixture::new();
+    let (mut record, app, before_revoke) = signed_in(&fx);
+    let t = before_revoke.at();
+    record.advance(|r| r.revoke_all_devices(t + 10));
+    let code = app.generate(t + 30).to_string();
+    let between = record
+        .run(|r| r.verify_code(&fx.ctx(), &code, t + 30))
+        .result
+        .unwrap();
+    let disabled = record.run(|r| {
+        r.disable(
+            &fx.ctx(),
+            Reauthentication::Password(password(USER, t + 40)),
+            t + 40,
+        )
+    });
+    assert_eq!(disabled.events, [Event::Disabled]);
+    assert_eq!(record.devices_revoked_at(), Some(t + 40));
+    // Enrol again: the revocation time stays through pending and enabled, and through a
+    // cancelled enrolment and an unlock.
+    let started = record.run(|r| {
+        r.start_enrollment(
+            &fx.ctx(),
+            Some(&password(USER, t + 50)),
+            "a",
+            &mut twofa::os_rng(),
+            t + 50,
+        )
+    });
+    assert_eq!(record.devices_revoked_at(), Some(t + 40));
+    record.advance(|r| r.cancel_enrollment());
+    assert_eq!(record.devices_revoked_at(), Some(t + 40));
+    drop(started);
+    let started = record.run(|r| {
+        r.start_enrollment(
+            &fx.ctx(),
+            Some(&password(USER, t + 60)),
+            "a",
+            &mut twofa::os_rng(),
+            t + 60,
+        )
+    });
+    let new_app = started.result.unwrap().uri().to_totp().unwrap();
+    let code = new_app.generate(t + 60).to_string();
+    record.advance(|r| r.confirm_enrollment(&fx.ctx(), &code, &mut twofa::os_rng(), t + 60));
+    record.advance(|r| r.unlock());
+    assert!(record.is_enabled());
+    assert_eq!(record.devices_revoked_at(), Some(t + 40));
+    for old in [&before_revoke, &between] {
+        assert!(t + 70 - old.at() <= SignedIn::TRUST_WINDOW);
+        assert_eq!(
+            refused(record.trust_device(&fx.ctx(), old, None, &mut twofa::os_rng(), t + 70)),
+            Error::ReauthenticationRequired
+        );
+    }
+    // Survives the encoding too, and a new sign-in trusts a device as usual.
+    let record = TwoFactorRecord::from_bytes(&record.to_bytes()).unwrap();
+    assert_eq!(record.devices_revoked_at(), Some(t + 40));
+    let mut record = record;
+    let code = new_app.generate(t + 90).to_string();
+    let new_sign_in = record
+        .run(|r| r.verify_code(&fx.ctx(), &code, t + 90))
+        .result
+        .unwrap();
+    assert!(
+        record
+            .run(|r| r.trust_device(&fx.ctx(), &new_sign_in, None, &mut twofa::os_rng(), t + 90))
+            .result
+            .is_ok()
     );
 }

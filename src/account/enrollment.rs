@@ -170,7 +170,12 @@ impl TwoFactorRecord {
         match next.check_code(ctx, code, now, &mut events) {
             Ok(checked) => {
                 let step = checked.verified.step;
-                Ok(NeedsCodes::new(self, next, events, Purpose::Enable { step, now }))
+                Ok(NeedsCodes::new(
+                    self,
+                    next,
+                    events,
+                    Purpose::Enable { step, now },
+                ))
             }
             Err(error) => Err(next.settle_failure(self, error, events)),
         }
@@ -212,4 +217,3 @@ impl TwoFactorRecord {
         }
     }
 }
-

@@ -110,7 +110,12 @@ impl RecoveryCodeSet {
         hasher: &dyn CodeHasher,
         user_id: &str,
     ) -> Result<(RecoveryCodes, RecoveryCodeSet), Error> {
-        Self::generate_with(hasher, user_id, &mut crate::random::os_rng(), Self::DEFAULT_COUNT)
+        Self::generate_with(
+            hasher,
+            user_id,
+            &mut crate::random::os_rng(),
+            Self::DEFAULT_COUNT,
+        )
     }
 
     /// Refuses a number of codes outside [`MIN_COUNT`](Self::MIN_COUNT) to
