@@ -1242,7 +1242,7 @@ fn the_right_code_passes_after_the_delay() {
 #[test]
 fn a_lockout_ends_by_itself_after_its_duration() {
     let fx = Fixture::new();
-    let (mut record, app, codes) = enabled(&fx);
+    let (mut record, app, _) = enabled(&fx);
     let policy = *fx.settings.throttle_policy();
     let duration = ThrottlePolicy::DEFAULT_LOCKOUT_DURATION;
     assert_eq!(duration, 24 * 60 * 60, "a day, as the docs promise");
