@@ -137,13 +137,19 @@ pub(crate) fn notify<S: Store>(state: &AppState<S>, user: &User, events: &[Event
                 "Two-factor sign-in was locked".to_owned(),
                 match until {
                     Some(until) => format!(
-                        "After {failures} wrong codes we stopped accepting codes for your account until {}. Contact support to unlock it sooner; if this was not you, change your password.",
+                        "After {failures} wrong codes we stopped accepting codes for your account until {}. A recovery code still signs you in; if this was not you, change your password.",
                         format_time(*until)
                     ),
                     None => format!(
-                        "After {failures} wrong codes we stopped accepting codes for your account. Contact support to unlock it; if this was not you, change your password."
+                        "After {failures} wrong codes we stopped accepting codes for your account. A recovery code still signs you in, or contact support to unlock it; if this was not you, change your password."
                     ),
                 },
+            ),
+            Event::RecoveryCodesLockedOut { failures, .. } => (
+                "Recovery codes were locked".to_owned(),
+                format!(
+                    "After {failures} wrong recovery codes we stopped accepting recovery codes for your account for a while. Codes from your authenticator app still work; if this was not you, change your password."
+                ),
             ),
             Event::FailedAttempts { failures } => (
                 "Wrong codes before your last sign-in".to_owned(),

@@ -68,7 +68,10 @@ pub(crate) async fn submit<S: Store + 'static>(
         return Ok(see_other("/settings"));
     }
     if let Some(token) = device_cookie(&headers) {
-        let checked = state.two_factor.check_device(&user.id, &token).await?;
+        let checked = state
+            .two_factor
+            .sign_in_with_device(&user.id, &token)
+            .await?;
         notify(&state, &user, &checked.events);
         if checked.result.is_ok() {
             session::sign_in(&state, &session, &user).await?;
