@@ -73,8 +73,8 @@
 //! | types the first code | [`TwoFactor::confirm_enrollment`] | show the [`RecoveryCodes`] once; 2FA is *enabled* |
 //! | signs in (after the password) | [`TwoFactor::verify_code`] | on an error where [`Error::is_wrong_code`] show one "invalid code" message; on [`Error::Throttled`] say when to retry; on success show [`SignedIn::failed_attempts`](account::SignedIn::failed_attempts) when not 0 |
 //! | lost the phone | [`TwoFactor::use_recovery_code`] | tell them how many codes remain ([`account::Event::RecoveryCodeUsed`]) |
-//! | ticks "trust this device" | [`TwoFactor::trust_device`] with the [`SignedIn`](account::SignedIn) value | put the token in a `Secure`, `HttpOnly` cookie; next time [`TwoFactor::check_device`] |
-//! | asks for new recovery codes | [`PasswordConfirmed::check`](account::PasswordConfirmed::check), then [`TwoFactor::regenerate_recovery_codes`] | show the new codes once; the old ones are dead |
+//! | ticks "trust this device" | [`TwoFactor::trust_device`] with the [`SignedIn`](account::SignedIn) value | put the token in a `Secure`, `HttpOnly` cookie; next time [`TwoFactor::sign_in_with_device`] |
+//! | asks for new recovery codes | [`TwoFactor::regenerate_recovery_codes`] with a recent [`SignedIn`](account::SignedIn) ([`Reauthentication::SecondFactor`](account::Reauthentication::SecondFactor)) or [`PasswordConfirmed::check`](account::PasswordConfirmed::check) | show the new codes once; the old ones are dead |
 //! | turns 2FA off | [`PasswordConfirmed::check`](account::PasswordConfirmed::check), then [`TwoFactor::disable`] | secret, codes and devices are gone |
 //! | changes the password | [`TwoFactor::revoke_all_devices`] | older sign-ins can no longer trust a device |
 //!
@@ -102,13 +102,25 @@
 //! What `twofa` defends against, and how:
 //!
 //! - **Guessing codes.** A guess hits one of the three codes a ±1 window accepts with
-//!   probability 3 in a million. Failures of codes and recovery codes count together in the
-//!   stored record, so restarts and multiple servers do not reset them: after 5 free attempts
-//!   each failure doubles the wait (1 s up to 15 minutes), and 30 consecutive failures lock
-//!   the second factor for 24 hours, or until you unlock it ([`account::ThrottlePolicy`],
-//!   after RFC 4226 §7.3 and NIST SP 800-63B's limit of 100). While throttled, nothing is
-//!   evaluated. The failures since the last success are reported at the next one, so guesses
-//!   by someone who has the password do not go unseen.
+//!   probability 3 in a million. Failures are counted in the stored record, so restarts and
+//!   multiple servers do not reset them: after 5 free attempts each failure doubles the wait
+//!   (1 s up to 15 minutes), and 30 consecutive failures lock codes for 24 hours, or until you
+//!   unlock them ([`account::ThrottlePolicy`], after RFC 4226 §7.3 and NIST SP 800-63B).
+//!   While throttled, nothing is evaluated. Recovery codes (50 random bits each) have a
+//!   budget of their own, locked after 50 failures.
+//! - **Someone who has only the password**, and wants in or wants the owner out. They can:
+//!   lock codes (30 guesses, about four hours of paced guessing) and then recovery codes (50
+//!   more, about nine hours more), and renew each lockout with one guess a day once it ends.
+//!   They cannot: get in (30 guesses at codes succeed with a chance of about 1 in 11,000,
+//!   50 at recovery codes about 1 in 2 × 10^12); turn 2FA off or mint recovery codes, since
+//!   the password alone is refused during a lockout; keep the owner out of a trusted device;
+//!   keep the owner out of recovery codes while only codes are locked — a recovery code ends
+//!   that lockout, and a code ends one of recovery codes; push past 100 consecutive failures
+//!   per authenticator (NIST's limit): at 100 a lockout no longer ends by itself, only by a
+//!   success with the other authenticator or [`TwoFactor::unlock`]; or stay unseen: each
+//!   lockout is an event to e-mail at once, and every failure is reported at the owner's next
+//!   sign-in on any path, trusted devices included ([`account::Event::FailedAttempts`]). A
+//!   password change ends all of it, so say so in the e-mail.
 //! - **Replay.** A code, once accepted, cannot be used again: the accepted time step is
 //!   stored, and codes at or before it are refused as [`Error::ReplayedCode`]. Concurrent
 //!   requests cannot both win, because the store saves with compare-and-swap (see
@@ -135,9 +147,13 @@
 //!   keep an audit trail of changes to it. The record's checksum only catches corruption.
 //! - **A stolen session.** Enabling, regenerating recovery codes and disabling need the
 //!   password typed again ([`PasswordConfirmed`](account::PasswordConfirmed), valid 5
-//!   minutes by default, at most an hour), and regenerating and disabling accept a current
-//!   code instead. [`TwoFactor::revoke_all_devices`] also stops sign-ins made before it from
-//!   trusting a new device.
+//!   minutes by default, at most an hour), and regenerating and disabling accept instead a
+//!   current code or a sign-in with a code or a recovery code within that window
+//!   ([`Reauthentication::SecondFactor`](account::Reauthentication::SecondFactor): the
+//!   step-up a web layer asks for before sensitive actions). A sign-in on a trusted device
+//!   proves no factor and counts for neither. [`TwoFactor::revoke_all_devices`] and
+//!   turning 2FA off also stop sign-ins made before them from trusting a new device or
+//!   re-authenticating, through a later enrolment too.
 //! - **Leaks through logs.** No secret, code, hash or token appears in `Debug`, `Display` of
 //!   errors, or events; secrets are zeroized when dropped.
 //!
