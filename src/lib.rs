@@ -155,7 +155,8 @@
 //!   turning 2FA off also stop sign-ins made before them from trusting a new device or
 //!   re-authenticating, through a later enrolment too.
 //! - **Leaks through logs.** No secret, code, hash or token appears in `Debug`, `Display` of
-//!   errors, or events; secrets are zeroized when dropped.
+//!   errors, or events, nor in the spans and events of the `tracing` feature (which leave out
+//!   the user id too, unless you opt in); secrets are zeroized when dropped.
 //!
 //! What remains yours: passwords and sessions (2FA runs after the password check, and the
 //! session must only be upgraded on success); HTTPS; cookie flags; keeping the sealing key
@@ -177,6 +178,7 @@
 //! | `png` | no | [`QrCode::to_png`](qr::QrCode) |
 //! | `danger-plaintext-sealer` | no | `seal::DangerPlaintextSealer`, which does not encrypt: for tests only, never in a release build |
 //! | `testing` | no | `store::conformance`, a test suite for your [`Store`]; enables `danger-plaintext-sealer` |
+//! | `tracing` | no | a [`tracing`](https://docs.rs/tracing) span per [`TwoFactor`] flow, and events for failures, lockouts, replays and device changes; no secret, code, token or hash in any field, and the user id only after `TwoFactor::with_user_ids_in_spans` |
 //!
 //! Without default features, the [`otp`], [`uri`], [`recovery`], [`seal`] and [`account`]
 //! layers build for `no_std` targets with `alloc`.

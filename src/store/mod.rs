@@ -130,6 +130,8 @@ mod blocking;
 mod memory;
 mod service;
 mod thread_pool;
+#[cfg(feature = "tracing")]
+mod trace;
 
 #[cfg(feature = "testing")]
 pub mod conformance;

@@ -7,6 +7,8 @@ use zeroize::Zeroizing;
 
 use super::blocking::{self, BlockingPool};
 use super::thread_pool::ThreadPool;
+#[cfg(feature = "tracing")]
+use super::trace;
 use super::{SaveOutcome, Store};
 use crate::Error;
 use crate::account::{
@@ -107,6 +109,15 @@ impl<E: core::error::Error + 'static> core::error::Error for ServiceError<E> {
 /// code typed and one per new code, however many times a compare-and-swap conflict makes
 /// the flow run again (again only if the set was regenerated in the meantime). Sign-in with a
 /// TOTP code needs no derivation and never leaves the executor thread.
+///
+/// # Tracing
+///
+/// With the `tracing` feature, each flow runs in an INFO span `twofa.flow` (target `twofa`)
+/// whose field `flow` names the method, and ends with an event for each
+/// [`Event`](crate::account::Event) it reports and one when it fails: replays and lockouts at
+/// WARN, a failed store at ERROR, the rest at INFO. No field holds a secret, a code, a token,
+/// a device id, a hash or a proof, nor the user id unless the host opts in with
+/// `with_user_ids_in_spans` (which exists only with the feature).
 pub struct TwoFactor<S: Store> {
     store: S,
     settings: Settings,
@@ -115,6 +126,8 @@ pub struct TwoFactor<S: Store> {
     clock: Arc<dyn Clock>,
     blocking: Arc<dyn BlockingPool>,
     max_retries: u32,
+    #[cfg(feature = "tracing")]
+    user_ids_in_spans: bool,
 }
 
 impl<S: Store> TwoFactor<S> {
@@ -136,6 +149,8 @@ impl<S: Store> TwoFactor<S> {
             clock: Arc::new(SystemClock),
             blocking: Arc::new(ThreadPool::new()),
             max_retries: Self::DEFAULT_MAX_RETRIES,
+            #[cfg(feature = "tracing")]
+            user_ids_in_spans: false,
         }
     }
 
@@ -159,6 +174,21 @@ impl<S: Store> TwoFactor<S> {
     #[must_use]
     pub fn with_max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
+        self
+    }
+
+    /// Records the user id in the `user_id` field of each flow's `tracing` span (default:
+    /// off, and the id is in no span or event).
+    ///
+    /// Off by default because a user id is personal data (GDPR and its kin), and logs are
+    /// read, shipped and kept more widely than the database: turn it on only where your logs
+    /// may hold it. It is only ever in the span, never in an event's fields, so a subscriber
+    /// that drops span fields drops it. See the `tracing` feature in the [crate docs](crate).
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    #[must_use]
+    pub fn with_user_ids_in_spans(mut self, enabled: bool) -> Self {
+        self.user_ids_in_spans = enabled;
         self
     }
 
@@ -198,13 +228,8 @@ impl<S: Store> TwoFactor<S> {
         &self,
         user_id: &str,
     ) -> Result<Option<TwoFactorRecord>, ServiceError<S::Error>> {
-        crate::account::check_user_id(user_id).map_err(|_| ServiceError::InvalidUserId)?;
-        Ok(self
-            .store
-            .load(user_id)
+        self.traced("record", user_id, self.load_record(user_id))
             .await
-            .map_err(ServiceError::Store)?
-            .map(|v| v.record))
     }
 
     /// Where the user stands: off (also when never enrolled), pending or enabled.
@@ -213,10 +238,13 @@ impl<S: Store> TwoFactor<S> {
     ///
     /// As [`TwoFactor::record`].
     pub async fn status(&self, user_id: &str) -> Result<Status, ServiceError<S::Error>> {
-        Ok(self
-            .record(user_id)
-            .await?
-            .map_or(Status::Disabled, |record| record.status()))
+        let status = async {
+            Ok(self
+                .load_record(user_id)
+                .await?
+                .map_or(Status::Disabled, |record| record.status()))
+        };
+        self.traced("status", user_id, status).await
     }
 
     /// Starts (or restarts) enrolment, after the password was confirmed again; see
@@ -232,10 +260,10 @@ impl<S: Store> TwoFactor<S> {
         proof: Option<&PasswordConfirmed>,
         account_name: &str,
     ) -> Result<Outcome<Enrollment>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, ctx, now| {
+        let run = self.apply(user_id, |record, ctx, now| {
             record.start_enrollment(ctx, proof, account_name, &mut crate::os_rng(), now)
-        })
-        .await
+        });
+        self.traced("start_enrollment", user_id, run).await
     }
 
     /// Confirms enrolment with a code from the app; see
@@ -250,10 +278,10 @@ impl<S: Store> TwoFactor<S> {
         user_id: &str,
         code: &str,
     ) -> Result<Outcome<RecoveryCodes>, ServiceError<S::Error>> {
-        self.apply_with_new_codes(user_id, |record, ctx, now| {
+        let run = self.apply_with_new_codes(user_id, |record, ctx, now| {
             record.confirm_enrollment_checked(ctx, code, now)
-        })
-        .await
+        });
+        self.traced("confirm_enrollment", user_id, run).await
     }
 
     /// Abandons a pending enrolment; see [`TwoFactorRecord::cancel_enrollment`].
@@ -265,8 +293,8 @@ impl<S: Store> TwoFactor<S> {
         &self,
         user_id: &str,
     ) -> Result<Outcome<()>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, _, _| record.cancel_enrollment())
-            .await
+        let run = self.apply(user_id, |record, _, _| record.cancel_enrollment());
+        self.traced("cancel_enrollment", user_id, run).await
     }
 
     /// Checks a sign-in code; see [`TwoFactorRecord::verify_code`]. Concurrent calls with the
@@ -280,10 +308,10 @@ impl<S: Store> TwoFactor<S> {
         user_id: &str,
         code: &str,
     ) -> Result<Outcome<SignedIn>, ServiceError<S::Error>> {
-        self.apply_owned(user_id, |record, ctx, now| {
+        let run = self.apply_owned(user_id, |record, ctx, now| {
             record.verify_code_owned(ctx, code, now)
-        })
-        .await
+        });
+        self.traced("verify_code", user_id, run).await
     }
 
     /// Signs in with a recovery code, using it up; see
@@ -294,6 +322,16 @@ impl<S: Store> TwoFactor<S> {
     ///
     /// As [`TwoFactor::start_enrollment`].
     pub async fn use_recovery_code(
+        &self,
+        user_id: &str,
+        code: &str,
+    ) -> Result<Outcome<SignedIn>, ServiceError<S::Error>> {
+        let run = self.run_use_recovery_code(user_id, code);
+        self.traced("use_recovery_code", user_id, run).await
+    }
+
+    /// [`TwoFactor::use_recovery_code`], outside its span.
+    async fn run_use_recovery_code(
         &self,
         user_id: &str,
         code: &str,
@@ -337,10 +375,10 @@ impl<S: Store> TwoFactor<S> {
         user_id: &str,
         proof: Reauthentication<'_>,
     ) -> Result<Outcome<RecoveryCodes>, ServiceError<S::Error>> {
-        self.apply_with_new_codes(user_id, |record, ctx, now| {
+        let run = self.apply_with_new_codes(user_id, |record, ctx, now| {
             record.regenerate_checked(ctx, proof.clone(), now)
-        })
-        .await
+        });
+        self.traced("regenerate_recovery_codes", user_id, run).await
     }
 
     /// Turns two-factor authentication off after re-authentication; see
@@ -354,10 +392,10 @@ impl<S: Store> TwoFactor<S> {
         user_id: &str,
         proof: Reauthentication<'_>,
     ) -> Result<Outcome<()>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, ctx, now| {
+        let run = self.apply(user_id, |record, ctx, now| {
             record.disable(ctx, proof.clone(), now)
-        })
-        .await
+        });
+        self.traced("disable", user_id, run).await
     }
 
     /// Trusts the device the user just signed in on; see [`TwoFactorRecord::trust_device`].
@@ -371,10 +409,10 @@ impl<S: Store> TwoFactor<S> {
         signed_in: &SignedIn,
         label: Option<&str>,
     ) -> Result<Outcome<DeviceToken>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, ctx, now| {
+        let run = self.apply(user_id, |record, ctx, now| {
             record.trust_device(ctx, signed_in, label, &mut crate::os_rng(), now)
-        })
-        .await
+        });
+        self.traced("trust_device", user_id, run).await
     }
 
     /// Signs in on a trusted device with the token from its cookie, reporting the failed
@@ -389,10 +427,10 @@ impl<S: Store> TwoFactor<S> {
         user_id: &str,
         token: &str,
     ) -> Result<Outcome<SignedIn>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, ctx, now| {
+        let run = self.apply(user_id, |record, ctx, now| {
             record.sign_in_with_device(ctx, token, now)
-        })
-        .await
+        });
+        self.traced("sign_in_with_device", user_id, run).await
     }
 
     /// Revokes one trusted device; see [`TwoFactorRecord::revoke_device`].
@@ -405,8 +443,8 @@ impl<S: Store> TwoFactor<S> {
         user_id: &str,
         device_id: &str,
     ) -> Result<Outcome<()>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, _, _| record.revoke_device(device_id))
-            .await
+        let run = self.apply(user_id, |record, _, _| record.revoke_device(device_id));
+        self.traced("revoke_device", user_id, run).await
     }
 
     /// Revokes every trusted device (call it on password change); see
@@ -419,8 +457,8 @@ impl<S: Store> TwoFactor<S> {
         &self,
         user_id: &str,
     ) -> Result<Outcome<()>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, _, now| record.revoke_all_devices(now))
-            .await
+        let run = self.apply(user_id, |record, _, now| record.revoke_all_devices(now));
+        self.traced("revoke_all_devices", user_id, run).await
     }
 
     /// Lifts a lockout; see [`TwoFactorRecord::unlock`].
@@ -429,7 +467,8 @@ impl<S: Store> TwoFactor<S> {
     ///
     /// As [`TwoFactor::start_enrollment`].
     pub async fn unlock(&self, user_id: &str) -> Result<Outcome<()>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, _, _| record.unlock()).await
+        let run = self.apply(user_id, |record, _, _| record.unlock());
+        self.traced("unlock", user_id, run).await
     }
 
     /// Reseals the user's secret under the sealer's current key; see
@@ -439,13 +478,45 @@ impl<S: Store> TwoFactor<S> {
     ///
     /// As [`TwoFactor::start_enrollment`].
     pub async fn reseal(&self, user_id: &str) -> Result<Outcome<bool>, ServiceError<S::Error>> {
-        self.apply(user_id, |record, ctx, _| record.reseal(ctx))
-            .await
+        let run = self.apply(user_id, |record, ctx, _| record.reseal(ctx));
+        self.traced("reseal", user_id, run).await
     }
 
     fn context<'a>(&'a self, user_id: &'a str) -> Result<Context<'a>, ServiceError<S::Error>> {
         Context::new(user_id, &self.settings, &*self.sealer, &*self.hasher)
             .map_err(|_| ServiceError::InvalidUserId)
+    }
+
+    /// `run`, the flow named `flow`, in its span with the events of its result (see
+    /// `store::trace`).
+    #[cfg(feature = "tracing")]
+    fn traced<T: trace::Report>(
+        &self,
+        flow: &'static str,
+        user_id: &str,
+        run: impl Future<Output = Result<T, ServiceError<S::Error>>>,
+    ) -> impl Future<Output = Result<T, ServiceError<S::Error>>> {
+        trace::flow(flow, self.user_ids_in_spans.then_some(user_id), run)
+    }
+
+    /// `run` itself: without the `tracing` feature there is nothing to add.
+    #[cfg(not(feature = "tracing"))]
+    fn traced<F: Future>(&self, _flow: &'static str, _user_id: &str, run: F) -> F {
+        run
+    }
+
+    /// The user's record, as [`TwoFactor::record`] outside a span.
+    async fn load_record(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<TwoFactorRecord>, ServiceError<S::Error>> {
+        crate::account::check_user_id(user_id).map_err(|_| ServiceError::InvalidUserId)?;
+        Ok(self
+            .store
+            .load(user_id)
+            .await
+            .map_err(ServiceError::Store)?
+            .map(|v| v.record))
     }
 
     /// Load → transition → compare-and-swap save, re-running the transition on fresh state
