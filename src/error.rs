@@ -64,16 +64,20 @@ pub enum Error {
     NotPending,
     /// Two-factor authentication is already enabled; disable it before enrolling again.
     AlreadyEnabled,
-    /// Too many failed codes: nothing is checked until `retry_at` (Unix seconds). Tell the
-    /// user when to try again.
+    /// Too many failed codes (or, from a recovery-code flow, failed recovery codes): nothing of
+    /// that kind is checked until `retry_at` (Unix seconds). Show the user when to try again
+    /// ("Too many attempts. Try again in 2 minutes."); the attempt was not counted.
     Throttled {
         /// The Unix time from which the next attempt is evaluated.
         retry_at: u64,
     },
-    /// So many consecutive failed codes that the account is locked: no code is checked until
-    /// the lockout ends (see [`ThrottlePolicy`](crate::account::ThrottlePolicy)) or the host
-    /// unlocks it (see [`TwoFactorRecord::unlock`](crate::account::TwoFactorRecord::unlock)).
-    /// Tell the user how to get back in; see [`Event::LockedOut`](crate::account::Event::LockedOut).
+    /// So many consecutive failures that codes (or, from a recovery-code flow, recovery codes)
+    /// are locked: none is checked until the lockout ends (see
+    /// [`ThrottlePolicy`](crate::account::ThrottlePolicy)), the other authenticator succeeds,
+    /// or the host unlocks it (see [`TwoFactorRecord::unlock`](crate::account::TwoFactorRecord::unlock)).
+    /// A password proof is refused with it too. Show the user the way back in — "use a
+    /// recovery code" while codes are locked — never a bare error page; see
+    /// [`Event::LockedOut`](crate::account::Event::LockedOut).
     LockedOut,
     /// A throttle policy outside the allowed bounds.
     InvalidThrottlePolicy,
