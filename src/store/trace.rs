@@ -11,8 +11,8 @@
 //!
 //! | what | level | fields |
 //! |---|---|---|
-//! | [`Event::ReplayDetected`], [`Event::LockedOut`] | WARN | `event`; `failures`, `until` |
-//! | [`Event::Throttled`], [`Event::FailedAttempts`] | INFO | `event`, `failures`; `retry_at` |
+//! | [`Event::ReplayDetected`], [`Event::LockedOut`], [`Event::RecoveryCodesLockedOut`] | WARN | `event`; `failures`, `until` |
+//! | [`Event::Throttled`], [`Event::RecoveryCodesThrottled`], [`Event::FailedAttempts`] | INFO | `event`, `failures`; `retry_at` |
 //! | every other [`Event`] | INFO | `event`; `remaining` for a used recovery code |
 //! | the flow's [`Error`] when the user caused it (a wrong code, throttled, a stale proof, …) | INFO | `error` |
 //! | the flow's [`Error`] otherwise (a record or sealed secret that does not open, a bad setting, the clock) | WARN | `error` |
