@@ -116,7 +116,7 @@ fn unkeyed(record: &TwoFactorRecord) -> TwoFactorRecord {
         assert!(device.keyed, "a keyed device");
         device.keyed = false;
     }
-    TwoFactorRecord::from_bytes(&read.to_v3_bytes()).expect("the unkeyed record decodes")
+    TwoFactorRecord::from_bytes(&read.to_v4_bytes()).expect("the unkeyed record decodes")
 }
 
 #[derive(Arbitrary, Debug)]

@@ -5,6 +5,7 @@
 //! targets run on every record they decode or a flow makes ([`check_decoded_record`],
 //! [`settle`]).
 
+mod flow_checks;
 pub mod record;
 mod record_checks;
 pub mod recovery_set;
@@ -13,7 +14,9 @@ use allocation_counter::AllocationInfo;
 use sha2::{Digest, Sha256};
 use twofa::rand_core::{TryCryptoRng, TryRng};
 
-pub use record::{ReferenceRecord, crc32, reference_record, reference_record_text};
+pub use record::{
+    ReferenceRecord, ReferenceThrottle, crc32, reference_record, reference_record_text,
+};
 pub use record_checks::{check_against_reference, check_decoded_record, record_bytes, settle};
 
 /// Runs `f` and returns its result with the heap allocations this thread made meanwhile.
@@ -58,9 +61,9 @@ impl TryRng for FuzzRng {
 impl TryCryptoRng for FuzzRng {}
 
 /// `body` followed by the check its version byte calls for (`src/account/encoding.rs`): the
-/// first 8 bytes of SHA-256 of the body for versions 1 and 2; otherwise, as for version 3 and
-/// for a body too short to have a version byte, the CRC-32 of the body, big-endian. A mutated
-/// body then fails, if at all, in the field decoders behind the check.
+/// first 8 bytes of SHA-256 of the body for versions 1 and 2; otherwise, as for versions 3
+/// and 4 and for a body too short to have a version byte, the CRC-32 of the body, big-endian.
+/// A mutated body then fails, if at all, in the field decoders behind the check.
 pub fn with_record_check(body: &[u8]) -> Vec<u8> {
     let version = body
         .get(RECORD_VERSION_AT)
@@ -191,10 +194,15 @@ pub const DEVICE_KEY: [u8; 32] = [9; 32];
 pub const RECORD_VERSION_AT: usize = 3;
 
 /// The version `to_bytes` writes.
-pub const RECORD_VERSION: u8 = 3;
+pub const RECORD_VERSION: u8 = 4;
 
-/// The version before: the recovery set as text, a SHA-256 check. Still read, and
-/// re-encoded as [`RECORD_VERSION`].
+/// The version before: no recovery-code throttle (read as no failures) and no count of
+/// unreported failures (read as the code failures). Still read, and re-encoded as
+/// [`RECORD_VERSION`].
+pub const RECORD_VERSION_3: u8 = 3;
+
+/// Version 3 with the recovery set as text and a SHA-256 check. Still read, and re-encoded
+/// as [`RECORD_VERSION`].
 pub const RECORD_VERSION_2: u8 = 2;
 
 /// The first version: version 2 without the revocation time and device kinds. Still read,
