@@ -1,35 +1,40 @@
-//! Device-token checking: `TwoFactorRecord::check_device` on an enabled record with trusted
-//! devices, with a fuzzed token (arbitrary text, or a real token changed a little), time,
-//! user and device key.
+//! Device tokens: `TwoFactorRecord::check_device` and `sign_in_with_device` on an enabled
+//! record with trusted devices and failures not yet reported, with a fuzzed token (arbitrary
+//! text, or a real token changed a little), time, user and device key.
 //!
 //! Properties: a token is accepted exactly when it is one of the issued tokens, for its own
 //! user, before its expiry, checked with the device key it was issued under, on a record
-//! whose devices are keyed, and then names that device; the same devices read as version 1
-//! (unkeyed) devices never match, not even their own tokens; without a device key every
-//! check is `InvalidSetting`; the check allocates nothing (nor does refusing a token of any
-//! length).
+//! whose devices are keyed, and then names that device — also while codes are locked out;
+//! the same devices read as version 1 (unkeyed) devices never match, not even their own
+//! tokens; without a device key every check is `InvalidSetting`; the check allocates nothing
+//! (nor does refusing a token of any length). `sign_in_with_device` accepts and refuses the
+//! same tokens with the same errors, leaving the record as it was when it refuses; when it
+//! accepts, it signs in with `SignInMethod::TrustedDevice` at that time, reports the failures
+//! not yet reported, once, and leaves the failure counts and devices as they were.
 #![no_main]
 
 use std::sync::LazyLock;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use twofa::account::{Context, DeviceKey, Settings, TwoFactorRecord};
+use twofa::account::{Context, DeviceKey, Settings, SignInMethod, TwoFactorRecord};
 use twofa::seal::DangerPlaintextSealer;
 use twofa::{Error, Pbkdf2Hasher, Totp};
 use twofa_fuzz::{DEVICE_KEY, FuzzRng, USER, measured, reference_record, settle};
 
 const T0: u64 = 1_700_000_000;
 
-/// An enabled record with two trusted devices, and their tokens with expiry times; the same
-/// record with its devices made version 1 (unkeyed) devices; settings with the right key,
-/// another key and none.
+/// An enabled record with two trusted devices, and their tokens with expiry times, on which
+/// two codes and a recovery code failed since; the same record with codes locked out; the
+/// same record with its devices made version 1 (unkeyed) devices; settings with the right
+/// key, another key and none.
 struct Fixture {
     settings: Settings,
     other_key: Settings,
     no_key: Settings,
     hasher: Pbkdf2Hasher,
     record: TwoFactorRecord,
+    locked: TwoFactorRecord,
     unkeyed: TwoFactorRecord,
     tokens: Vec<(String, u64, String)>,
 }
@@ -45,7 +50,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let hasher = Pbkdf2Hasher::new()
         .danger_with_iterations(1)
         .expect("valid");
-    let (record, tokens) = {
+    let (record, locked, tokens) = {
         let ctx = Context::new(USER, &settings, &DangerPlaintextSealer, &hasher).expect("valid");
         let mut rng = FuzzRng(1);
         let proof =
@@ -93,7 +98,37 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
             ));
             record = trusted;
         }
-        (record, tokens)
+        // Failures after the last sign-in: the tokens' next sign-in reports them.
+        let wrong = app.generate(0).to_string();
+        for at in [T0 + 100, T0 + 101] {
+            let (next, outcome) = settle(record.verify_code(&ctx, &wrong, at), &record);
+            assert_eq!(outcome.result.err(), Some(Error::InvalidCode));
+            record = next;
+        }
+        let (next, outcome) = settle(
+            record.use_recovery_code(&ctx, "AAAAA-AAAAA", T0 + 102),
+            &record,
+        );
+        assert!(outcome.result.is_err());
+        record = next;
+        assert_eq!(
+            (
+                record.failures(),
+                record.recovery_code_failures(),
+                record.unreported_failures()
+            ),
+            (2, 1, 3)
+        );
+        // Codes locked out: one failure every half hour, past every delay.
+        let mut locked = record.clone();
+        let mut at = T0 + 200;
+        while !locked.is_locked_out(settings.throttle_policy(), at) {
+            at += 1800;
+            let (next, outcome) = settle(locked.verify_code(&ctx, &wrong, at), &locked);
+            assert!(outcome.result.is_err());
+            locked = next;
+        }
+        (record, locked, tokens)
     };
     let unkeyed = unkeyed(&record);
     assert_eq!(unkeyed.devices().len(), 2);
@@ -103,6 +138,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         no_key,
         hasher,
         record,
+        locked,
         unkeyed,
         tokens,
     }
@@ -116,7 +152,7 @@ fn unkeyed(record: &TwoFactorRecord) -> TwoFactorRecord {
         assert!(device.keyed, "a keyed device");
         device.keyed = false;
     }
-    TwoFactorRecord::from_bytes(&read.to_v3_bytes()).expect("the unkeyed record decodes")
+    TwoFactorRecord::from_bytes(&read.to_v4_bytes()).expect("the unkeyed record decodes")
 }
 
 #[derive(Arbitrary, Debug)]
@@ -134,6 +170,8 @@ enum Check {
     OtherKey,
     NoKey,
     Unkeyed,
+    /// The keyed record with codes locked out.
+    Locked,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -160,6 +198,7 @@ fuzz_target!(|input: Input| {
         Check::OtherKey => (&f.other_key, &f.record),
         Check::NoKey => (&f.no_key, &f.record),
         Check::Unkeyed => (&f.settings, &f.unkeyed),
+        Check::Locked => (&f.settings, &f.locked),
     };
     let ctx = Context::new(user, settings, &DangerPlaintextSealer, &f.hasher).expect("valid");
     let (token, now) = match &input.token {
@@ -199,7 +238,8 @@ fuzz_target!(|input: Input| {
         f.tokens
             .iter()
             .find(|(issued, expires_at, _)| {
-                *issued == token && now < *expires_at && user == USER && input.check == Check::Keyed
+                let keyed = matches!(input.check, Check::Keyed | Check::Locked);
+                *issued == token && now < *expires_at && user == USER && keyed
             })
             .map(|(_, _, id)| id.clone())
             .ok_or(Error::InvalidDeviceToken)
@@ -208,5 +248,38 @@ fuzz_target!(|input: Input| {
     // Only the device id of an accepted token (built above for the comparison) allocates.
     if got.is_err() {
         assert_eq!(info.count_total, 0, "checking a token allocated");
+    }
+
+    let (next, outcome) = settle(record.sign_in_with_device(&ctx, &token, now), record);
+    match (outcome.result, &expected) {
+        (Ok(signed_in), Ok(_)) => {
+            assert_eq!(signed_in.method(), SignInMethod::TrustedDevice);
+            assert_eq!(signed_in.at(), now);
+            assert_eq!(signed_in.failed_attempts(), record.unreported_failures());
+            assert!(record.unreported_failures() > 0, "the fixture has failures");
+            assert_eq!(
+                (
+                    next.failures(),
+                    next.recovery_code_failures(),
+                    next.unreported_failures()
+                ),
+                (record.failures(), record.recovery_code_failures(), 0),
+                "a sign-in on a device changed a failure count, or reported a failure twice"
+            );
+            assert_eq!(next.devices(), record.devices());
+            assert_eq!(
+                next.is_locked_out(settings.throttle_policy(), now),
+                record.is_locked_out(settings.throttle_policy(), now)
+            );
+            let (_, again) = settle(next.sign_in_with_device(&ctx, &token, now), &next);
+            assert_eq!(again.result.map(|s| s.failed_attempts()), Ok(0));
+        }
+        (Err(error), Err(expected)) => {
+            assert_eq!(&error, expected, "sign_in_with_device refused otherwise");
+            assert_eq!(&next, record, "a refused device changed the record");
+        }
+        (result, expected) => {
+            panic!("sign_in_with_device: {result:?}, check_device: {expected:?}")
+        }
     }
 });

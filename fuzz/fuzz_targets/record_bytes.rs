@@ -1,18 +1,19 @@
 //! Record decoding, binary: `TwoFactorRecord::from_bytes`.
 //!
 //! The input is tried as it is, and as a record body followed by a freshly computed check
-//! (as `src/account/encoding.rs` lays it out: the CRC-32 of the body for version 3, the first
-//! 8 bytes of SHA-256 of the body for versions 1 and 2), so that mutations get past the check
-//! into the field decoders behind it.
+//! (as `src/account/encoding.rs` lays it out: the CRC-32 of the body for versions 3 and 4,
+//! the first 8 bytes of SHA-256 of the body for versions 1 and 2), so that mutations get past
+//! the check into the field decoders behind it.
 //!
 //! Properties: the crate reads a record exactly when the reference reader written from the
 //! layout's documentation (`twofa_fuzz::record`) does, and refuses it for the same kind of
-//! reason; a decoded record encodes to the version 3 bytes the reference writes, so a
-//! version 3 record to the very same bytes, and a version 1 or 2 record to version 3 bytes
-//! that decode to the same record and are then a fixed point; the text form decodes to the
+//! reason; a decoded record encodes to the version 4 bytes the reference writes, so a
+//! version 4 record to the very same bytes, and a record of versions 1 to 3 to version 4
+//! bytes that decode to the same record and are then a fixed point; the text form decodes to the
 //! same record; `write_bytes` writes what `to_bytes` does, over any junk; every flow on a
-//! decoded record gives a record that reads back, is saved exactly when it changed, and needs
-//! the proofs the settings ask for (see `check_decoded_record`); a record over the size cap
+//! decoded record gives a record that reads back, is saved exactly when it changed, needs the
+//! proofs the settings ask for, and counts and reports failures as documented (see
+//! `check_decoded_record`); a record over the size cap
 //! is refused before anything is allocated; decoding allocates a bounded amount.
 #![no_main]
 
@@ -22,17 +23,17 @@ use libfuzzer_sys::fuzz_target;
 use twofa::Error;
 use twofa::account::{RecordError, TwoFactorRecord};
 use twofa_fuzz::{
-    RECORD_VERSION, RECORD_VERSION_AT, check_against_reference, check_decoded_record, measured,
-    reference_record, self_check, with_record_check,
+    RECORD_VERSION, RECORD_VERSION_3, RECORD_VERSION_AT, check_against_reference,
+    check_decoded_record, measured, reference_record, self_check, with_record_check,
 };
 
 /// Real records are about 1 KiB. The decoder holds at most the record's fields (never more
 /// than its bytes), its devices (255 at most, counted by a byte, listed before they are
-/// read) and, for versions 1 and 2, the recovery set's text decoded. Version 3 holds the set
-/// in its binary form, copied once.
+/// read) and, for versions 1 and 2, the recovery set's text decoded. Versions 3 and 4 hold
+/// the set in its binary form, copied once.
 fn max_decode_heap(version: Option<u8>, len: usize) -> u64 {
     match version {
-        Some(RECORD_VERSION) => (len + 24 * 1024) as u64,
+        Some(RECORD_VERSION | RECORD_VERSION_3) => (len + 24 * 1024) as u64,
         _ => (2 * len + 32 * 1024) as u64,
     }
 }

@@ -4,8 +4,8 @@
 //! (`twofa_fuzz::reference_record_text`: the prefix, canonical base64 written out here, then
 //! the binary layout), and refuses it for the same kind of reason; so only canonical text
 //! decodes (no second spelling of one record's bytes: no padding, no stray trailing bits); a
-//! decoded version 3 record encodes to the very same text, a version 1 or 2 record to the
-//! text of its version 3 bytes; beyond that, as `record_bytes` (see `check_decoded_record`);
+//! decoded version 4 record encodes to the very same text, a record of versions 1 to 3 to the
+//! text of its version 4 bytes; beyond that, as `record_bytes` (see `check_decoded_record`);
 //! text over the size cap is refused before anything is allocated.
 #![no_main]
 
@@ -48,7 +48,7 @@ fuzz_target!(|text: &str| {
             "the text encoding is not canonical"
         );
         if bytes[RECORD_VERSION_AT] == RECORD_VERSION {
-            assert_eq!(record.encode(), text, "a version 3 record's text changed");
+            assert_eq!(record.encode(), text, "a version 4 record's text changed");
         }
         check_decoded_record(&record, &bytes);
     }

@@ -4,7 +4,7 @@
 //! documentation (`twofa_fuzz::recovery_set`, the one records are checked with) reads it,
 //! with the same fields; the encoding is canonical (a decoded set encodes to the very same
 //! text, and decoding that gives the same set); the same set in its binary form, inside a
-//! version 3 record, reads back with as many codes and writes back the same bytes; a set
+//! version 4 record, reads back with as many codes and writes back the same bytes; a set
 //! holds at most `MAX_COUNT` hashes; text over `MAX_ENCODED_LEN` is refused before anything
 //! is allocated; decoding allocates a bounded amount. Sets of the test scheme
 //! `fuzz-identity`, whose "hash" of a code is the code itself, let the fuzzer write sets
@@ -53,8 +53,8 @@ fuzz_target!(|text: &str| {
         (Ok(set), Some(reference)) => {
             assert_eq!(set.encode(), reference.to_text());
             assert_eq!(set.remaining(), reference.hashes.len());
-            // The same set in its binary form, inside a version 3 record.
-            let bytes = ReferenceRecord::enabled_with(reference.clone()).to_v3_bytes();
+            // The same set in its binary form, inside a version 4 record.
+            let bytes = ReferenceRecord::enabled_with(reference.clone()).to_v4_bytes();
             let record = TwoFactorRecord::from_bytes(&bytes);
             assert_eq!(
                 record.as_ref().map(|r| r.recovery_codes_left()),

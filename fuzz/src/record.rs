@@ -4,7 +4,10 @@
 //! shares no code with the crate and checks every rule itself, so that the crate can be held
 //! to refuse exactly what it refuses and to write exactly the bytes it writes.
 //!
-//! Every version it reads (1, 2 and 3) is written back as version 3.
+//! Every version it reads (1 to 4) is written back as version 4. What the older ones lack
+//! reads as the documentation says: version 3 has no recovery-code throttle (no failures, not
+//! locked) and no count of unreported failures (the code failures, which version 3 reported
+//! at the next sign-in); version 1 also has no revocation time and no device kinds.
 
 use sha2::{Digest, Sha256};
 use twofa::account::RecordError;
@@ -12,7 +15,13 @@ use twofa::account::RecordError;
 use crate::recovery_set::{self, ReferenceRecoverySet};
 
 /// The layout version the reference writes, and the crate's `to_bytes`.
-const VERSION: u8 = 3;
+const VERSION: u8 = 4;
+/// The first version with the recovery-code throttle and the unreported count.
+const SEPARATE_THROTTLES_FROM: u8 = 4;
+/// The first version with the recovery set in its binary form and a CRC-32 check.
+const BINARY_SET_FROM: u8 = 3;
+/// The first version with the revocation time and device kinds.
+const REVOCATION_FROM: u8 = 2;
 /// The largest record read, in bytes.
 const MAX_LEN: usize = 64 * 1024;
 /// The longest device label, in bytes.
@@ -40,12 +49,12 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 /// The length of the check that ends a record of `version`: CRC-32 from version 3, the
 /// first 8 bytes of SHA-256 before it.
 fn check_len(version: u8) -> usize {
-    if version >= VERSION { 4 } else { 8 }
+    if version >= BINARY_SET_FROM { 4 } else { 8 }
 }
 
 /// The check that ends a record of `version` whose bytes before the check are `body`.
 pub fn check_of(version: u8, body: &[u8]) -> Vec<u8> {
-    if version >= VERSION {
+    if version >= BINARY_SET_FROM {
         crc32(body).to_be_bytes().to_vec()
     } else {
         Sha256::digest(body)[..8].to_vec()
@@ -58,12 +67,23 @@ pub struct ReferenceRecord {
     /// The version it was read from.
     pub version: u8,
     pub state: ReferenceState,
-    pub failures: u32,
-    pub last_failure: u64,
-    pub locked: bool,
+    /// Failed codes from the app.
+    pub codes: ReferenceThrottle,
+    /// Failed recovery codes; nothing failed, nothing locked, from versions 1 to 3.
+    pub recovery_codes: ReferenceThrottle,
+    /// Failures not yet reported at a sign-in; the code failures from versions 1 to 3.
+    pub unreported_failures: u32,
     /// Always `None` from version 1, which lacks the field.
     pub devices_revoked_at: Option<u64>,
     pub devices: Vec<ReferenceDevice>,
+}
+
+/// One authenticator's failure count as stored: `failures:u32 last_failure:u64 locked:u8`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReferenceThrottle {
+    pub failures: u32,
+    pub last_failure: u64,
+    pub locked: bool,
 }
 
 /// The state byte (0, 1, 2) and the fields that follow it; `sealed` is a sealed secret's
@@ -144,7 +164,7 @@ pub fn reference_record(bytes: &[u8]) -> Result<ReferenceRecord, RecordError> {
             let enabled_at = r.u64()?;
             let last_step = r.optional_u64()?;
             let field = r.sized(2)?;
-            let recovery = if version >= VERSION {
+            let recovery = if version >= BINARY_SET_FROM {
                 recovery_set::from_binary(field)
             } else {
                 core::str::from_utf8(field)
@@ -161,18 +181,21 @@ pub fn reference_record(bytes: &[u8]) -> Result<ReferenceRecord, RecordError> {
         }
         _ => return Err(RecordError::InvalidField("state")),
     };
-    let failures = r.u32()?;
-    let last_failure = r.u64()?;
-    let locked = r.flag()?;
-    let devices_revoked_at = if version == 1 {
-        None
+    let codes = r.throttle()?;
+    let (recovery_codes, unreported_failures) = if version >= SEPARATE_THROTTLES_FROM {
+        (r.throttle()?, r.u32()?)
     } else {
+        (ReferenceThrottle::default(), codes.failures)
+    };
+    let devices_revoked_at = if version >= REVOCATION_FROM {
         r.optional_u64()?
+    } else {
+        None
     };
     let count = r.u8()?;
     let mut devices = Vec::new();
     for _ in 0..count {
-        let keyed = version != 1 && r.flag()?;
+        let keyed = version >= REVOCATION_FROM && r.flag()?;
         let hash = r.take(32)?.try_into().expect("32 bytes");
         let created_at = r.u64()?;
         let expires_at = r.u64()?;
@@ -202,9 +225,9 @@ pub fn reference_record(bytes: &[u8]) -> Result<ReferenceRecord, RecordError> {
     Ok(ReferenceRecord {
         version,
         state,
-        failures,
-        last_failure,
-        locked,
+        codes,
+        recovery_codes,
+        unreported_failures,
         devices_revoked_at,
         devices,
     })
@@ -243,16 +266,30 @@ impl ReferenceRecord {
                 last_step: None,
                 recovery,
             },
-            failures: 0,
-            last_failure: 0,
-            locked: false,
+            codes: ReferenceThrottle::default(),
+            recovery_codes: ReferenceThrottle::default(),
+            unreported_failures: 0,
             devices_revoked_at: None,
             devices: Vec::new(),
         }
     }
 
-    /// The record in the layout of version 3.
-    pub fn to_v3_bytes(&self) -> Vec<u8> {
+    /// A disabled record with nothing in it but the time every device was last revoked: what
+    /// turning 2FA off leaves.
+    pub fn disabled_with(devices_revoked_at: Option<u64>) -> ReferenceRecord {
+        ReferenceRecord {
+            version: VERSION,
+            state: ReferenceState::Disabled,
+            codes: ReferenceThrottle::default(),
+            recovery_codes: ReferenceThrottle::default(),
+            unreported_failures: 0,
+            devices_revoked_at,
+            devices: Vec::new(),
+        }
+    }
+
+    /// The record in the layout of version 4.
+    pub fn to_v4_bytes(&self) -> Vec<u8> {
         let mut out = b"2FA".to_vec();
         out.push(VERSION);
         match &self.state {
@@ -282,9 +319,9 @@ impl ReferenceRecord {
                 put_sized16(&mut out, &recovery.to_binary());
             }
         }
-        out.extend_from_slice(&self.failures.to_be_bytes());
-        out.extend_from_slice(&self.last_failure.to_be_bytes());
-        out.push(u8::from(self.locked));
+        put_throttle(&mut out, self.codes);
+        put_throttle(&mut out, self.recovery_codes);
+        out.extend_from_slice(&self.unreported_failures.to_be_bytes());
         put_optional_u64(&mut out, self.devices_revoked_at);
         out.push(u8::try_from(self.devices.len()).expect("read from a count byte"));
         for device in &self.devices {
@@ -378,6 +415,14 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    fn throttle(&mut self) -> Result<ReferenceThrottle, RecordError> {
+        Ok(ReferenceThrottle {
+            failures: self.u32()?,
+            last_failure: self.u64()?,
+            locked: self.flag()?,
+        })
+    }
+
     fn sealed(&mut self) -> Result<Vec<u8>, RecordError> {
         let sealed = self.sized(2)?;
         if !sealed_is_valid(sealed) {
@@ -416,6 +461,12 @@ fn put_totp(out: &mut Vec<u8>, totp: Totp) {
     out.push(totp.algorithm);
     out.push(totp.digits);
     out.extend_from_slice(&totp.period.to_be_bytes());
+}
+
+fn put_throttle(out: &mut Vec<u8>, throttle: ReferenceThrottle) {
+    out.extend_from_slice(&throttle.failures.to_be_bytes());
+    out.extend_from_slice(&throttle.last_failure.to_be_bytes());
+    out.push(u8::from(throttle.locked));
 }
 
 fn put_optional_u64(out: &mut Vec<u8>, value: Option<u64>) {

@@ -1,7 +1,7 @@
 //! A reference reader and writer of a recovery code set's two stored forms, the text form
 //! (`RecoveryCodeSet::encode`, inside records of versions 1 and 2) and the binary form
-//! (`src/recovery/binary.rs`, inside records of version 3), written from their documentation
-//! and sharing no code with the crate. Both forms are held to the same rules.
+//! (`src/recovery/binary.rs`, inside records of versions 3 and 4), written from their
+//! documentation and sharing no code with the crate. Both forms are held to the same rules.
 
 /// A recovery code set's fields, from either form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +15,7 @@ pub struct ReferenceRecoverySet {
 }
 
 impl ReferenceRecoverySet {
-    /// The binary form a version 3 record holds.
+    /// The binary form a record of version 3 or 4 holds.
     pub fn to_binary(&self) -> Vec<u8> {
         let mut out = vec![self.version, self.algorithm.len() as u8];
         out.extend_from_slice(self.algorithm.as_bytes());
