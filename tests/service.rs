@@ -1129,3 +1129,58 @@ async fn a_pool_that_drops_jobs_fails_the_flow_and_writes_nothing() {
     let code = app.generate(now).to_string();
     assert!(tf.verify_code(USER, &code).await.unwrap().result.is_ok());
 }
+
+#[tokio::test]
+async fn a_device_sign_in_saves_only_to_report_failures_and_a_recent_sign_in_steps_up() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = service(CountingStore::default(), clock.clone(), false);
+    let saves = || tf.store().calls().1;
+    let (app, codes) = enable(&tf, &clock).await;
+    clock.store(T0 + 30, Ordering::SeqCst);
+    let code = app.generate(T0 + 30).to_string();
+    let signed_in = tf.verify_code(USER, &code).await.unwrap().result.unwrap();
+    let token = tf
+        .trust_device(USER, &signed_in, None)
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    // Nothing to report: read-only.
+    let before = saves();
+    let quiet = tf.sign_in_with_device(USER, token.as_str()).await.unwrap();
+    assert_eq!(quiet.result.unwrap().failed_attempts(), 0);
+    assert_eq!(saves(), before);
+    // Two wrong codes: the next device sign-in reports them, saved, and only once.
+    for wrong in wrong_codes(&app, T0 + 30, 2) {
+        let _ = tf.verify_code(USER, &wrong).await.unwrap();
+    }
+    let before = saves();
+    let loud = tf.sign_in_with_device(USER, token.as_str()).await.unwrap();
+    assert_eq!(loud.result.unwrap().failed_attempts(), 2);
+    assert_eq!(loud.events, [Event::FailedAttempts { failures: 2 }]);
+    assert_eq!(saves(), before + 1);
+    let again = tf.sign_in_with_device(USER, token.as_str()).await.unwrap();
+    assert_eq!(again.result.unwrap().failed_attempts(), 0);
+    assert_eq!(saves(), before + 1);
+    // Step-up: the code sign-in of a minute ago regenerates the codes; the device sign-in
+    // does not.
+    clock.store(T0 + 90, Ordering::SeqCst);
+    let on_device = tf
+        .sign_in_with_device(USER, token.as_str())
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    let refused = tf
+        .regenerate_recovery_codes(USER, Reauthentication::SecondFactor(on_device))
+        .await
+        .unwrap();
+    assert_eq!(refused.result.err(), Some(Error::ReauthenticationRequired));
+    let fresh = tf
+        .regenerate_recovery_codes(USER, Reauthentication::SecondFactor(signed_in))
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    assert_eq!(fresh.len(), codes.len());
+}
