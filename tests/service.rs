@@ -11,7 +11,7 @@ use twofa::account::{
 use twofa::recovery::{CodeHasher, RecoveryCodes};
 use twofa::seal::AesGcmSealer;
 use twofa::store::{
-    BlockingJob, BlockingPool, MemoryStore, SaveOutcome, ServiceError, Store, ThreadPool,
+    BlockingJob, BlockingPool, MemoryStore, PoolBusy, SaveOutcome, ServiceError, Store, ThreadPool,
     TwoFactor, Versioned,
 };
 use twofa::{Error, Pbkdf2Hasher, RecoveryError, Totp};
@@ -771,11 +771,13 @@ struct CountingPool {
 }
 
 impl BlockingPool for CountingPool {
-    fn spawn(&self, job: BlockingJob) {
+    fn spawn(&self, job: BlockingJob) -> Result<(), PoolBusy> {
         self.jobs.fetch_add(1, Ordering::SeqCst);
-        if !self.drop_jobs {
-            self.threads.spawn(job);
+        if self.drop_jobs {
+            drop(job);
+            return Ok(());
         }
+        self.threads.spawn(job)
     }
 }
 
@@ -1122,4 +1124,140 @@ async fn a_pool_that_drops_jobs_fails_the_flow_and_writes_nothing() {
     let tf = tf.with_clock(Arc::new(move || now));
     let code = app.generate(now).to_string();
     assert!(tf.verify_code(USER, &code).await.unwrap().result.is_ok());
+}
+
+// A bounded pool: a burst fails fast instead of queueing without end.
+
+/// Long enough for any healthy machine; a broken pool fails the test after it
+/// instead of hanging it.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `future`'s output, or a failed test if it takes longer than [`PATIENCE`].
+async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(PATIENCE, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("{what}: still waiting after {PATIENCE:?}"),
+    }
+}
+
+/// A service over `store` with the default throttle, the given hasher and pool.
+fn pooled_service<S: Store>(
+    store: S,
+    clock: Arc<AtomicU64>,
+    hasher: Arc<dyn CodeHasher>,
+    pool: Arc<dyn BlockingPool>,
+) -> TwoFactor<S> {
+    TwoFactor::new(
+        store,
+        Settings::new("Plausible Analytics").unwrap(),
+        Arc::new(AesGcmSealer::new("k1", &[3; 32]).unwrap()),
+        hasher,
+    )
+    .with_clock(Arc::new(move || clock.load(Ordering::SeqCst)))
+    .with_blocking_pool(pool)
+    .with_max_retries(256)
+}
+
+/// Enables 2FA for `user` and returns the user's recovery codes.
+async fn enable_as<S: Store>(tf: &TwoFactor<S>, user: &str) -> RecoveryCodes
+where
+    S::Error: std::fmt::Debug,
+{
+    let now = tf.now().unwrap();
+    let proof = PasswordConfirmed::check(&|_: &str, _: &str| true, user, "pw", now).unwrap();
+    let enrollment = tf
+        .start_enrollment(user, Some(&proof), "alice@example.com")
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    let app = enrollment.uri().to_totp().unwrap();
+    tf.confirm_enrollment(user, &app.generate(now).to_string())
+        .await
+        .unwrap()
+        .result
+        .unwrap()
+}
+
+/// The stored record's version and bytes, to compare before and after a flow.
+async fn stored<S: Store>(tf: &TwoFactor<S>, user: &str) -> (u64, Vec<u8>)
+where
+    S::Error: std::fmt::Debug,
+{
+    let versioned = tf.store().load(user).await.unwrap().unwrap();
+    (versioned.version, versioned.record.to_bytes())
+}
+
+/// A job that holds the pool's thread until the returned sender is used or dropped; the
+/// receiver says when it started.
+fn blocker() -> (
+    BlockingJob,
+    std::sync::mpsc::Sender<()>,
+    std::sync::mpsc::Receiver<()>,
+) {
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (started, has_started) = std::sync::mpsc::channel();
+    let job: BlockingJob = Box::new(move || {
+        started.send(()).unwrap();
+        let _ = released.recv_timeout(PATIENCE);
+    });
+    (job, release, has_started)
+}
+
+#[tokio::test]
+async fn a_full_pool_refuses_at_once_with_busy_and_writes_nothing() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let hasher = Watching::new();
+    // One thread, and room for a new set's ten jobs but no more.
+    let pool = Arc::new(ThreadPool::with_threads(1).with_max_queued(10));
+    let tf = pooled_service(MemoryStore::new(), clock, hasher.clone(), pool.clone());
+    let codes = enable_as(&tf, USER).await;
+    assert_eq!(hasher.count(), 10);
+    let before = stored(&tf, USER).await;
+
+    // The thread busy, and one job queued: a new set's tenth job does not fit.
+    let (job, release, has_started) = blocker();
+    pool.spawn(job).unwrap();
+    has_started.recv_timeout(PATIENCE).unwrap();
+    let (queued, ran) = std::sync::mpsc::channel();
+    pool.spawn(Box::new(move || queued.send(()).unwrap()))
+        .unwrap();
+    let proof = Reauthentication::Password(
+        PasswordConfirmed::check(&|_: &str, _: &str| true, USER, "pw", T0).unwrap(),
+    );
+    let refused = within(
+        "a refused new set",
+        tf.regenerate_recovery_codes(USER, proof),
+    )
+    .await;
+    assert!(matches!(refused, Err(ServiceError::Busy)), "{refused:?}");
+    assert_eq!(stored(&tf, USER).await, before);
+    // The nine jobs it did queue fill the queue: a recovery attempt is refused too, at once,
+    // neither checked nor counted.
+    assert!(format!("{pool:?}").contains("queued: 10"), "{pool:?}");
+    let code = codes.iter().next().unwrap();
+    let refused = within("a refused attempt", tf.use_recovery_code(USER, code)).await;
+    assert!(matches!(refused, Err(ServiceError::Busy)), "{refused:?}");
+    assert_eq!(stored(&tf, USER).await, before);
+    assert_eq!(
+        ServiceError::<Error>::Busy.to_string(),
+        "two-factor service is busy; try again in a moment"
+    );
+    assert_eq!(hasher.count(), 10, "a refused flow derived");
+
+    // Once the thread is free, the queued jobs run, and the pool takes jobs again. The same
+    // code now signs in; its job runs after the nine abandoned ones (one thread, in order),
+    // which derived nothing, since nobody waited for them.
+    release.send(()).unwrap();
+    ran.recv_timeout(PATIENCE).unwrap();
+    let outcome = within(
+        "an attempt after the burst",
+        tf.use_recovery_code(USER, code),
+    )
+    .await;
+    assert_eq!(
+        outcome.unwrap().result.unwrap().method(),
+        SignInMethod::RecoveryCode { remaining: 9 }
+    );
+    assert_eq!(hasher.count(), 11);
 }

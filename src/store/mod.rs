@@ -138,7 +138,7 @@ use core::future::Future;
 use std::sync::Arc;
 
 pub use crate::account::Outcome;
-pub use blocking::{BlockingJob, BlockingPool};
+pub use blocking::{BlockingJob, BlockingPool, PoolBusy};
 pub use memory::MemoryStore;
 pub use service::{Clock, ServiceError, SystemClock, TwoFactor};
 pub use thread_pool::ThreadPool;

@@ -66,6 +66,17 @@ pub enum ServiceError<E> {
     /// The [`BlockingPool`] dropped a key-derivation job without running it (it was shut
     /// down, or could not start a thread). Nothing was written.
     BlockingPoolFailed,
+    /// The [`BlockingPool`] is full: it refused a key-derivation job
+    /// ([`PoolBusy`](super::PoolBusy)) because a burst of recovery-code attempts or new sets
+    /// already fills its queue. Nothing was written, and the code typed was not checked (nor
+    /// counted as a failure). Only the flows that derive keys end so:
+    /// [`use_recovery_code`](TwoFactor::use_recovery_code),
+    /// [`confirm_enrollment`](TwoFactor::confirm_enrollment) and
+    /// [`regenerate_recovery_codes`](TwoFactor::regenerate_recovery_codes).
+    ///
+    /// Not the user's fault, and it passes: answer "try again in a moment" — over HTTP,
+    /// `503 Service Unavailable` with a `Retry-After` of a second or two.
+    Busy,
 }
 
 impl<E: fmt::Display> fmt::Display for ServiceError<E> {
@@ -77,6 +88,7 @@ impl<E: fmt::Display> fmt::Display for ServiceError<E> {
             Self::BlockingPoolFailed => {
                 f.write_str("two-factor key derivation did not run; try again")
             }
+            Self::Busy => f.write_str("two-factor service is busy; try again in a moment"),
         }
     }
 }
@@ -85,7 +97,7 @@ impl<E: core::error::Error + 'static> core::error::Error for ServiceError<E> {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Self::Store(e) => Some(e),
-            Self::Contention | Self::InvalidUserId | Self::BlockingPoolFailed => None,
+            Self::Contention | Self::InvalidUserId | Self::BlockingPoolFailed | Self::Busy => None,
         }
     }
 }
@@ -107,6 +119,10 @@ impl<E: core::error::Error + 'static> core::error::Error for ServiceError<E> {
 /// code typed and one per new code, however many times a compare-and-swap conflict makes
 /// the flow run again (again only if the set was regenerated in the meantime). Sign-in with a
 /// TOTP code needs no derivation and never leaves the executor thread.
+///
+/// A burst cannot pile up work without bound. The default pool queues at most
+/// [`ThreadPool::DEFAULT_MAX_QUEUED`] jobs; a flow whose job it refuses fails at once with
+/// [`ServiceError::Busy`], writing nothing.
 pub struct TwoFactor<S: Store> {
     store: S,
     settings: Settings,
@@ -292,7 +308,8 @@ impl<S: Store> TwoFactor<S> {
     ///
     /// # Errors
     ///
-    /// As [`TwoFactor::start_enrollment`].
+    /// As [`TwoFactor::start_enrollment`]; also [`ServiceError::Busy`] when the blocking pool
+    /// refuses the derivation, and [`ServiceError::BlockingPoolFailed`] when it drops it.
     pub async fn use_recovery_code(
         &self,
         user_id: &str,
@@ -581,12 +598,15 @@ impl<S: Store> TwoFactor<S> {
         blocking::run(&*self.blocking, move || {
             set.derive_attempt(&code, &user_id, &*hasher)
         })
+        .map_err(|_| ServiceError::Busy)?
         .await
         .map_err(|_| ServiceError::BlockingPoolFailed)
     }
 
     /// A new set of recovery codes for the user, its derivations run in parallel on the
-    /// blocking pool; or the error of making it, which the flow reports.
+    /// blocking pool; or the error of making it, which the flow reports. If the pool refuses
+    /// any of the jobs the whole set fails ([`ServiceError::Busy`]), and the jobs it took
+    /// skip their derivations, since nobody waits for them any more.
     async fn new_recovery_codes(
         &self,
         user_id: &str,
@@ -597,13 +617,14 @@ impl<S: Store> TwoFactor<S> {
                 Ok(draft) => Arc::new(draft),
                 Err(error) => return Ok(Err(error)),
             };
-        let jobs: Vec<_> = (0..draft.len())
+        let jobs = (0..draft.len())
             .map(|index| {
                 let draft = Arc::clone(&draft);
                 let hasher = Arc::clone(&self.hasher);
                 blocking::run(&*self.blocking, move || draft.derive(index, &*hasher))
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| ServiceError::Busy)?;
         let mut hashes = Vec::with_capacity(jobs.len());
         for job in jobs {
             hashes.push(job.await.map_err(|_| ServiceError::BlockingPoolFailed)?);
