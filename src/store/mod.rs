@@ -127,6 +127,7 @@
 //! connection pool) can serve several [`TwoFactor`] services or other parts of the host.
 
 mod blocking;
+mod gate;
 mod memory;
 mod service;
 mod thread_pool;

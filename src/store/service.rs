@@ -6,6 +6,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::blocking::{self, BlockingPool};
+use super::gate::Gate;
 use super::thread_pool::ThreadPool;
 use super::{SaveOutcome, Store};
 use crate::Error;
@@ -122,7 +123,14 @@ impl<E: core::error::Error + 'static> core::error::Error for ServiceError<E> {
 ///
 /// A burst cannot pile up work without bound. The default pool queues at most
 /// [`ThreadPool::DEFAULT_MAX_QUEUED`] jobs; a flow whose job it refuses fails at once with
-/// [`ServiceError::Busy`], writing nothing.
+/// [`ServiceError::Busy`], writing nothing. And the recovery-code attempts of one user take
+/// turns: at most one of them derives at a time in this service, the others wait (without
+/// holding a thread) and then check the throttle on the record as the attempt before them
+/// left it — so once the throttle bites, the waiting attempts are refused without a
+/// derivation. The turns are per service, in one process: several servers each have their
+/// own, and there the throttle stored in the record still bounds the attempts, but
+/// simultaneous attempts on different servers may each derive. Attempts of different users
+/// never wait for each other's turn; they share only the pool.
 pub struct TwoFactor<S: Store> {
     store: S,
     settings: Settings,
@@ -130,6 +138,8 @@ pub struct TwoFactor<S: Store> {
     hasher: Arc<dyn CodeHasher>,
     clock: Arc<dyn Clock>,
     blocking: Arc<dyn BlockingPool>,
+    /// Whose recovery-code attempt is deriving now; the user's next attempts wait.
+    recovery_turns: Gate,
     max_retries: u32,
 }
 
@@ -151,6 +161,7 @@ impl<S: Store> TwoFactor<S> {
             hasher,
             clock: Arc::new(SystemClock),
             blocking: Arc::new(ThreadPool::new()),
+            recovery_turns: Gate::default(),
             max_retries: Self::DEFAULT_MAX_RETRIES,
         }
     }
@@ -306,6 +317,17 @@ impl<S: Store> TwoFactor<S> {
     /// [`TwoFactorRecord::use_recovery_code`]. A code works exactly once, also under
     /// concurrency.
     ///
+    /// The check costs a key derivation, run on the [`BlockingPool`]. Concurrent attempts for
+    /// one user take turns in this service: each waits until the one before it has saved its
+    /// result, then loads the record and checks the throttle afresh, so attempts beyond the
+    /// throttle's allowance are refused ([`Error::Throttled`]) without deriving: with the
+    /// default [`ThrottlePolicy`](crate::account::ThrottlePolicy), a burst of wrong codes at
+    /// one instant costs five derivations (its free attempts), however many it holds. The
+    /// turns are kept per `TwoFactor` value, in memory: services in other processes (or other
+    /// `TwoFactor` values over the same store) do not wait for each other, and there the
+    /// stored throttle alone bounds the attempts. Dropping the future (a cancelled request)
+    /// gives up its turn or its place in line at once.
+    ///
     /// # Errors
     ///
     /// As [`TwoFactor::start_enrollment`]; also [`ServiceError::Busy`] when the blocking pool
@@ -316,6 +338,9 @@ impl<S: Store> TwoFactor<S> {
         code: &str,
     ) -> Result<Outcome<SignedIn>, ServiceError<S::Error>> {
         let ctx = self.context(user_id)?;
+        // One attempt of this user at a time from load to save, so that each one's failure is
+        // in the record the next one checks the throttle against.
+        let _turn = self.recovery_turns.enter(user_id).await;
         // Derived once, and again only if the set changed its salt or parameters (it was
         // regenerated) under this request.
         let mut attempt: Option<Attempt> = None;
