@@ -94,8 +94,12 @@
 //! lines — and awaits the result, so the executor thread keeps serving other requests. A
 //! request derives once, also when a compare-and-swap conflict makes it run again, and the ten
 //! derivations of a new set run side by side on every core; a flood of attempts queues
-//! instead of starting a thread each. The core depends on no runtime; the record API
-//! derives in place and needs no executor at all.
+//! instead of starting a thread each, and the queue is bounded (128 jobs by default): beyond
+//! it a flow fails at once with [`ServiceError::Busy`](store::ServiceError::Busy), writing
+//! nothing, for the host to answer "try again in a moment". One user's recovery-code attempts
+//! take turns within a service, each checking the throttle on the record the one before it
+//! saved, so attempts beyond the throttle's allowance are refused without a derivation. The
+//! core depends on no runtime; the record API derives in place and needs no executor at all.
 //!
 //! # Threat model
 //!
@@ -161,8 +165,10 @@
 //! What remains yours: passwords and sessions (2FA runs after the password check, and the
 //! session must only be upgraded on success); HTTPS; cookie flags; keeping the sealing key
 //! out of the database; rate limits per user and per address in front of the password step
-//! and of these flows (each recovery-code check costs a few milliseconds of key derivation,
-//! and concurrent attempts each pay it); and telling users by e-mail about the events above.
+//! and of these flows (each recovery-code check costs a few milliseconds of key derivation:
+//! the stored throttle and the per-user turns bound what one user's attempts cost, but
+//! attempts spread over many users, or one user's on several servers at once, each pay it,
+//! up to the blocking pool's bound); and telling users by e-mail about the events above.
 //! A [`PasswordConfirmed`](account::PasswordConfirmed) or [`SignedIn`](account::SignedIn)
 //! proof can be used again within its short lifetime; keep it in the request that made it.
 //! User ids are 1 to 255 bytes of UTF-8 without control characters

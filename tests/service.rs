@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use twofa::account::{
-    Context, DeviceKey, Event, PasswordConfirmed, Reauthentication, Settings, SignInMethod, Status,
-    ThrottlePolicy, TwoFactorRecord,
+    Context, DeviceKey, Event, Outcome, PasswordConfirmed, Reauthentication, Settings,
+    SignInMethod, SignedIn, Status, ThrottlePolicy, TwoFactorRecord,
 };
 use twofa::recovery::{CodeHasher, RecoveryCodes};
 use twofa::seal::AesGcmSealer;
 use twofa::store::{
-    BlockingJob, BlockingPool, MemoryStore, SaveOutcome, ServiceError, Store, ThreadPool,
+    BlockingJob, BlockingPool, MemoryStore, PoolBusy, SaveOutcome, ServiceError, Store, ThreadPool,
     TwoFactor, Versioned,
 };
 use twofa::{Error, Pbkdf2Hasher, RecoveryError, Totp};
@@ -775,11 +775,13 @@ struct CountingPool {
 }
 
 impl BlockingPool for CountingPool {
-    fn spawn(&self, job: BlockingJob) {
+    fn spawn(&self, job: BlockingJob) -> Result<(), PoolBusy> {
         self.jobs.fetch_add(1, Ordering::SeqCst);
-        if !self.drop_jobs {
-            self.threads.spawn(job);
+        if self.drop_jobs {
+            drop(job);
+            return Ok(());
         }
+        self.threads.spawn(job)
     }
 }
 
@@ -1183,4 +1185,389 @@ async fn a_device_sign_in_saves_only_to_report_failures_and_a_recent_sign_in_ste
         .result
         .unwrap();
     assert_eq!(fresh.len(), codes.len());
+}
+
+// A bounded pool, and one recovery attempt per user at a time.
+
+/// Long enough for any healthy machine; a broken gate or pool fails the test after it
+/// instead of hanging it.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `future`'s output, or a failed test if it takes longer than [`PATIENCE`].
+async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(PATIENCE, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("{what}: still waiting after {PATIENCE:?}"),
+    }
+}
+
+/// A cheap PBKDF2 hasher whose derivations wait, while it is closed, until the test opens it;
+/// it counts the derivations that started.
+#[derive(Debug)]
+struct Held {
+    inner: Pbkdf2Hasher,
+    state: std::sync::Mutex<HeldState>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Debug)]
+struct HeldState {
+    open: bool,
+    entered: usize,
+}
+
+impl Held {
+    fn new() -> Arc<Self> {
+        Arc::new(Held {
+            inner: Pbkdf2Hasher::new().with_iterations(1_000).unwrap(),
+            state: std::sync::Mutex::new(HeldState {
+                open: true,
+                entered: 0,
+            }),
+            changed: std::sync::Condvar::new(),
+        })
+    }
+
+    fn set_open(&self, open: bool) {
+        self.state.lock().unwrap().open = open;
+        self.changed.notify_all();
+    }
+
+    fn entered(&self) -> usize {
+        self.state.lock().unwrap().entered
+    }
+
+    /// Waits (boundedly) until `count` derivations have started.
+    async fn entered_reaches(&self, count: usize) {
+        within(&format!("derivation {count} to start"), async {
+            while self.entered() < count {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+        assert_eq!(self.entered(), count);
+    }
+}
+
+impl CodeHasher for Held {
+    fn algorithm(&self) -> &str {
+        self.inner.algorithm()
+    }
+    fn parameters(&self) -> String {
+        self.inner.parameters()
+    }
+    fn hash(&self, code: &[u8], salt: &[u8], parameters: &str) -> Result<Vec<u8>, Error> {
+        let mut state = self.state.lock().unwrap();
+        state.entered += 1;
+        let (state, waited) = self
+            .changed
+            .wait_timeout_while(state, PATIENCE, |s| !s.open)
+            .unwrap();
+        drop(state);
+        // A panic fails the flow that waits for this job (the pool reports it dropped).
+        assert!(!waited.timed_out(), "the test never opened the hasher");
+        self.inner.hash(code, salt, parameters)
+    }
+}
+
+/// A service over `store` with the default throttle, the given hasher and pool.
+fn pooled_service<S: Store>(
+    store: S,
+    clock: Arc<AtomicU64>,
+    hasher: Arc<dyn CodeHasher>,
+    pool: Arc<dyn BlockingPool>,
+) -> TwoFactor<S> {
+    TwoFactor::new(
+        store,
+        Settings::new("Plausible Analytics").unwrap(),
+        Arc::new(AesGcmSealer::new("k1", &[3; 32]).unwrap()),
+        hasher,
+    )
+    .with_clock(Arc::new(move || clock.load(Ordering::SeqCst)))
+    .with_blocking_pool(pool)
+    .with_max_retries(256)
+}
+
+/// Enables 2FA for `user` and returns the user's recovery codes.
+async fn enable_as<S: Store>(tf: &TwoFactor<S>, user: &str) -> RecoveryCodes
+where
+    S::Error: std::fmt::Debug,
+{
+    let now = tf.now().unwrap();
+    let proof = PasswordConfirmed::check(&|_: &str, _: &str| true, user, "pw", now).unwrap();
+    let enrollment = tf
+        .start_enrollment(user, Some(&proof), "alice@example.com")
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    let app = enrollment.uri().to_totp().unwrap();
+    tf.confirm_enrollment(user, &app.generate(now).to_string())
+        .await
+        .unwrap()
+        .result
+        .unwrap()
+}
+
+/// The stored record's version and bytes, to compare before and after a flow.
+async fn stored<S: Store>(tf: &TwoFactor<S>, user: &str) -> (u64, Vec<u8>)
+where
+    S::Error: std::fmt::Debug,
+{
+    let versioned = tf.store().load(user).await.unwrap().unwrap();
+    (versioned.version, versioned.record.to_bytes())
+}
+
+/// Waits (boundedly) for an attempt, which must have failed as a wrong recovery code.
+async fn wrong_code<E: std::fmt::Debug>(
+    task: tokio::task::JoinHandle<Result<Outcome<SignedIn>, ServiceError<E>>>,
+) {
+    let outcome = within("an attempt", task).await.unwrap().unwrap();
+    assert_eq!(
+        outcome.result.err(),
+        Some(RecoveryError::InvalidCode.into())
+    );
+}
+
+/// A job that holds the pool's thread until the returned sender is used or dropped; the
+/// receiver says when it started.
+fn blocker() -> (
+    BlockingJob,
+    std::sync::mpsc::Sender<()>,
+    std::sync::mpsc::Receiver<()>,
+) {
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (started, has_started) = std::sync::mpsc::channel();
+    let job: BlockingJob = Box::new(move || {
+        started.send(()).unwrap();
+        let _ = released.recv_timeout(PATIENCE);
+    });
+    (job, release, has_started)
+}
+
+#[tokio::test]
+async fn a_full_pool_refuses_at_once_with_busy_and_writes_nothing() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let hasher = Watching::new();
+    // One thread, and room for a new set's ten jobs but no more.
+    let pool = Arc::new(ThreadPool::with_threads(1).with_max_queued(10));
+    let tf = pooled_service(MemoryStore::new(), clock, hasher.clone(), pool.clone());
+    let codes = enable_as(&tf, USER).await;
+    assert_eq!(hasher.count(), 10);
+    let before = stored(&tf, USER).await;
+
+    // The thread busy, and one job queued: a new set's tenth job does not fit.
+    let (job, release, has_started) = blocker();
+    pool.spawn(job).unwrap();
+    has_started.recv_timeout(PATIENCE).unwrap();
+    let (queued, ran) = std::sync::mpsc::channel();
+    pool.spawn(Box::new(move || queued.send(()).unwrap()))
+        .unwrap();
+    let proof = Reauthentication::Password(
+        PasswordConfirmed::check(&|_: &str, _: &str| true, USER, "pw", T0).unwrap(),
+    );
+    let refused = within(
+        "a refused new set",
+        tf.regenerate_recovery_codes(USER, proof),
+    )
+    .await;
+    assert!(matches!(refused, Err(ServiceError::Busy)), "{refused:?}");
+    assert_eq!(stored(&tf, USER).await, before);
+    // The nine jobs it did queue fill the queue: a recovery attempt is refused too, at once,
+    // neither checked nor counted.
+    assert!(format!("{pool:?}").contains("queued: 10"), "{pool:?}");
+    let code = codes.iter().next().unwrap();
+    let refused = within("a refused attempt", tf.use_recovery_code(USER, code)).await;
+    assert!(matches!(refused, Err(ServiceError::Busy)), "{refused:?}");
+    assert_eq!(stored(&tf, USER).await, before);
+    assert_eq!(
+        ServiceError::<Error>::Busy.to_string(),
+        "two-factor service is busy; try again in a moment"
+    );
+    assert_eq!(hasher.count(), 10, "a refused flow derived");
+
+    // Once the thread is free, the queued jobs run, and the pool takes jobs again. The same
+    // code now signs in; its job runs after the nine abandoned ones (one thread, in order),
+    // which derived nothing, since nobody waited for them.
+    release.send(()).unwrap();
+    ran.recv_timeout(PATIENCE).unwrap();
+    let outcome = within(
+        "an attempt after the burst",
+        tf.use_recovery_code(USER, code),
+    )
+    .await;
+    assert_eq!(
+        outcome.unwrap().result.unwrap().method(),
+        SignInMethod::RecoveryCode { remaining: 9 }
+    );
+    assert_eq!(hasher.count(), 11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_recovery_codes_beyond_the_free_attempts_cost_no_derivation() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let hasher = Watching::new();
+    let tf = Arc::new(pooled_service(
+        YieldingStore::default(),
+        clock,
+        hasher.clone(),
+        Arc::new(ThreadPool::new()),
+    ));
+    enable_as(&tf, USER).await;
+    assert_eq!(hasher.count(), 10);
+
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let tf = tf.clone();
+            tokio::spawn(async move { tf.use_recovery_code(USER, &format!("ZZZZZ-{i:05}")).await })
+        })
+        .collect();
+    let (mut wrong, mut throttled) = (0, 0);
+    for task in tasks {
+        let outcome = within("twenty attempts", task).await.unwrap().unwrap();
+        match outcome.result {
+            Err(Error::Recovery(RecoveryError::InvalidCode)) => wrong += 1,
+            Err(Error::Throttled { .. }) => throttled += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // The attempts take turns, each checking the throttle on the record the one before it
+    // saved: at one instant the default recovery policy's five free attempts are checked (the
+    // fifth failure starts the delay), and the other fifteen are refused without a derivation.
+    let free = 5;
+    assert_eq!(
+        ThrottlePolicy::for_recovery_codes().delay_after(free - 1),
+        0
+    );
+    assert_eq!(ThrottlePolicy::for_recovery_codes().delay_after(free), 1);
+    assert_eq!((wrong, throttled), (free as usize, 20 - free as usize));
+    assert_eq!(
+        hasher.count() - 10,
+        free as usize,
+        "derivations for 20 attempts"
+    );
+    let record = tf.record(USER).await.unwrap().unwrap();
+    assert_eq!(record.recovery_code_failures(), free);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_users_derivation_in_flight_holds_back_only_that_user() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let hasher = Held::new();
+    // Threads enough that only the gate can hold a derivation back.
+    let tf = Arc::new(pooled_service(
+        MemoryStore::new(),
+        clock,
+        hasher.clone(),
+        Arc::new(ThreadPool::with_threads(3)),
+    ));
+    let other = "user-7";
+    enable_as(&tf, USER).await;
+    enable_as(&tf, other).await;
+    let enrolled = hasher.entered();
+    hasher.set_open(false);
+
+    let attempt = |user: &'static str, code: &'static str| {
+        let tf = tf.clone();
+        tokio::spawn(async move { tf.use_recovery_code(user, code).await })
+    };
+    let first = attempt(USER, "ZZZZZ-00001");
+    hasher.entered_reaches(enrolled + 1).await;
+    // The same user's next attempt waits for the first to finish...
+    let second = attempt(USER, "ZZZZZ-00002");
+    // ...while another user's derives beside it.
+    let others = attempt(other, "ZZZZZ-00003");
+    hasher.entered_reaches(enrolled + 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        hasher.entered(),
+        enrolled + 2,
+        "two derivations of one user at once"
+    );
+
+    hasher.set_open(true);
+    for task in [first, second, others] {
+        wrong_code(task).await;
+    }
+    assert_eq!(hasher.entered(), enrolled + 3);
+    assert_eq!(
+        tf.record(USER)
+            .await
+            .unwrap()
+            .unwrap()
+            .recovery_code_failures(),
+        2
+    );
+    assert_eq!(
+        tf.record(other)
+            .await
+            .unwrap()
+            .unwrap()
+            .recovery_code_failures(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_attempt_gives_up_its_turn() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let hasher = Held::new();
+    let tf = Arc::new(pooled_service(
+        MemoryStore::new(),
+        clock,
+        hasher.clone(),
+        Arc::new(ThreadPool::with_threads(3)),
+    ));
+    enable_as(&tf, USER).await;
+    let enrolled = hasher.entered();
+    let attempt = |code: &'static str| {
+        let tf = tf.clone();
+        tokio::spawn(async move { tf.use_recovery_code(USER, code).await })
+    };
+
+    // Cancelled while its derivation runs: the next attempt derives at once, though the
+    // cancelled one's derivation is still held.
+    hasher.set_open(false);
+    let in_flight = attempt("ZZZZZ-00001");
+    hasher.entered_reaches(enrolled + 1).await;
+    in_flight.abort();
+    assert!(
+        within("the abort", in_flight)
+            .await
+            .unwrap_err()
+            .is_cancelled()
+    );
+    let next = attempt("ZZZZZ-00002");
+    hasher.entered_reaches(enrolled + 2).await;
+    hasher.set_open(true);
+    wrong_code(next).await;
+
+    // Cancelled while waiting for its turn: the one behind it gets the turn.
+    hasher.set_open(false);
+    let holding = attempt("ZZZZZ-00003");
+    hasher.entered_reaches(enrolled + 3).await;
+    let waiting = attempt("ZZZZZ-00004");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let behind = attempt("ZZZZZ-00005");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    waiting.abort();
+    assert!(
+        within("the abort", waiting)
+            .await
+            .unwrap_err()
+            .is_cancelled()
+    );
+    hasher.set_open(true);
+    wrong_code(holding).await;
+    wrong_code(behind).await;
+    // The cancelled attempts saved nothing, and the waiting one never derived.
+    assert_eq!(hasher.entered(), enrolled + 4);
+    assert_eq!(
+        tf.record(USER)
+            .await
+            .unwrap()
+            .unwrap()
+            .recovery_code_failures(),
+        3
+    );
 }

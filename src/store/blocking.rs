@@ -19,7 +19,8 @@ pub type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
 /// parallel.
 ///
 /// The default, [`ThreadPool`](super::ThreadPool), needs no runtime: a few threads of its
-/// own, reused. On tokio, the jobs can go to tokio's own blocking pool instead:
+/// own, reused, and a bounded queue. On tokio, the jobs can go to tokio's own blocking pool
+/// instead:
 ///
 /// ```
 /// # #[cfg(feature = "aes-gcm")] {
@@ -27,14 +28,15 @@ pub type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
 /// use twofa::account::Settings;
 /// use twofa::recovery::Pbkdf2Hasher;
 /// use twofa::seal::AesGcmSealer;
-/// use twofa::store::{BlockingJob, BlockingPool, MemoryStore, TwoFactor};
+/// use twofa::store::{BlockingJob, BlockingPool, MemoryStore, PoolBusy, TwoFactor};
 ///
 /// #[derive(Debug)]
 /// struct TokioBlocking;
 ///
 /// impl BlockingPool for TokioBlocking {
-///     fn spawn(&self, job: BlockingJob) {
+///     fn spawn(&self, job: BlockingJob) -> Result<(), PoolBusy> {
 ///         tokio::task::spawn_blocking(job);
+///         Ok(())
 ///     }
 /// }
 ///
@@ -50,32 +52,68 @@ pub type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
+/// Tokio's blocking pool never refuses: past its thread limit it queues without bound. A pool
+/// that should shed load counts the jobs it holds and refuses past a limit, as
+/// [`ThreadPool`](super::ThreadPool) does.
+///
 /// # Contract
 ///
-/// `spawn` runs the job exactly once, soon, on a thread that is not polling async tasks; or,
-/// if it cannot (the pool is shut down), drops it without running it. A dropped job fails
-/// the flow that waits for it with [`ServiceError::BlockingPoolFailed`](super::ServiceError)
-/// and changes nothing. `spawn` itself must not block.
+/// `spawn` either refuses the job at once, returning [`PoolBusy`] and dropping it without
+/// running it; or accepts it and runs it exactly once, soon, on a thread that is not polling
+/// async tasks — or, if it then cannot (the pool is shut down, or could not start a thread),
+/// drops it without running it. A refused job fails the flow that made it with
+/// [`ServiceError::Busy`](super::ServiceError::Busy), an accepted job dropped unrun with
+/// [`ServiceError::BlockingPoolFailed`](super::ServiceError::BlockingPoolFailed); neither
+/// writes anything. `spawn` itself must not block.
 pub trait BlockingPool: Send + Sync {
-    /// Runs `job` on another thread (see the [trait's contract](BlockingPool#contract)).
-    fn spawn(&self, job: BlockingJob);
+    /// Runs `job` on another thread, or refuses it (see the
+    /// [trait's contract](BlockingPool#contract)).
+    ///
+    /// # Errors
+    ///
+    /// [`PoolBusy`] when the pool has no room for the job (its queue is full); the job is
+    /// dropped without running.
+    fn spawn(&self, job: BlockingJob) -> Result<(), PoolBusy>;
 }
 
-/// Runs `work` on `pool` and waits for its value without blocking the caller's thread.
+/// A [`BlockingPool`] refused a job: it has no room for more just now.
+///
+/// The service turns it into [`ServiceError::Busy`](super::ServiceError::Busy).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct PoolBusy;
+
+impl fmt::Display for PoolBusy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("blocking pool is full")
+    }
+}
+
+impl core::error::Error for PoolBusy {}
+
+/// Runs `work` on `pool`, and returns a future of its value that waits without blocking the
+/// caller's thread; or the pool's refusal. If the future is dropped before the job starts,
+/// the job skips `work`.
 pub(super) fn run<T: Send + 'static>(
     pool: &dyn BlockingPool,
     work: impl FnOnce() -> T + Send + 'static,
-) -> Receiver<T> {
+) -> Result<Receiver<T>, PoolBusy> {
     let shared = Arc::new(Mutex::new(Slot {
         value: None,
         sender_gone: false,
+        receiver_gone: false,
         waker: None,
     }));
     let sender = Sender {
         shared: Arc::clone(&shared),
     };
-    pool.spawn(Box::new(move || sender.send(work())));
-    Receiver { shared }
+    pool.spawn(Box::new(move || {
+        // Nobody waits for the value any more (the request was cancelled, or its flow failed
+        // on another job): a derivation would only burn a core that others queue for.
+        if !sender.abandoned() {
+            sender.send(work());
+        }
+    }))?;
+    Ok(Receiver { shared })
 }
 
 /// The job was dropped before it produced a value.
@@ -94,10 +132,18 @@ struct Sender<T> {
 struct Slot<T> {
     value: Option<T>,
     sender_gone: bool,
+    receiver_gone: bool,
     waker: Option<Waker>,
 }
 
 impl<T> Sender<T> {
+    fn abandoned(&self) -> bool {
+        self.shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .receiver_gone
+    }
+
     fn send(self, value: T) {
         self.shared
             .lock()
@@ -136,6 +182,15 @@ impl<T> Future for Receiver<T> {
     }
 }
 
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .receiver_gone = true;
+    }
+}
+
 impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver").finish_non_exhaustive()
@@ -162,9 +217,24 @@ mod tests {
     struct Held(Mutex<Vec<BlockingJob>>);
 
     impl BlockingPool for Held {
-        fn spawn(&self, job: BlockingJob) {
+        fn spawn(&self, job: BlockingJob) -> Result<(), PoolBusy> {
             self.0.lock().unwrap().push(job);
+            Ok(())
         }
+    }
+
+    /// Refuses every job, as a full pool does.
+    struct Full;
+
+    impl BlockingPool for Full {
+        fn spawn(&self, job: BlockingJob) -> Result<(), PoolBusy> {
+            drop(job);
+            Err(PoolBusy)
+        }
+    }
+
+    fn next_job(pool: &Held) -> BlockingJob {
+        pool.0.lock().unwrap().remove(0)
     }
 
     fn poll<T>(receiver: &mut Receiver<T>, waker: &Arc<CountingWaker>) -> Poll<Result<T, Dropped>> {
@@ -176,11 +246,10 @@ mod tests {
     fn the_value_arrives_after_the_job_ran_and_the_waiter_is_woken() {
         let pool = Held::default();
         let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
-        let mut receiver = run(&pool, || 7);
+        let mut receiver = run(&pool, || 7).unwrap();
         assert_eq!(poll(&mut receiver, &waker), Poll::Pending);
         assert_eq!(waker.0.load(Ordering::SeqCst), 0);
-        let job = pool.0.lock().unwrap().pop().unwrap();
-        job();
+        next_job(&pool)();
         assert_eq!(waker.0.load(Ordering::SeqCst), 1);
         assert_eq!(poll(&mut receiver, &waker), Poll::Ready(Ok(7)));
     }
@@ -189,9 +258,8 @@ mod tests {
     fn a_value_ready_before_the_first_poll_is_returned_at_once() {
         let pool = Held::default();
         let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
-        let mut receiver = run(&pool, || "done");
-        let job = pool.0.lock().unwrap().pop().unwrap();
-        job();
+        let mut receiver = run(&pool, || "done").unwrap();
+        next_job(&pool)();
         assert_eq!(poll(&mut receiver, &waker), Poll::Ready(Ok("done")));
         assert_eq!(waker.0.load(Ordering::SeqCst), 0);
     }
@@ -200,10 +268,41 @@ mod tests {
     fn a_dropped_job_ends_the_wait_with_an_error() {
         let pool = Held::default();
         let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
-        let mut receiver = run(&pool, || 7);
+        let mut receiver = run(&pool, || 7).unwrap();
         assert_eq!(poll(&mut receiver, &waker), Poll::Pending);
         pool.0.lock().unwrap().clear();
         assert_eq!(waker.0.load(Ordering::SeqCst), 1);
         assert_eq!(poll(&mut receiver, &waker), Poll::Ready(Err(Dropped)));
+    }
+
+    #[test]
+    fn a_refused_job_is_reported_and_never_runs() {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&ran);
+        let refused = run(&Full, move || counter.fetch_add(1, Ordering::SeqCst));
+        assert_eq!(refused.err(), Some(PoolBusy));
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+        assert_eq!(PoolBusy.to_string(), "blocking pool is full");
+    }
+
+    #[test]
+    fn a_job_whose_waiter_is_gone_skips_its_work() {
+        let pool = Held::default();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let jobs: Vec<_> = (0..2)
+            .map(|_| {
+                let counter = Arc::clone(&ran);
+                run(&pool, move || counter.fetch_add(1, Ordering::SeqCst)).unwrap()
+            })
+            .collect();
+        let mut jobs = jobs.into_iter();
+        let mut kept = jobs.next().unwrap();
+        drop(jobs);
+        next_job(&pool)();
+        next_job(&pool)();
+        // Only the job still awaited did its work.
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        assert_eq!(poll(&mut kept, &waker), Poll::Ready(Ok(0)));
     }
 }

@@ -127,6 +127,7 @@
 //! connection pool) can serve several [`TwoFactor`] services or other parts of the host.
 
 mod blocking;
+mod gate;
 mod memory;
 mod service;
 mod thread_pool;
@@ -140,7 +141,7 @@ use core::future::Future;
 use std::sync::Arc;
 
 pub use crate::account::Outcome;
-pub use blocking::{BlockingJob, BlockingPool};
+pub use blocking::{BlockingJob, BlockingPool, PoolBusy};
 pub use memory::MemoryStore;
 pub use service::{Clock, ServiceError, SystemClock, TwoFactor};
 pub use thread_pool::ThreadPool;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::blocking::{self, BlockingPool};
+use super::gate::Gate;
 use super::thread_pool::ThreadPool;
 #[cfg(feature = "tracing")]
 use super::trace;
@@ -68,6 +69,17 @@ pub enum ServiceError<E> {
     /// The [`BlockingPool`] dropped a key-derivation job without running it (it was shut
     /// down, or could not start a thread). Nothing was written.
     BlockingPoolFailed,
+    /// The [`BlockingPool`] is full: it refused a key-derivation job
+    /// ([`PoolBusy`](super::PoolBusy)) because a burst of recovery-code attempts or new sets
+    /// already fills its queue. Nothing was written, and the code typed was not checked (nor
+    /// counted as a failure). Only the flows that derive keys end so:
+    /// [`use_recovery_code`](TwoFactor::use_recovery_code),
+    /// [`confirm_enrollment`](TwoFactor::confirm_enrollment) and
+    /// [`regenerate_recovery_codes`](TwoFactor::regenerate_recovery_codes).
+    ///
+    /// Not the user's fault, and it passes: answer "try again in a moment" — over HTTP,
+    /// `503 Service Unavailable` with a `Retry-After` of a second or two.
+    Busy,
 }
 
 impl<E: fmt::Display> fmt::Display for ServiceError<E> {
@@ -79,6 +91,7 @@ impl<E: fmt::Display> fmt::Display for ServiceError<E> {
             Self::BlockingPoolFailed => {
                 f.write_str("two-factor key derivation did not run; try again")
             }
+            Self::Busy => f.write_str("two-factor service is busy; try again in a moment"),
         }
     }
 }
@@ -87,7 +100,7 @@ impl<E: core::error::Error + 'static> core::error::Error for ServiceError<E> {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Self::Store(e) => Some(e),
-            Self::Contention | Self::InvalidUserId | Self::BlockingPoolFailed => None,
+            Self::Contention | Self::InvalidUserId | Self::BlockingPoolFailed | Self::Busy => None,
         }
     }
 }
@@ -110,6 +123,17 @@ impl<E: core::error::Error + 'static> core::error::Error for ServiceError<E> {
 /// the flow run again (again only if the set was regenerated in the meantime). Sign-in with a
 /// TOTP code needs no derivation and never leaves the executor thread.
 ///
+/// A burst cannot pile up work without bound. The default pool queues at most
+/// [`ThreadPool::DEFAULT_MAX_QUEUED`] jobs; a flow whose job it refuses fails at once with
+/// [`ServiceError::Busy`], writing nothing. And the recovery-code attempts of one user take
+/// turns: at most one of them derives at a time in this service, the others wait (without
+/// holding a thread) and then check the throttle on the record as the attempt before them
+/// left it — so once the throttle bites, the waiting attempts are refused without a
+/// derivation. The turns are per service, in one process: several servers each have their
+/// own, and there the throttle stored in the record still bounds the attempts, but
+/// simultaneous attempts on different servers may each derive. Attempts of different users
+/// never wait for each other's turn; they share only the pool.
+///
 /// # Tracing
 ///
 /// With the `tracing` feature, each flow runs in an INFO span `twofa.flow` (target `twofa`)
@@ -125,6 +149,8 @@ pub struct TwoFactor<S: Store> {
     hasher: Arc<dyn CodeHasher>,
     clock: Arc<dyn Clock>,
     blocking: Arc<dyn BlockingPool>,
+    /// Whose recovery-code attempt is deriving now; the user's next attempts wait.
+    recovery_turns: Gate,
     max_retries: u32,
     #[cfg(feature = "tracing")]
     user_ids_in_spans: bool,
@@ -148,6 +174,7 @@ impl<S: Store> TwoFactor<S> {
             hasher,
             clock: Arc::new(SystemClock),
             blocking: Arc::new(ThreadPool::new()),
+            recovery_turns: Gate::default(),
             max_retries: Self::DEFAULT_MAX_RETRIES,
             #[cfg(feature = "tracing")]
             user_ids_in_spans: false,
@@ -253,7 +280,10 @@ impl<S: Store> TwoFactor<S> {
     /// # Errors
     ///
     /// [`ServiceError`] when the store fails, the record keeps changing, or the user id is
-    /// refused; the flow's own errors are in the outcome.
+    /// refused; and, in the flows that derive recovery codes (`confirm_enrollment`,
+    /// `use_recovery_code`, `regenerate_recovery_codes`), [`ServiceError::Busy`] when the
+    /// blocking pool refuses the work and [`ServiceError::BlockingPoolFailed`] when it drops
+    /// it. The flow's own errors are in the outcome.
     pub async fn start_enrollment(
         &self,
         user_id: &str,
@@ -318,9 +348,21 @@ impl<S: Store> TwoFactor<S> {
     /// [`TwoFactorRecord::use_recovery_code`]. A code works exactly once, also under
     /// concurrency.
     ///
+    /// The check costs a key derivation, run on the [`BlockingPool`]. Concurrent attempts for
+    /// one user take turns in this service: each waits until the one before it has saved its
+    /// result, then loads the record and checks the throttle afresh, so attempts beyond the
+    /// throttle's allowance are refused ([`Error::Throttled`]) without deriving: with the
+    /// default [`ThrottlePolicy`](crate::account::ThrottlePolicy), a burst of wrong codes at
+    /// one instant costs five derivations (its free attempts), however many it holds. The
+    /// turns are kept per `TwoFactor` value, in memory: services in other processes (or other
+    /// `TwoFactor` values over the same store) do not wait for each other, and there the
+    /// stored throttle alone bounds the attempts. Dropping the future (a cancelled request)
+    /// gives up its turn or its place in line at once.
+    ///
     /// # Errors
     ///
-    /// As [`TwoFactor::start_enrollment`].
+    /// As [`TwoFactor::start_enrollment`]; also [`ServiceError::Busy`] when the blocking pool
+    /// refuses the derivation, and [`ServiceError::BlockingPoolFailed`] when it drops it.
     pub async fn use_recovery_code(
         &self,
         user_id: &str,
@@ -337,6 +379,9 @@ impl<S: Store> TwoFactor<S> {
         code: &str,
     ) -> Result<Outcome<SignedIn>, ServiceError<S::Error>> {
         let ctx = self.context(user_id)?;
+        // One attempt of this user at a time from load to save, so that each one's failure is
+        // in the record the next one checks the throttle against.
+        let _turn = self.recovery_turns.enter(user_id).await;
         // Derived once, and again only if the set changed its salt or parameters (it was
         // regenerated) under this request.
         let mut attempt: Option<Attempt> = None;
@@ -646,12 +691,15 @@ impl<S: Store> TwoFactor<S> {
         blocking::run(&*self.blocking, move || {
             set.derive_attempt(&code, &user_id, &*hasher)
         })
+        .map_err(|_| ServiceError::Busy)?
         .await
         .map_err(|_| ServiceError::BlockingPoolFailed)
     }
 
     /// A new set of recovery codes for the user, its derivations run in parallel on the
-    /// blocking pool; or the error of making it, which the flow reports.
+    /// blocking pool; or the error of making it, which the flow reports. If the pool refuses
+    /// any of the jobs the whole set fails ([`ServiceError::Busy`]), and the jobs it took
+    /// skip their derivations, since nobody waits for them any more.
     async fn new_recovery_codes(
         &self,
         user_id: &str,
@@ -662,13 +710,14 @@ impl<S: Store> TwoFactor<S> {
                 Ok(draft) => Arc::new(draft),
                 Err(error) => return Ok(Err(error)),
             };
-        let jobs: Vec<_> = (0..draft.len())
+        let jobs = (0..draft.len())
             .map(|index| {
                 let draft = Arc::clone(&draft);
                 let hasher = Arc::clone(&self.hasher);
                 blocking::run(&*self.blocking, move || draft.derive(index, &*hasher))
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| ServiceError::Busy)?;
         let mut hashes = Vec::with_capacity(jobs.len());
         for job in jobs {
             hashes.push(job.await.map_err(|_| ServiceError::BlockingPoolFailed)?);

@@ -1,5 +1,5 @@
-//! The default [`BlockingPool`]: a few reused threads and a queue, with the standard library
-//! only.
+//! The default [`BlockingPool`]: a few reused threads and a bounded queue, with the standard
+//! library only.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -7,18 +7,22 @@ use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use super::blocking::{BlockingJob, BlockingPool};
+use super::blocking::{BlockingJob, BlockingPool, PoolBusy};
 
 /// The default [`BlockingPool`]: at most one thread per core (or
 /// [`with_threads`](ThreadPool::with_threads)), started as jobs arrive and then kept for the
-/// next ones; jobs beyond that wait in a queue, in the order they came.
+/// next ones; jobs beyond that wait in a queue, in the order they came, up to a bound
+/// ([`with_max_queued`](ThreadPool::with_max_queued), by default
+/// [`DEFAULT_MAX_QUEUED`](ThreadPool::DEFAULT_MAX_QUEUED)); beyond it a job is refused
+/// ([`PoolBusy`]) and its flow fails at once with [`ServiceError::Busy`], writing nothing.
 ///
 /// Key derivation is CPU work, so more threads than cores would only share the cores: the
 /// ten derivations of a new set run as many at a time as there are cores, and a flood of
-/// recovery-code attempts queues instead of starting a thread each. A job that panics fails
-/// only the flow that waits for it ([`ServiceError::BlockingPoolFailed`]); the thread goes on
-/// with the next job. When the pool is dropped, its threads finish the jobs already queued
-/// and end.
+/// recovery-code attempts queues instead of starting a thread each — and, past the bound, is
+/// told to try again in a moment rather than filling memory with jobs that would run seconds
+/// late. A job that panics fails only the flow that waits for it
+/// ([`ServiceError::BlockingPoolFailed`]); the thread goes on with the next job. When the pool
+/// is dropped, its threads finish the jobs already queued and end.
 ///
 /// Each [`TwoFactor`] service makes its own pool; services that should share one take it
 /// through [`with_blocking_pool`]:
@@ -31,7 +35,7 @@ use super::blocking::{BlockingJob, BlockingPool};
 /// use twofa::seal::AesGcmSealer;
 /// use twofa::store::{BlockingPool, MemoryStore, ThreadPool, TwoFactor};
 ///
-/// let shared: Arc<dyn BlockingPool> = Arc::new(ThreadPool::with_threads(4));
+/// let shared: Arc<dyn BlockingPool> = Arc::new(ThreadPool::with_threads(4).with_max_queued(256));
 /// let sealer = Arc::new(AesGcmSealer::new("k1", &[7; 32])?);
 /// let hasher = Arc::new(Pbkdf2Hasher::new());
 /// let staff = TwoFactor::new(
@@ -49,6 +53,7 @@ use super::blocking::{BlockingJob, BlockingPool};
 /// ```
 ///
 /// [`ServiceError::BlockingPoolFailed`]: super::ServiceError::BlockingPoolFailed
+/// [`ServiceError::Busy`]: super::ServiceError::Busy
 /// [`TwoFactor`]: super::TwoFactor
 /// [`with_blocking_pool`]: super::TwoFactor::with_blocking_pool
 pub struct ThreadPool {
@@ -56,9 +61,23 @@ pub struct ThreadPool {
     /// Starts a thread that runs [`Shared::work`]: [`start_thread`], or in tests a system that
     /// refuses.
     start: fn(Arc<Shared>) -> std::io::Result<()>,
+    /// The most jobs waiting for a thread; only [`spawn`](ThreadPool::spawn) reads it.
+    max_queued: usize,
 }
 
 impl ThreadPool {
+    /// The default bound on queued jobs: 128.
+    ///
+    /// A recovery-code attempt is one job and a new set of codes ten, so 128 is a burst of
+    /// over a hundred attempts, or a dozen enrolments, beyond the ones running. At the default
+    /// work factor (about 4 ms a job) the last of 128 queued jobs starts some 128 × 4 ms /
+    /// threads later: half a second on one core, a quarter on two. A deeper queue would only
+    /// make every request of the burst slower and hold more memory, where a prompt "try again
+    /// in a moment" ([`ServiceError::Busy`](super::ServiceError::Busy)) serves the user
+    /// better. On a machine with many cores the same wait allows a deeper queue; raise it
+    /// with [`with_max_queued`](ThreadPool::with_max_queued).
+    pub const DEFAULT_MAX_QUEUED: usize = 128;
+
     /// A pool of at most as many threads as the machine has cores
     /// ([`std::thread::available_parallelism`]; one when that is unknown). No thread starts
     /// before the first job.
@@ -66,7 +85,8 @@ impl ThreadPool {
         Self::with_threads(std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
     }
 
-    /// A pool of at most `threads` threads (at least one).
+    /// A pool of at most `threads` threads (at least one), and a queue of at most
+    /// [`DEFAULT_MAX_QUEUED`](ThreadPool::DEFAULT_MAX_QUEUED) jobs.
     pub fn with_threads(threads: usize) -> Self {
         ThreadPool {
             shared: Arc::new(Shared {
@@ -80,12 +100,32 @@ impl ThreadPool {
                 max_threads: threads.max(1),
             }),
             start: start_thread,
+            max_queued: Self::DEFAULT_MAX_QUEUED,
         }
+    }
+
+    /// Bounds the queue: at most `jobs` jobs (at least one) wait for a thread; one more is
+    /// refused with [`PoolBusy`], and its flow fails with
+    /// [`ServiceError::Busy`](super::ServiceError::Busy). A job counts as queued from the
+    /// moment it is handed to the pool until a thread takes it; the jobs running are not
+    /// counted.
+    ///
+    /// Keep it at least the number of recovery codes in a set (10 by default): a new set is
+    /// that many jobs at once, and fails whole if any of them is refused.
+    #[must_use]
+    pub fn with_max_queued(mut self, jobs: usize) -> Self {
+        self.max_queued = jobs.max(1);
+        self
     }
 
     /// The most threads the pool runs at once.
     pub fn max_threads(&self) -> usize {
         self.shared.max_threads
+    }
+
+    /// The most jobs that wait for a thread before the pool refuses more.
+    pub fn max_queued(&self) -> usize {
+        self.max_queued
     }
 }
 
@@ -99,18 +139,29 @@ impl BlockingPool for ThreadPool {
     /// Queues the job, and wakes an idle thread for it or starts a new one while there are
     /// fewer than [`max_threads`](ThreadPool::max_threads). If the system refuses a thread and
     /// the pool has none, the queued jobs are dropped (their flows fail, changing nothing).
-    fn spawn(&self, job: BlockingJob) {
+    ///
+    /// # Errors
+    ///
+    /// [`PoolBusy`] when [`max_queued`](ThreadPool::max_queued) jobs are queued already; the
+    /// job is dropped without running, and the queue is unchanged.
+    fn spawn(&self, job: BlockingJob) -> Result<(), PoolBusy> {
         let mut state = self.shared.lock();
+        if state.queue.len() >= self.max_queued {
+            drop(state);
+            // Dropped outside the lock: dropping a job wakes the flow waiting for it.
+            drop(job);
+            return Err(PoolBusy);
+        }
         state.queue.push_back(job);
         // Each idle thread takes one queued job; a woken thread counts as idle until it runs,
         // so a burst wakes as many as there are and starts threads for the rest.
         if state.idle >= state.queue.len() {
             drop(state);
             self.shared.work.notify_one();
-            return;
+            return Ok(());
         }
         if state.threads >= self.shared.max_threads {
-            return;
+            return Ok(());
         }
         state.threads += 1;
         drop(state);
@@ -126,6 +177,7 @@ impl BlockingPool for ThreadPool {
             // Dropped outside the lock: dropping a job wakes the flow waiting for it.
             drop(stranded);
         }
+        Ok(())
     }
 }
 
@@ -142,6 +194,7 @@ impl fmt::Debug for ThreadPool {
         let state = self.shared.lock();
         f.debug_struct("ThreadPool")
             .field("max_threads", &self.shared.max_threads)
+            .field("max_queued", &self.max_queued)
             .field("threads", &state.threads)
             .field("queued", &state.queue.len())
             .finish()
@@ -284,7 +337,8 @@ mod tests {
         let (sender, receiver) = mpsc::channel();
         pool.spawn(Box::new(move || {
             sender.send(std::thread::current().id()).unwrap();
-        }));
+        }))
+        .unwrap();
         receiver.recv_timeout(PATIENCE).unwrap()
     }
 
@@ -302,7 +356,7 @@ mod tests {
         let pool = ThreadPool::with_threads(2);
         let gate = Arc::new(Gate::default());
         for _ in 0..5 {
-            pool.spawn(gate.job());
+            pool.spawn(gate.job()).unwrap();
         }
         drop(gate.wait_until(|s| s.running == 2));
         assert_eq!(state(&pool), (2, 0, 3));
@@ -316,12 +370,13 @@ mod tests {
         // One thread, so that the order they start in is the order they finish in.
         let pool = ThreadPool::with_threads(1);
         let gate = Arc::new(Gate::default());
-        pool.spawn(gate.job());
+        pool.spawn(gate.job()).unwrap();
         drop(gate.wait_until(|s| s.running == 1));
         let (order, arrived) = mpsc::channel();
         for i in 0..5 {
             let order = order.clone();
-            pool.spawn(Box::new(move || order.send(i).unwrap()));
+            pool.spawn(Box::new(move || order.send(i).unwrap()))
+                .unwrap();
         }
         assert_eq!(state(&pool), (1, 0, 5));
         gate.open();
@@ -336,7 +391,7 @@ mod tests {
         let pool = ThreadPool::with_threads(4);
         let gate = Arc::new(Gate::default());
         for _ in 0..4 {
-            pool.spawn(gate.job());
+            pool.spawn(gate.job()).unwrap();
         }
         // Each job holds its thread until the gate opens: four at once only if four threads
         // run them.
@@ -352,7 +407,7 @@ mod tests {
         settle(&pool, (1, 1, 0));
         let gate = Arc::new(Gate::default());
         for _ in 0..4 {
-            pool.spawn(gate.job());
+            pool.spawn(gate.job()).unwrap();
         }
         drop(gate.wait_until(|s| s.running == 4));
         gate.open();
@@ -376,8 +431,8 @@ mod tests {
     fn a_job_for_a_pool_with_idle_threads_wakes_one_rather_than_starting_another() {
         let pool = ThreadPool::with_threads(3);
         let gate = Arc::new(Gate::default());
-        pool.spawn(gate.job());
-        pool.spawn(gate.job());
+        pool.spawn(gate.job()).unwrap();
+        pool.spawn(gate.job()).unwrap();
         drop(gate.wait_until(|s| s.running == 2));
         gate.open();
         drop(gate.wait_until(|s| s.finished == 2));
@@ -403,8 +458,8 @@ mod tests {
         ];
         for panicking in panics {
             let pool = ThreadPool::with_threads(1);
-            let failed = run(&pool, panicking);
-            let fine = run(&pool, || 7);
+            let failed = run(&pool, panicking).unwrap();
+            let fine = run(&pool, || 7).unwrap();
             assert_eq!(wait(failed), Err(Dropped));
             assert_eq!(wait(fine), Ok(7));
             settle(&pool, (1, 1, 0));
@@ -419,7 +474,7 @@ mod tests {
     fn a_pool_the_system_gives_no_thread_drops_its_jobs() {
         let mut pool = ThreadPool::with_threads(2);
         pool.start = refuse;
-        assert_eq!(wait(run(&pool, || 7)), Err(Dropped));
+        assert_eq!(wait(run(&pool, || 7).unwrap()), Err(Dropped));
         assert_eq!(state(&pool), (0, 0, 0));
     }
 
@@ -427,10 +482,10 @@ mod tests {
     fn a_refused_extra_thread_leaves_the_job_to_the_threads_there_are() {
         let mut pool = ThreadPool::with_threads(2);
         let gate = Arc::new(Gate::default());
-        pool.spawn(gate.job());
+        pool.spawn(gate.job()).unwrap();
         drop(gate.wait_until(|s| s.running == 1));
         pool.start = refuse;
-        let queued = run(&pool, || 7);
+        let queued = run(&pool, || 7).unwrap();
         assert_eq!(state(&pool), (1, 0, 1));
         gate.open();
         assert_eq!(wait(queued), Ok(7));
@@ -441,8 +496,8 @@ mod tests {
     fn dropping_the_pool_finishes_the_queue_and_ends_the_threads() {
         let pool = ThreadPool::with_threads(1);
         let gate = Arc::new(Gate::default());
-        pool.spawn(gate.job());
-        pool.spawn(gate.job());
+        pool.spawn(gate.job()).unwrap();
+        pool.spawn(gate.job()).unwrap();
         drop(gate.wait_until(|s| s.running == 1));
         let shared = Arc::clone(&pool.shared);
         drop(pool);
@@ -462,11 +517,57 @@ mod tests {
         assert_eq!(ThreadPool::new().max_threads(), cores);
         assert_eq!(ThreadPool::default().max_threads(), cores);
         assert_eq!(ThreadPool::with_threads(0).max_threads(), 1);
-        let pool = ThreadPool::with_threads(3);
+        assert_eq!(ThreadPool::new().max_queued(), 128);
+        assert_eq!(ThreadPool::with_threads(2).max_queued(), 128);
+        assert_eq!(ThreadPool::new().with_max_queued(0).max_queued(), 1);
+        let pool = ThreadPool::with_threads(3).with_max_queued(7);
+        assert_eq!((pool.max_threads(), pool.max_queued()), (3, 7));
         assert_eq!(
             format!("{pool:?}"),
-            "ThreadPool { max_threads: 3, threads: 0, queued: 0 }"
+            "ThreadPool { max_threads: 3, max_queued: 7, threads: 0, queued: 0 }"
         );
+    }
+
+    #[test]
+    fn a_full_queue_refuses_the_job_and_the_queued_ones_still_run() {
+        let pool = ThreadPool::with_threads(1).with_max_queued(2);
+        let gate = Arc::new(Gate::default());
+        pool.spawn(gate.job()).unwrap();
+        drop(gate.wait_until(|s| s.running == 1));
+        let first = run(&pool, || 1).unwrap();
+        let second = run(&pool, || 2).unwrap();
+        let ran = Arc::new(Mutex::new(0));
+        for _ in 0..3 {
+            let ran = Arc::clone(&ran);
+            let refused = run(&pool, move || *ran.lock().unwrap() += 1);
+            assert_eq!(refused.err(), Some(PoolBusy));
+        }
+        // Refused jobs take no place: the running job and two queued.
+        assert_eq!(state(&pool), (1, 0, 2));
+        gate.open();
+        assert_eq!(wait(first), Ok(1));
+        assert_eq!(wait(second), Ok(2));
+        settle(&pool, (1, 1, 0));
+        assert_eq!(*ran.lock().unwrap(), 0, "a refused job ran");
+        // Room again once the queue drained.
+        assert_eq!(wait(run(&pool, || 3).unwrap()), Ok(3));
+    }
+
+    #[test]
+    fn the_bound_counts_the_jobs_waiting_not_the_ones_running() {
+        let pool = ThreadPool::with_threads(2).with_max_queued(1);
+        let gate = Arc::new(Gate::default());
+        // One at a time: a job counts as queued until its thread takes it.
+        pool.spawn(gate.job()).unwrap();
+        drop(gate.wait_until(|s| s.running == 1));
+        pool.spawn(gate.job()).unwrap();
+        drop(gate.wait_until(|s| s.running == 2));
+        pool.spawn(gate.job()).unwrap();
+        assert_eq!(pool.spawn(gate.job()), Err(PoolBusy));
+        assert_eq!(state(&pool), (2, 0, 1));
+        gate.open();
+        let state = gate.wait_until(|s| s.finished == 3);
+        assert_eq!(state.most_running, 2);
     }
 
     /// Polls a job's result until it is there (bounded).

@@ -16,7 +16,7 @@
 //! | every other [`Event`] | INFO | `event`; `remaining` for a used recovery code |
 //! | the flow's [`Error`] when the user caused it (a wrong code, throttled, a stale proof, …) | INFO | `error` |
 //! | the flow's [`Error`] otherwise (a record or sealed secret that does not open, a bad setting, the clock) | WARN | `error` |
-//! | [`ServiceError::Contention`], [`ServiceError::InvalidUserId`] | WARN | `error` |
+//! | [`ServiceError::Contention`], [`ServiceError::Busy`], [`ServiceError::InvalidUserId`] | WARN | `error` |
 //! | [`ServiceError::Store`], [`ServiceError::BlockingPoolFailed`] | ERROR | `error` |
 //!
 //! Throttling and the failures reported at the next sign-in are INFO: each failed code was
@@ -263,6 +263,11 @@ fn service_failed<E>(error: &ServiceError<E>) {
             target: TARGET,
             error = "blocking_pool_failed",
             "two-factor key derivation did not run"
+        ),
+        ServiceError::Busy => tracing::warn!(
+            target: TARGET,
+            error = "busy",
+            "two-factor blocking pool full; flow refused"
         ),
         ServiceError::Contention => tracing::warn!(
             target: TARGET,

@@ -17,6 +17,9 @@ pub enum AppError {
     BadRequest(&'static str),
     /// A form without a valid CSRF token, or from another origin.
     Forbidden,
+    /// The server is too busy for this right now (the key-derivation pool is full); a
+    /// `503` with `Retry-After`.
+    Busy,
     /// Something broke on the server; the text goes to the log, never to the page.
     Internal(String),
 }
@@ -27,6 +30,7 @@ impl fmt::Display for AppError {
             Self::Redirect(to) => write!(f, "redirect to {to}"),
             Self::BadRequest(why) => write!(f, "bad request: {why}"),
             Self::Forbidden => f.write_str("forbidden"),
+            Self::Busy => f.write_str("busy"),
             Self::Internal(why) => write!(f, "internal error: {why}"),
         }
     }
@@ -43,6 +47,13 @@ impl IntoResponse for AppError {
                 StatusCode::FORBIDDEN,
                 "This form has expired or did not come from this site. Go back, reload the page and try again.",
             ),
+            Self::Busy => {
+                let message = "We are very busy right now. Please try again in a moment.";
+                let page = ErrorPage { nav: None, message };
+                let body = page.render().unwrap_or_else(|_| message.to_owned());
+                let headers = [(header::RETRY_AFTER, "2")];
+                return (StatusCode::SERVICE_UNAVAILABLE, headers, Html(body)).into_response();
+            }
             Self::Internal(why) => {
                 eprintln!("[twofa-demo] internal error: {why}");
                 (
@@ -66,7 +77,10 @@ pub(crate) fn see_other(to: &str) -> Response {
 
 impl<E: fmt::Display> From<twofa::store::ServiceError<E>> for AppError {
     fn from(e: twofa::store::ServiceError<E>) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            twofa::store::ServiceError::Busy => Self::Busy,
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 
