@@ -48,6 +48,10 @@ pub(crate) struct RecoveryCodePage {
 #[template(path = "locked_out.html")]
 pub(crate) struct LockedOutPage {
     pub nav: Option<Nav>,
+    /// Recovery codes are locked, not codes.
+    pub recovery_codes: bool,
+    /// Offer the other way in (a recovery code while codes are locked, and the reverse).
+    pub offer_other: bool,
 }
 
 /// A trusted device as the settings page lists it.

@@ -62,6 +62,11 @@ impl Site {
 
     /// A user with 2FA on (through the service), and the authenticator app that goes with it.
     async fn user_with_2fa(&self, email: &str) -> Totp {
+        self.user_with_2fa_and_codes(email).await.0
+    }
+
+    /// As `user_with_2fa`, with the recovery codes shown at enrolment.
+    async fn user_with_2fa_and_codes(&self, email: &str) -> (Totp, twofa::RecoveryCodes) {
         let user = self.state.accounts.create(email, PASSWORD).unwrap();
         let tf = &self.state.two_factor;
         let check = |_: &str, password: &str| password == PASSWORD;
@@ -75,13 +80,14 @@ impl Site {
             .unwrap();
         let phone = enrollment.uri().to_totp().unwrap();
         let code = phone.generate(self.now()).to_string();
-        tf.confirm_enrollment(&user.id, &code)
+        let codes = tf
+            .confirm_enrollment(&user.id, &code)
             .await
             .unwrap()
             .result
             .unwrap();
         self.advance(30);
-        phone
+        (phone, codes)
     }
 }
 
@@ -763,7 +769,7 @@ fn text_of(body: &str, marker: &str) -> String {
 #[tokio::test]
 async fn throttling_says_when_to_try_again_and_the_lockout_page_says_what_to_do() {
     let site = Site::new(Config::default()).await;
-    site.user_with_2fa("alice@example.com").await;
+    let (_, codes) = site.user_with_2fa_and_codes("alice@example.com").await;
     let mut b = site.browser();
     let mut throttled = None;
     let mut locked = None;
@@ -789,6 +795,16 @@ async fn throttling_says_when_to_try_again_and_the_lockout_page_says_what_to_do(
     let locked = locked.expect("no lockout page");
     assert!(locked.body.contains("Two-factor sign-in is locked"));
     assert!(locked.body.contains("contact support"));
+    // The way out the page offers: a recovery code still signs the owner in, and ends the
+    // lockout of codes.
+    assert!(locked.body.contains(r#"href="/login/recovery""#));
+    assert_eq!(b.get("/login/recovery").await.status, StatusCode::OK);
+    let first = codes.iter().next().unwrap().to_owned();
+    let recovered = b
+        .submit("/login/recovery", "/login/recovery", &[("code", &first)])
+        .await;
+    assert_eq!(recovered.location(), "/settings");
+    assert_eq!(b.get("/settings").await.status, StatusCode::OK);
     let subjects: Vec<String> = site
         .state
         .accounts
@@ -824,4 +840,52 @@ async fn a_replayed_code_is_refused_like_a_wrong_one_and_mailed_to_the_owner() {
             .iter()
             .any(|m| m.subject == "A sign-in code was used twice")
     );
+}
+
+#[tokio::test]
+async fn a_lockout_of_recovery_codes_offers_a_code_and_a_code_still_signs_in() {
+    let site = Site::new(Config::default()).await;
+    let phone = site.user_with_2fa("alice@example.com").await;
+    let mut b = site.browser();
+    let mut locked = None;
+    // The default recovery policy locks after 50 failures; each delay is waited out.
+    for _ in 0..120 {
+        if b.get("/login/recovery").await.status != StatusCode::OK {
+            b.sign_in("alice@example.com", PASSWORD).await;
+        }
+        let r = b
+            .submit(
+                "/login/recovery",
+                "/login/recovery",
+                &[("code", "AAAAA-AAAAA")],
+            )
+            .await;
+        if r.status == StatusCode::FORBIDDEN {
+            locked = Some(r);
+            break;
+        }
+        if let Some(rest) = r.body.split("Try again in ").nth(1) {
+            let seconds: u64 = rest.split(' ').next().unwrap().parse().unwrap();
+            site.advance(seconds);
+        }
+    }
+    let locked = locked.expect("no lockout page");
+    assert!(locked.body.contains("wrong recovery codes"));
+    assert!(locked.body.contains(r#"href="/login/code""#));
+    let subjects: Vec<String> = site
+        .state
+        .accounts
+        .outbox("alice@example.com")
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
+    assert!(
+        subjects.contains(&"Recovery codes were locked".to_owned()),
+        "{subjects:?}"
+    );
+    let code = phone.generate(site.now()).to_string();
+    let signed_in = b
+        .submit("/login/code", "/login/code", &[("code", &code)])
+        .await;
+    assert_eq!(signed_in.location(), "/settings");
 }

@@ -10,8 +10,8 @@ use twofa::account::Status;
 use twofa::qr::SvgOptions;
 
 use super::{
-    CodeFailure, CodeForm, NoFields, PasswordForm, code_failure, confirm_password, locked_out, nav,
-    notify, render,
+    CodeFailure, CodeForm, Locked, NoFields, PasswordForm, code_failure, confirm_password,
+    locked_out, nav, notify, render,
 };
 use crate::csrf::{self, CsrfForm};
 use crate::error::see_other;
@@ -115,7 +115,7 @@ pub(crate) async fn confirm<S: Store + 'static>(
                 csrf,
                 error: Some(message),
             }),
-            CodeFailure::LockedOut => locked_out(nav(&user, &csrf)),
+            CodeFailure::LockedOut => locked_out(nav(&user, &csrf), Locked::CodesWhileEnabling),
             CodeFailure::StartOver => Ok(see_other("/settings")),
         },
     }

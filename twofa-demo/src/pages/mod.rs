@@ -99,8 +99,23 @@ pub(crate) fn code_failure(error: twofa::Error, now: u64) -> Result<CodeFailure,
     })
 }
 
-pub(crate) fn locked_out(nav: Option<Nav>) -> Result<Response, AppError> {
-    let mut response = render(LockedOutPage { nav })?;
+/// Which lockout a page reports, and whether the other authenticator is there to offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Locked {
+    /// Codes are locked while enabling 2FA: there are no recovery codes yet.
+    CodesWhileEnabling,
+    /// Codes are locked at sign-in: a recovery code still works.
+    Codes,
+    /// Recovery codes are locked at sign-in: a code still works.
+    RecoveryCodes,
+}
+
+pub(crate) fn locked_out(nav: Option<Nav>, locked: Locked) -> Result<Response, AppError> {
+    let mut response = render(LockedOutPage {
+        nav,
+        recovery_codes: locked == Locked::RecoveryCodes,
+        offer_other: locked != Locked::CodesWhileEnabling,
+    })?;
     *response.status_mut() = axum::http::StatusCode::FORBIDDEN;
     Ok(response)
 }

@@ -11,7 +11,7 @@ use tower_sessions::Session;
 use twofa::Store;
 use twofa::account::{SignInMethod, Status};
 
-use super::{CodeFailure, CodeForm, NoFields, code_failure, locked_out, notify, render};
+use super::{CodeFailure, CodeForm, Locked, NoFields, code_failure, locked_out, notify, render};
 use crate::csrf::{self, CsrfForm};
 use crate::error::see_other;
 use crate::layout::{device_cookie, device_label, set_device_cookie};
@@ -111,7 +111,7 @@ pub(crate) async fn code_submit<S: Store + 'static>(
                     csrf: csrf::token(&session).await?,
                     error: Some(message),
                 }),
-                CodeFailure::LockedOut => locked_out(None),
+                CodeFailure::LockedOut => locked_out(None, Locked::Codes),
                 CodeFailure::StartOver => Ok(see_other("/login")),
             };
         }
@@ -180,7 +180,7 @@ pub(crate) async fn recovery_submit<S: Store + 'static>(
                 csrf: csrf::token(&session).await?,
                 error: Some(message.replace("That code", "That recovery code")),
             }),
-            CodeFailure::LockedOut => locked_out(None),
+            CodeFailure::LockedOut => locked_out(None, Locked::RecoveryCodes),
             CodeFailure::StartOver => Ok(see_other("/login")),
         },
     }
