@@ -541,3 +541,104 @@ impl Visit for Fields {
         self.0.push((field.name().to_owned(), format!("{value:?}")));
     }
 }
+
+/// A hasher of another scheme: a set made by PBKDF2 cannot be checked with it.
+#[derive(Debug)]
+struct OtherScheme;
+
+impl twofa::CodeHasher for OtherScheme {
+    fn algorithm(&self) -> &str {
+        "other-scheme"
+    }
+
+    fn parameters(&self) -> String {
+        String::new()
+    }
+
+    fn hash(&self, code: &[u8], _: &[u8], _: &str) -> Result<Vec<u8>, Error> {
+        Ok(code.to_vec())
+    }
+}
+
+/// A wrong recovery code is the user's doing, at INFO; a sealed secret that does not open or a
+/// hasher that does not fit the stored set is the host's, at WARN.
+#[tokio::test(flavor = "current_thread")]
+async fn the_users_failures_are_info_and_the_hosts_are_warnings() {
+    let capture = Capture::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let clock = Arc::new(AtomicU64::new(T0));
+    let store = Arc::new(MemoryStore::new());
+    let tf = service_over(Arc::clone(&store), clock.clone());
+    let enrollment = tf
+        .start_enrollment(USER, Some(&password(T0)), "alice@example.com")
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    let app = enrollment.uri().to_totp().unwrap();
+    let code = app.generate(T0).to_string();
+    tf.confirm_enrollment(USER, &code)
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    capture.events.lock().unwrap().clear();
+
+    let wrong = tf.use_recovery_code(USER, "AAAAA-AAAAA").await.unwrap();
+    let wrong = wrong.result.unwrap_err();
+    assert_eq!(wrong, Error::Recovery(twofa::RecoveryError::InvalidCode));
+    let key = twofa::seal::AesGcmSealer::new("k1", &[9; 32]).unwrap();
+    let sealed_elsewhere = service_over(Arc::clone(&store), clock.clone());
+    let sealed_elsewhere = TwoFactor::new(
+        Arc::clone(&store),
+        sealed_elsewhere.settings().clone(),
+        Arc::new(key),
+        Arc::new(Pbkdf2Hasher::new()),
+    )
+    .with_clock(Arc::new(move || clock.load(Ordering::SeqCst)));
+    let code = app.generate(T0 + 30).to_string();
+    let unsealed = sealed_elsewhere.verify_code(USER, &code).await.unwrap();
+    let unsealed = unsealed.result.unwrap_err();
+    assert!(matches!(unsealed, Error::Seal(_)), "{unsealed:?}");
+    let other_scheme = TwoFactor::new(
+        Arc::clone(&store),
+        tf.settings().clone(),
+        Arc::new(DangerPlaintextSealer),
+        Arc::new(OtherScheme),
+    );
+    let mismatch = other_scheme
+        .use_recovery_code(USER, "AAAAA-AAAAA")
+        .await
+        .unwrap();
+    let mismatch = mismatch.result.unwrap_err();
+    assert!(
+        matches!(mismatch, Error::Recovery(ref e) if *e != twofa::RecoveryError::InvalidCode),
+        "{mismatch:?}"
+    );
+
+    let events = capture.events.lock().unwrap().clone();
+    let levels: Vec<(Level, Option<&str>)> = events
+        .iter()
+        .filter(|e| e.field("error").is_some())
+        .map(|e| (e.level, e.field("error")))
+        .collect();
+    assert_eq!(
+        levels,
+        [
+            (Level::INFO, Some(&*wrong.to_string())),
+            (Level::WARN, Some(&*unsealed.to_string())),
+            (Level::WARN, Some(&*mismatch.to_string())),
+        ]
+    );
+}
+
+#[test]
+fn a_store_failure_keeps_the_stores_error_as_its_source() {
+    use std::error::Error as _;
+    let failed = ServiceError::Store(std::io::Error::other("disk full"));
+    let source = failed.source().expect("the store's error");
+    assert_eq!(source.to_string(), "disk full");
+    assert!(source.downcast_ref::<std::io::Error>().is_some());
+    assert!(ServiceError::<std::io::Error>::Busy.source().is_none());
+}
