@@ -766,33 +766,41 @@ fn text_of(body: &str, marker: &str) -> String {
     body[start..start + end].trim().to_owned()
 }
 
+/// Submits `code` on `page` as alice, signing in again whenever the page asks for it and
+/// waiting out each "try again in N seconds" on the clock, until the lockout page (a 403)
+/// comes: whether a delay was ever asked for, and the lockout page. At most 120 attempts.
+async fn fail_until_locked(
+    site: &Site,
+    b: &mut Browser,
+    page: &str,
+    code: &str,
+) -> (bool, Response) {
+    let mut throttled = false;
+    for _ in 0..120 {
+        if b.get(page).await.status != StatusCode::OK {
+            b.sign_in("alice@example.com", PASSWORD).await;
+        }
+        let r = b.submit(page, page, &[("code", code)]).await;
+        if r.status == StatusCode::FORBIDDEN {
+            return (throttled, r);
+        }
+        if let Some(rest) = r.body.split("Try again in ").nth(1) {
+            let seconds: u64 = rest.split(' ').next().unwrap().parse().unwrap();
+            throttled = true;
+            site.advance(seconds);
+        }
+    }
+    panic!("no lockout page after 120 attempts on {page}");
+}
+
 #[tokio::test]
 async fn throttling_says_when_to_try_again_and_the_lockout_page_says_what_to_do() {
     let site = Site::new(Config::default()).await;
     let (_, codes) = site.user_with_2fa_and_codes("alice@example.com").await;
     let mut b = site.browser();
-    let mut throttled = None;
-    let mut locked = None;
-    // The default policy locks after 30 failures; each delay is waited out on the clock.
-    for _ in 0..80 {
-        if b.get("/login/code").await.status != StatusCode::OK {
-            b.sign_in("alice@example.com", PASSWORD).await;
-        }
-        let r = b
-            .submit("/login/code", "/login/code", &[("code", "000000")])
-            .await;
-        if r.status == StatusCode::FORBIDDEN {
-            locked = Some(r);
-            break;
-        }
-        if let Some(rest) = r.body.split("Try again in ").nth(1) {
-            let seconds: u64 = rest.split(' ').next().unwrap().parse().unwrap();
-            throttled.get_or_insert(seconds);
-            site.advance(seconds);
-        }
-    }
-    assert!(throttled.is_some(), "no \"try again in N seconds\"");
-    let locked = locked.expect("no lockout page");
+    // The default policy locks after 30 failures.
+    let (throttled, locked) = fail_until_locked(&site, &mut b, "/login/code", "000000").await;
+    assert!(throttled, "no \"try again in N seconds\"");
     assert!(locked.body.contains("Two-factor sign-in is locked"));
     assert!(locked.body.contains("contact support"));
     // The way out the page offers: a recovery code still signs the owner in, and ends the
@@ -847,29 +855,8 @@ async fn a_lockout_of_recovery_codes_offers_a_code_and_a_code_still_signs_in() {
     let site = Site::new(Config::default()).await;
     let phone = site.user_with_2fa("alice@example.com").await;
     let mut b = site.browser();
-    let mut locked = None;
-    // The default recovery policy locks after 50 failures; each delay is waited out.
-    for _ in 0..120 {
-        if b.get("/login/recovery").await.status != StatusCode::OK {
-            b.sign_in("alice@example.com", PASSWORD).await;
-        }
-        let r = b
-            .submit(
-                "/login/recovery",
-                "/login/recovery",
-                &[("code", "AAAAA-AAAAA")],
-            )
-            .await;
-        if r.status == StatusCode::FORBIDDEN {
-            locked = Some(r);
-            break;
-        }
-        if let Some(rest) = r.body.split("Try again in ").nth(1) {
-            let seconds: u64 = rest.split(' ').next().unwrap().parse().unwrap();
-            site.advance(seconds);
-        }
-    }
-    let locked = locked.expect("no lockout page");
+    // The default recovery policy locks after 50 failures.
+    let (_, locked) = fail_until_locked(&site, &mut b, "/login/recovery", "AAAAA-AAAAA").await;
     assert!(locked.body.contains("wrong recovery codes"));
     assert!(locked.body.contains(r#"href="/login/code""#));
     let subjects: Vec<String> = site
