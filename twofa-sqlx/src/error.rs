@@ -31,6 +31,11 @@ pub enum Error {
     /// A table name that is not a plain SQL identifier (see
     /// [`TableName`](crate::TableName)).
     InvalidTableName,
+    /// A user id that [`twofa::account::check_user_id`] refuses (empty, over 255 bytes, or
+    /// with a control character such as NUL), the same ids the service refuses with
+    /// [`ServiceError::InvalidUserId`](twofa::store::ServiceError::InvalidUserId). The
+    /// database was not asked: no row the service would later trip on is ever written.
+    InvalidUserId,
 }
 
 impl fmt::Display for Error {
@@ -53,6 +58,9 @@ impl fmt::Display for Error {
                 "a table name must be 1 to 63 ASCII letters, digits or underscores, \
                  not starting with a digit",
             ),
+            Self::InvalidUserId => f.write_str(
+                "the user id must be 1 to 255 bytes of UTF-8 without control characters",
+            ),
         }
     }
 }
@@ -62,7 +70,7 @@ impl std::error::Error for Error {
         match self {
             Self::Database(e) => Some(e),
             Self::Record { error, .. } => Some(error),
-            Self::Version { .. } | Self::InvalidTableName => None,
+            Self::Version { .. } | Self::InvalidTableName | Self::InvalidUserId => None,
         }
     }
 }
@@ -71,6 +79,12 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         Self::Database(e)
     }
+}
+
+/// `user_id` if the core accepts it, else [`Error::InvalidUserId`].
+pub(crate) fn checked(user_id: &str) -> Result<&str, Error> {
+    twofa::account::check_user_id(user_id).map_err(|_| Error::InvalidUserId)?;
+    Ok(user_id)
 }
 
 /// What a compare-and-swap save did, from the rows it changed: one row is a save; none, or a

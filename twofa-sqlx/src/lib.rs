@@ -55,8 +55,13 @@
 //! that was not worth a column a human cannot read. The stores never interpret the text: it
 //! is decoded by `twofa`, which versions its encoding.
 //!
+//! One more row may appear: the one whose `user_id` is the empty string (an id the core never
+//! accepts) holds the highest version of any deleted record, so that a record inserted after
+//! a deletion starts above it (see `twofa`'s store docs, "Deletion"). It names nobody and is
+//! left out of every listing.
+//!
 //! A record that does not decode is an [`Error::Record`], never "no record" (which would show
-//! 2FA as off). Create the table with `migrate()` (the one-line constructors do it), name it
+//! 2FA as off). A user id the core refuses is an [`Error::InvalidUserId`], before any SQL. Create the table with `migrate()` (the one-line constructors do it), name it
 //! with `with_table_name(..)`, and see the `Store` docs for the pitfalls of hand-written
 //! stores.
 //!

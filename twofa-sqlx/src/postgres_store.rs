@@ -119,6 +119,7 @@ impl Store for PostgresStore {
     type Error = Error;
 
     async fn load(&self, user_id: &str) -> Result<Option<Versioned>, Error> {
+        let user_id = crate::error::checked(user_id)?;
         let row = sqlx::query(self.sql.load.clone())
             .bind(user_id)
             .fetch_optional(&self.pool)
@@ -135,6 +136,7 @@ impl Store for PostgresStore {
         record: &TwoFactorRecord,
         expected_version: Option<u64>,
     ) -> Result<SaveOutcome, Error> {
+        let user_id = crate::error::checked(user_id)?;
         let text = record.encode();
         let done = match expected_version {
             None => {
@@ -164,6 +166,41 @@ impl Store for PostgresStore {
             is_serialization_failure,
         )
     }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, Error> {
+        let user_id = crate::error::checked(user_id)?;
+        // Under REPEATABLE READ or SERIALIZABLE a concurrent save can fail the deletion with
+        // a serialization failure; nothing was deleted, so run it again.
+        let mut attempt = 0;
+        loop {
+            match self.try_delete(user_id).await {
+                Err(e) if attempt < DELETE_RETRIES && is_serialization_failure(&e) => attempt += 1,
+                done => return Ok(done?),
+            }
+        }
+    }
+}
+
+/// How many times a deletion that lost a race is run again.
+const DELETE_RETRIES: u32 = 16;
+
+impl PostgresStore {
+    /// One deletion, in one transaction: lock the high-water mark (creating it if missing),
+    /// then delete the record and raise the mark to its version. An insert waits on the
+    /// mark's lock (`FOR SHARE`), so it starts above the deleted record's versions.
+    async fn try_delete(&self, user_id: &str) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(self.sql.lock_mark.clone())
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query(self.sql.delete.clone())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted == 1)
+    }
 }
 
 impl ListUsers for PostgresStore {
@@ -184,12 +221,13 @@ impl ListUsers for PostgresStore {
     }
 }
 
-/// Whether PostgreSQL answered SQLSTATE `40001` (`serialization_failure`).
+/// Whether PostgreSQL answered SQLSTATE `40001` (`serialization_failure`) or `40P01`
+/// (`deadlock_detected`): the statement lost a race and wrote nothing.
 fn is_serialization_failure(error: &sqlx::Error) -> bool {
     error
         .as_database_error()
         .and_then(|e| e.code())
-        .is_some_and(|code| code == "40001")
+        .is_some_and(|code| code == "40001" || code == "40P01")
 }
 
 /// The statements, with the table name written in once.
@@ -199,6 +237,8 @@ struct Queries {
     load: SqlStr,
     insert: SqlStr,
     update: SqlStr,
+    lock_mark: SqlStr,
+    delete: SqlStr,
     count: SqlStr,
     list: SqlStr,
 }
@@ -217,13 +257,27 @@ impl Queries {
             load: sql(format!(
                 "SELECT record, version FROM {t} WHERE user_id = $1"
             )),
+            // One above the high-water mark of deleted records, read under a share lock so
+            // that a deletion in progress is waited for (see `try_delete`).
             insert: sql(format!(
-                "INSERT INTO {t} (user_id, record, version) VALUES ($1, $2, 1) \
+                "INSERT INTO {t} (user_id, record, version) VALUES ($1, $2, \
+                 COALESCE((SELECT version FROM {t} WHERE user_id = '' FOR SHARE), 0) + 1) \
                  ON CONFLICT (user_id) DO NOTHING"
             )),
             update: sql(format!(
                 "UPDATE {t} SET record = $2, version = version + 1 \
                  WHERE user_id = $1 AND version = $3"
+            )),
+            // The mark lives in the row whose id is '', which no check lets a user have and
+            // which `user_id > ''` leaves out of every listing.
+            lock_mark: sql(format!(
+                "INSERT INTO {t} AS t (user_id, record, version) VALUES ('', '', 0) \
+                 ON CONFLICT (user_id) DO UPDATE SET version = t.version"
+            )),
+            delete: sql(format!(
+                "WITH gone AS (DELETE FROM {t} WHERE user_id = $1 RETURNING version) \
+                 UPDATE {t} AS t SET version = GREATEST(t.version, gone.version) \
+                 FROM gone WHERE t.user_id = ''"
             )),
             count: sql(format!("SELECT COUNT(*) FROM {t} WHERE user_id > $1")),
             list: sql(format!(

@@ -172,6 +172,7 @@ impl Store for SqliteStore {
     type Error = Error;
 
     async fn load(&self, user_id: &str) -> Result<Option<Versioned>, Error> {
+        let user_id = crate::error::checked(user_id)?;
         let row = sqlx::query(self.sql.load.clone())
             .bind(user_id)
             .fetch_optional(&self.pool)
@@ -188,6 +189,7 @@ impl Store for SqliteStore {
         record: &TwoFactorRecord,
         expected_version: Option<u64>,
     ) -> Result<SaveOutcome, Error> {
+        let user_id = crate::error::checked(user_id)?;
         let text = record.encode();
         let _turn = self.writer.lock().await;
         let done = match expected_version {
@@ -214,6 +216,25 @@ impl Store for SqliteStore {
         // Another writer held the lock past the busy timeout: nothing was written, so
         // this is a conflict the service retries, not a failed sign-in.
         crate::error::save_outcome(done.map(|result| result.rows_affected()), is_busy)
+    }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, Error> {
+        let user_id = crate::error::checked(user_id)?;
+        let _turn = self.writer.lock().await;
+        let mut tx = self.pool.begin().await?;
+        // Raise the high-water mark to the deleted record's version, then delete it: a
+        // record inserted later starts above every version a request may still hold.
+        sqlx::query(self.sql.raise_mark.clone())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query(self.sql.delete.clone())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted == 1)
     }
 }
 
@@ -254,6 +275,8 @@ struct Queries {
     load: SqlStr,
     insert: SqlStr,
     update: SqlStr,
+    raise_mark: SqlStr,
+    delete: SqlStr,
     count: SqlStr,
     list: SqlStr,
 }
@@ -272,14 +295,24 @@ impl Queries {
             load: sql(format!(
                 "SELECT record, version FROM {t} WHERE user_id = ?1"
             )),
+            // One above the high-water mark of deleted records (see `raise_mark`).
             insert: sql(format!(
-                "INSERT INTO {t} (user_id, record, version) VALUES (?1, ?2, 1) \
+                "INSERT INTO {t} (user_id, record, version) VALUES (?1, ?2, \
+                 COALESCE((SELECT version FROM {t} WHERE user_id = ''), 0) + 1) \
                  ON CONFLICT (user_id) DO NOTHING"
             )),
             update: sql(format!(
                 "UPDATE {t} SET record = ?2, version = version + 1 \
                  WHERE user_id = ?1 AND version = ?3"
             )),
+            // The mark lives in the row whose id is '', which no check lets a user have and
+            // which `user_id > ''` leaves out of every listing.
+            raise_mark: sql(format!(
+                "INSERT INTO {t} (user_id, record, version) \
+                 SELECT '', '', version FROM {t} WHERE user_id = ?1 \
+                 ON CONFLICT (user_id) DO UPDATE SET version = MAX(version, excluded.version)"
+            )),
+            delete: sql(format!("DELETE FROM {t} WHERE user_id = ?1")),
             count: sql(format!("SELECT COUNT(*) FROM {t} WHERE user_id > ?1")),
             list: sql(format!(
                 "SELECT user_id FROM {t} WHERE user_id > ?1 ORDER BY user_id LIMIT ?2"

@@ -193,6 +193,13 @@ impl Store for AnyStore {
             AnyStore::Postgres(s) => s.save(user_id, record, expected_version).await,
         }
     }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, Self::Error> {
+        match self {
+            AnyStore::Sqlite(s) => s.delete(user_id).await,
+            AnyStore::Postgres(s) => s.delete(user_id).await,
+        }
+    }
 }
 
 /// Settings whose throttle never stands in the way of a race scenario (the failures that
@@ -613,5 +620,9 @@ impl Store for LoggingStore {
         // a save that never started.
         self.log.lock().unwrap().write_all(line.as_bytes()).unwrap();
         self.inner.save(user_id, record, expected_version).await
+    }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, Self::Error> {
+        self.inner.delete(user_id).await
     }
 }

@@ -290,3 +290,131 @@ async fn past_the_busy_timeout_a_save_is_a_conflict_not_an_error() {
         SaveOutcome::Saved
     );
 }
+
+/// Ids the core refuses, and ids it accepts at the edges.
+fn edge_ids() -> Vec<String> {
+    vec![
+        String::new(),
+        "x".repeat(255),
+        "x".repeat(256),
+        "\u{e9}".repeat(128), // 256 bytes
+        "nul\0".into(),
+        "tab\there".into(),
+        "newline\n".into(),
+        "del\u{7f}".into(),
+        "c1\u{85}".into(),
+        " ".into(),
+        "ok@example.com".into(),
+    ]
+}
+
+async fn ids_are_checked_as_the_core_checks_them<S: Store<Error = Error>>(store: &S) {
+    let record = TwoFactorRecord::new();
+    for id in edge_ids() {
+        let core_accepts = twofa::account::check_user_id(&id).is_ok();
+        let saved = store.save(&id, &record, None).await;
+        let loaded = store.load(&id).await;
+        let deleted = store.delete(&id).await;
+        if core_accepts {
+            assert_eq!(saved.unwrap(), SaveOutcome::Saved, "{id:?}");
+            assert!(loaded.unwrap().is_some(), "{id:?}");
+            assert!(deleted.unwrap(), "{id:?}");
+        } else {
+            assert!(matches!(saved, Err(Error::InvalidUserId)), "{id:?}");
+            assert!(matches!(loaded, Err(Error::InvalidUserId)), "{id:?}");
+            assert!(matches!(deleted, Err(Error::InvalidUserId)), "{id:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn both_stores_refuse_the_ids_the_core_refuses_and_write_nothing() {
+    let sqlite = SqliteStore::open_in_memory().await.unwrap();
+    ids_are_checked_as_the_core_checks_them(&sqlite).await;
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM two_factor WHERE user_id <> ''")
+        .fetch_one(sqlite.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    let Some(pg) = postgres_store().await else {
+        return;
+    };
+    ids_are_checked_as_the_core_checks_them(&pg).await;
+    let count = format!(
+        "SELECT COUNT(*) FROM \"{}\" WHERE user_id <> ''",
+        pg.table_name()
+    );
+    let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
+/// A deletion racing a fresh enrolment and a request that loaded the record before it: the
+/// stale request never wins, whichever way the race goes.
+async fn deletion_races<S: twofa_sqlx::ListUsers<Error = Error> + Clone + 'static>(store: S) {
+    let user = "racer";
+    let record = TwoFactorRecord::new();
+    for round in 0..40 {
+        let _ = store.save(user, &record, None).await.unwrap();
+        let stale = store.load(user).await.unwrap().unwrap();
+        let (deleter, inserter) = (store.clone(), store.clone());
+        let delete = tokio::spawn(async move { deleter.delete(user).await.unwrap() });
+        let insert = tokio::spawn(async move {
+            inserter
+                .save(user, &TwoFactorRecord::new(), None)
+                .await
+                .unwrap()
+        });
+        assert!(delete.await.unwrap(), "round {round}");
+        let inserted = insert.await.unwrap();
+        // Whichever came first, the stale save is refused.
+        assert_eq!(
+            store
+                .save(user, &stale.record, Some(stale.version))
+                .await
+                .unwrap(),
+            SaveOutcome::Conflict,
+            "round {round}: inserted {inserted:?}"
+        );
+        if let Some(now) = store.load(user).await.unwrap() {
+            assert!(now.version > stale.version, "round {round}");
+        }
+        let _ = store.delete(user).await.unwrap();
+    }
+    // The high-water mark is no user.
+    assert!(store.user_ids_after("", 10).await.unwrap().is_empty());
+    assert_eq!(store.count_users_after("").await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn sqlite_a_request_in_flight_never_writes_a_deleted_record_back() {
+    deletion_races(sqlite_file_store().await).await;
+}
+
+#[tokio::test]
+async fn postgres_a_request_in_flight_never_writes_a_deleted_record_back() {
+    if let Some(store) = postgres_store().await {
+        deletion_races(store).await;
+    }
+}
+
+#[tokio::test]
+async fn delete_record_erases_the_row() {
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    let _ = enable(&store, "alice").await;
+    let tf = service(&store, T0 + 30);
+    assert!(tf.delete_record("alice").await.unwrap());
+    let left: Vec<String> = sqlx::query_scalar("SELECT user_id FROM two_factor")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    // Only the high-water mark, which names nobody.
+    assert_eq!(left, [""]);
+    let mark: (String, i64) = sqlx::query_as("SELECT record, version FROM two_factor")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(mark, (String::new(), 2));
+}
