@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::TableProblem;
+
 /// Why a store call failed.
 ///
 /// A conflict (another writer was first) is not an error: it is
@@ -36,6 +38,14 @@ pub enum Error {
     /// [`ServiceError::InvalidUserId`](twofa::store::ServiceError::InvalidUserId). The
     /// database was not asked: no row the service would later trip on is ever written.
     InvalidUserId,
+    /// The table fails the check a store's builder (or its `migrate()` or `verify()`) makes
+    /// before the store is used. Nothing was changed.
+    Table {
+        /// The table's name.
+        table: String,
+        /// What is wrong.
+        problem: TableProblem,
+    },
 }
 
 impl fmt::Display for Error {
@@ -61,6 +71,9 @@ impl fmt::Display for Error {
             Self::InvalidUserId => f.write_str(
                 "the user id must be 1 to 255 bytes of UTF-8 without control characters",
             ),
+            Self::Table { table, problem } => {
+                write!(f, "the 2FA table {table:?} cannot be used: {problem}")
+            }
         }
     }
 }
@@ -70,7 +83,10 @@ impl std::error::Error for Error {
         match self {
             Self::Database(e) => Some(e),
             Self::Record { error, .. } => Some(error),
-            Self::Version { .. } | Self::InvalidTableName | Self::InvalidUserId => None,
+            Self::Version { .. }
+            | Self::InvalidTableName
+            | Self::InvalidUserId
+            | Self::Table { .. } => None,
         }
     }
 }

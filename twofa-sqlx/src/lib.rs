@@ -61,9 +61,19 @@
 //! left out of every listing.
 //!
 //! A record that does not decode is an [`Error::Record`], never "no record" (which would show
-//! 2FA as off). A user id the core refuses is an [`Error::InvalidUserId`], before any SQL. Create the table with `migrate()` (the one-line constructors do it), name it
-//! with `with_table_name(..)`, and see the `Store` docs for the pitfalls of hand-written
-//! stores.
+//! 2FA as off). A user id the core refuses is an [`Error::InvalidUserId`], before any SQL.
+//!
+//! # Setup
+//!
+//! The one-line constructors create the table when it is missing. A builder
+//! ([`SqliteStore::builder`], [`PostgresStore::builder`]) sets the table's [`TableName`], the
+//! pool's options and the [`TableSetup`] before any SQL runs: with
+//! [`TableSetup::CreateIfMissing`] (the default) DDL runs only when the table is missing, so a
+//! role with only `SELECT, INSERT, UPDATE, DELETE` on an existing table connects; with
+//! [`TableSetup::VerifyOnly`] no DDL runs at all. Either way the table is checked (columns,
+//! key, a user-id collation that compares byte for byte), and a table the store cannot use is
+//! an [`Error::Table`] that says what is wrong. See the `Store` docs for the pitfalls of
+//! hand-written stores.
 //!
 //! # Key rotation
 //!
@@ -81,16 +91,26 @@
 
 mod error;
 #[cfg(feature = "postgres")]
+mod postgres_setup;
+#[cfg(feature = "postgres")]
 mod postgres_store;
 mod reseal;
+mod setup;
+#[cfg(feature = "sqlite")]
+mod sqlite_setup;
 #[cfg(feature = "sqlite")]
 mod sqlite_store;
 mod table;
 
 pub use error::Error;
 #[cfg(feature = "postgres")]
+pub use postgres_setup::PostgresStoreBuilder;
+#[cfg(feature = "postgres")]
 pub use postgres_store::PostgresStore;
 pub use reseal::{ListUsers, ResealProgress, reseal_all};
+pub use setup::{TableProblem, TableSetup};
+#[cfg(feature = "sqlite")]
+pub use sqlite_setup::SqliteStoreBuilder;
 #[cfg(feature = "sqlite")]
 pub use sqlite_store::SqliteStore;
 pub use table::TableName;

@@ -2,29 +2,39 @@
 
 use std::sync::Arc;
 
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlStr};
 use twofa::account::TwoFactorRecord;
 use twofa::store::{SaveOutcome, Store, Versioned};
 
-use crate::{Error, ListUsers, TableName, decode_row};
+use crate::postgres_setup::Source;
+use crate::{Error, ListUsers, PostgresStoreBuilder, TableName, decode_row};
 
 /// A [`Store`] in a PostgreSQL database.
 ///
-/// [`PostgresStore::connect`] is the one-line setup. Every application server may use the
-/// same database: a code works once across all of them, because each save is one
-/// compare-and-swap `UPDATE`.
+/// [`PostgresStore::connect`] is the one-line setup; [`PostgresStore::builder`] sets the
+/// table's name, the pool and what to do about the table before any SQL runs. Every
+/// application server may use the same database: a code works once across all of them,
+/// because each save is one compare-and-swap `UPDATE`.
 ///
 /// ```no_run
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use twofa_sqlx::PostgresStore;
+/// use twofa_sqlx::{PostgresStore, TableName, TableSetup};
 ///
 /// let store = PostgresStore::connect("postgres://app@localhost/app").await?;
+///
+/// // An application role that may only read and write rows: no DDL runs.
+/// let store = PostgresStore::builder("postgres://app@localhost/app")
+///     .table_name(TableName::new("auth_two_factor")?)
+///     .setup(TableSetup::VerifyOnly)
+///     .connect()
+///     .await?;
 /// # Ok(()) }
 /// ```
 ///
-/// The table (see [`PostgresStore::migrate`]):
+/// The table (see [`PostgresStore::migrate`], and `migrations/postgres/` for the same as a
+/// migration file):
 ///
 /// ```sql
 /// CREATE TABLE IF NOT EXISTS "two_factor" (
@@ -37,22 +47,31 @@ use crate::{Error, ListUsers, TableName, decode_row};
 /// `COLLATE "C"` makes user ids compare (and sort, for [`ListUsers`]) byte for byte whatever
 /// the database's default collation: `Alice` and `alice` are two users. `TEXT` has no length
 /// limit short of the index's (about 2,700 bytes), far beyond the core's 255; it cannot hold
-/// NUL, which the core refuses in user ids.
+/// NUL, which the core refuses in user ids. The table name is double-quoted, so it is
+/// case-sensitive: `"CaseTable"` and `"casetable"` are two tables.
+///
+/// The rights an application role needs on an existing table: `SELECT, INSERT, UPDATE,
+/// DELETE`; with [`TableSetup::VerifyOnly`](crate::TableSetup::VerifyOnly) (or an existing table and the default
+/// [`TableSetup::CreateIfMissing`](crate::TableSetup::CreateIfMissing)) it needs nothing else.
 ///
 /// Saves work under any isolation level: under `REPEATABLE READ` or `SERIALIZABLE`, a losing
 /// writer's serialization failure (SQLSTATE `40001`) is reported as a conflict.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
-    table: TableName,
-    sql: Arc<Queries>,
+    pub(crate) pool: PgPool,
+    pub(crate) table: TableName,
+    pub(crate) sql: Arc<Queries>,
 }
 
 impl PostgresStore {
-    /// A store over `pool`, with the default table name `two_factor`. Call
-    /// [`PostgresStore::migrate`] once to create the table.
+    /// A store over `pool`, with the default table name `two_factor`, running no SQL: call
+    /// [`PostgresStore::migrate`] or [`PostgresStore::verify`] before using it, or use
+    /// [`PostgresStore::builder_with_pool`], which does.
     pub fn new(pool: PgPool) -> PostgresStore {
-        let table = TableName::default();
+        PostgresStore::with_table(pool, TableName::default())
+    }
+
+    pub(crate) fn with_table(pool: PgPool, table: TableName) -> PostgresStore {
         PostgresStore {
             sql: Arc::new(Queries::new(&table)),
             pool,
@@ -60,28 +79,32 @@ impl PostgresStore {
         }
     }
 
-    /// Connects to the database at `url` (`postgres://user:password@host/database`) with a
-    /// default pool, and creates the table.
+    /// Connects to the database at `url` (`postgres://user:password@host/database`) and
+    /// creates the table if it is missing: `PostgresStore::builder(url).connect()`.
     ///
     /// # Errors
     ///
-    /// [`Error::Database`] when the server cannot be reached or refuses the connection.
+    /// [`Error::Database`] when the server cannot be reached or refuses the connection;
+    /// [`Error::Table`] when an existing table is not one the store can use.
     pub async fn connect(url: &str) -> Result<PostgresStore, Error> {
-        let store = PostgresStore::new(PgPool::connect(url).await?);
-        store.migrate().await?;
-        Ok(store)
+        PostgresStore::builder(url).connect().await
     }
 
-    /// Keeps the records in the table `name` instead of `two_factor` (in the connection's
-    /// `search_path`).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidTableName`] when `name` is not a plain identifier (see [`TableName`]).
-    pub fn with_table_name(mut self, name: &str) -> Result<PostgresStore, Error> {
-        self.table = TableName::new(name)?;
-        self.sql = Arc::new(Queries::new(&self.table));
-        Ok(self)
+    /// A builder for a store on the database at `url`.
+    pub fn builder(url: &str) -> PostgresStoreBuilder {
+        PostgresStoreBuilder::new(Source::Url(url.to_owned()))
+    }
+
+    /// A builder for a store whose connections use `options` (sqlx's, for settings a URL
+    /// cannot carry).
+    pub fn builder_with(options: PgConnectOptions) -> PostgresStoreBuilder {
+        PostgresStoreBuilder::new(Source::Options(Box::new(options)))
+    }
+
+    /// A builder for a store over a pool you made (its pool options are yours; the
+    /// builder's [`pool_options`](PostgresStoreBuilder::pool_options) do not apply).
+    pub fn builder_with_pool(pool: PgPool) -> PostgresStoreBuilder {
+        PostgresStoreBuilder::new(Source::Pool(pool))
     }
 
     /// The table's name.
@@ -92,26 +115,6 @@ impl PostgresStore {
     /// The pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
-    }
-
-    /// Creates the table if it does not exist; running it again changes nothing. Servers
-    /// starting at once may all call it: an advisory lock lets one create the table while
-    /// the others wait.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Database`].
-    pub async fn migrate(&self) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
-        // Concurrent `CREATE TABLE IF NOT EXISTS` can fail on PostgreSQL's catalog; take turns.
-        sqlx::query("SELECT pg_advisory_xact_lock(7303014)")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(self.sql.create.clone())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
     }
 }
 
@@ -232,8 +235,8 @@ fn is_serialization_failure(error: &sqlx::Error) -> bool {
 
 /// The statements, with the table name written in once.
 #[derive(Debug)]
-struct Queries {
-    create: SqlStr,
+pub(crate) struct Queries {
+    pub(crate) create: SqlStr,
     load: SqlStr,
     insert: SqlStr,
     update: SqlStr,

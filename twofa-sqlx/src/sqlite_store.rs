@@ -1,26 +1,24 @@
 //! The SQLite store: the embedded default, one file beside your application.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlStr};
 use twofa::account::TwoFactorRecord;
 use twofa::store::{SaveOutcome, Store, Versioned};
 
-use crate::{Error, ListUsers, TableName, decode_row};
+use crate::sqlite_setup::Source;
+use crate::{Error, ListUsers, SqliteStoreBuilder, TableName, decode_row};
 
 /// A [`Store`] in a SQLite database.
 ///
 /// [`SqliteStore::open`] is the one-line setup: it opens (or creates) a database file in WAL
-/// mode with a busy timeout, and creates the table. Several processes may share the file;
-/// writers take turns, and a writer that cannot get its turn within
-/// [`SqliteStore::BUSY_TIMEOUT`] reports a conflict, which the service retries, rather than
-/// failing the sign-in with "database is locked".
+/// mode with a busy timeout, and creates the table if it is missing. [`SqliteStore::builder`]
+/// sets the table's name, the pool and what to do about the table before any SQL runs.
+/// Several processes may share the file; writers take turns, waiting up to
+/// [`SqliteStore::BUSY_TIMEOUT`] for one another.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -29,15 +27,24 @@ use crate::{Error, ListUsers, TableName, decode_row};
 /// # std::fs::create_dir_all(&dir)?;
 /// # let path = dir.join("app.db");
 /// use twofa::store::Store;
-/// use twofa_sqlx::SqliteStore;
+/// use twofa_sqlx::{SqliteStore, TableName, TableSetup};
 ///
 /// let store = SqliteStore::open(&path).await?;
 /// assert!(store.load("user-42").await?.is_none());
+///
+/// // A table of another name, which must already exist: no DDL runs.
+/// # SqliteStore::builder(&path).table_name(TableName::new("auth_2fa")?).open().await?;
+/// let store = SqliteStore::builder(&path)
+///     .table_name(TableName::new("auth_2fa")?)
+///     .setup(TableSetup::VerifyOnly)
+///     .open()
+///     .await?;
 /// # drop(store); std::fs::remove_dir_all(&dir)?;
 /// # Ok(()) }
 /// ```
 ///
-/// The table (see [`SqliteStore::migrate`]):
+/// The table (see [`SqliteStore::migrate`], and `migrations/sqlite/` for the same as a
+/// migration file):
 ///
 /// ```sql
 /// CREATE TABLE IF NOT EXISTS "two_factor" (
@@ -49,16 +56,21 @@ use crate::{Error, ListUsers, TableName, decode_row};
 ///
 /// User ids compare byte for byte (`BINARY`), with no length limit: `Alice` and `alice` are
 /// two users, and so are a precomposed and a decomposed `é`.
+///
+/// SQLite compares *table names* without regard to ASCII case (`"CaseTable"` and
+/// `"casetable"` are one table), whatever the quoting: a store refuses a table whose name
+/// differs from its own only in case ([`TableProblem::NameCase`](crate::TableProblem)), so
+/// two stores cannot share one table by accident.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
-    table: TableName,
-    sql: Arc<Queries>,
+    pub(crate) pool: SqlitePool,
+    pub(crate) table: TableName,
+    pub(crate) sql: Arc<Queries>,
     /// SQLite admits one writer at a time, and a writer that finds the lock taken sleeps in
     /// growing steps (1, 2, 5, 10 ms…) before trying again. Queueing this process's writers
     /// here instead hands the lock straight on: with 16 users signing in at once, several
     /// times the throughput. Other processes still wait through the busy timeout.
-    writer: Arc<tokio::sync::Mutex<()>>,
+    pub(crate) writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -69,13 +81,17 @@ impl SqliteStore {
     /// the service retries it.
     pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-    /// A store over `pool`, with the default table name `two_factor`. Call
-    /// [`SqliteStore::migrate`] once to create the table.
+    /// A store over `pool`, with the default table name `two_factor`, running no SQL: call
+    /// [`SqliteStore::migrate`] or [`SqliteStore::verify`] before using it, or use
+    /// [`SqliteStore::builder_with_pool`], which does.
     ///
     /// Configure the pool's connections as [`SqliteStore::connect_options`] does (WAL, a busy
     /// timeout), or writers in other processes fail with "database is locked".
     pub fn new(pool: SqlitePool) -> SqliteStore {
-        let table = TableName::default();
+        SqliteStore::with_table(pool, TableName::default())
+    }
+
+    pub(crate) fn with_table(pool: SqlitePool, table: TableName) -> SqliteStore {
         SqliteStore {
             sql: Arc::new(Queries::new(&table)),
             pool,
@@ -84,7 +100,8 @@ impl SqliteStore {
         }
     }
 
-    /// Opens the database file at `path`, creating it when missing, and creates the table.
+    /// Opens the database file at `path`, creating it when missing, and creates the table if
+    /// it is missing: `SqliteStore::builder(path).open()`.
     ///
     /// The connections use WAL mode (readers never wait for a writer), `synchronous = FULL`
     /// (a saved record survives a power cut, so a used code cannot come back), and a busy
@@ -92,14 +109,10 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Database`] when the file cannot be opened or created, or is not a database.
+    /// [`Error::Database`] when the file cannot be opened or created, or is not a database;
+    /// [`Error::Table`] when an existing table is not one the store can use.
     pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore, Error> {
-        let pool = SqlitePoolOptions::new()
-            .connect_with(Self::connect_options(path))
-            .await?;
-        let store = SqliteStore::new(pool);
-        store.migrate().await?;
-        Ok(store)
+        SqliteStore::builder(path).open().await
     }
 
     /// A fresh database in memory, with the table created: for tests and examples. It lives
@@ -109,18 +122,31 @@ impl SqliteStore {
     ///
     /// [`Error::Database`] when SQLite cannot allocate it.
     pub async fn open_in_memory() -> Result<SqliteStore, Error> {
-        // Each connection to `:memory:` has a database of its own: keep exactly one, forever.
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")?;
-        let pool = SqlitePoolOptions::new()
-            .min_connections(1)
-            .max_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await?;
-        let store = SqliteStore::new(pool);
-        store.migrate().await?;
-        Ok(store)
+        SqliteStore::builder_in_memory().open().await
+    }
+
+    /// A builder for a store on the database file at `path` (created when missing), with the
+    /// settings of [`SqliteStore::connect_options`].
+    pub fn builder(path: impl AsRef<Path>) -> SqliteStoreBuilder {
+        SqliteStoreBuilder::new(Source::Options(Box::new(Self::connect_options(path))))
+    }
+
+    /// A builder for a store whose connections use `options` as they are (start from
+    /// [`SqliteStore::connect_options`] to keep WAL, `synchronous = FULL` and the busy
+    /// timeout).
+    pub fn builder_with(options: SqliteConnectOptions) -> SqliteStoreBuilder {
+        SqliteStoreBuilder::new(Source::Options(Box::new(options)))
+    }
+
+    /// A builder for a store over a pool you made (its pool options are yours; the
+    /// builder's [`pool_options`](SqliteStoreBuilder::pool_options) do not apply).
+    pub fn builder_with_pool(pool: SqlitePool) -> SqliteStoreBuilder {
+        SqliteStoreBuilder::new(Source::Pool(pool))
+    }
+
+    /// A builder for a fresh database in memory (see [`SqliteStore::open_in_memory`]).
+    pub fn builder_in_memory() -> SqliteStoreBuilder {
+        SqliteStoreBuilder::new(Source::Memory)
     }
 
     /// The connection options [`SqliteStore::open`] uses, for a host that builds its own
@@ -134,17 +160,6 @@ impl SqliteStore {
             .busy_timeout(Self::BUSY_TIMEOUT)
     }
 
-    /// Keeps the records in the table `name` instead of `two_factor`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidTableName`] when `name` is not a plain identifier (see [`TableName`]).
-    pub fn with_table_name(mut self, name: &str) -> Result<SqliteStore, Error> {
-        self.table = TableName::new(name)?;
-        self.sql = Arc::new(Queries::new(&self.table));
-        Ok(self)
-    }
-
     /// The table's name.
     pub fn table_name(&self) -> &TableName {
         &self.table
@@ -153,18 +168,6 @@ impl SqliteStore {
     /// The pool.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    /// Creates the table if it does not exist; running it again changes nothing.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Database`].
-    pub async fn migrate(&self) -> Result<(), Error> {
-        sqlx::query(self.sql.create.clone())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 }
 
@@ -270,8 +273,8 @@ fn is_busy(error: &sqlx::Error) -> bool {
 
 /// The statements, with the table name written in once.
 #[derive(Debug)]
-struct Queries {
-    create: SqlStr,
+pub(crate) struct Queries {
+    pub(crate) create: SqlStr,
     load: SqlStr,
     insert: SqlStr,
     update: SqlStr,

@@ -33,7 +33,7 @@ use twofa::account::{
 };
 use twofa::store::{SaveOutcome, Store, Versioned};
 use twofa::{RecoveryError, Totp};
-use twofa_sqlx::{PostgresStore, SqliteStore};
+use twofa_sqlx::{PostgresStore, SqliteStore, TableName};
 
 /// Processes per scenario, and tasks per process.
 const PROCESSES: usize = 4;
@@ -152,7 +152,12 @@ impl Db {
                     .connect(url)
                     .await
                     .unwrap();
-                AnyStore::Postgres(PostgresStore::new(pool).with_table_name(table).unwrap())
+                let store = PostgresStore::builder_with_pool(pool)
+                    .table_name(TableName::new(table).unwrap())
+                    .connect()
+                    .await
+                    .unwrap();
+                AnyStore::Postgres(store)
             }
         }
     }

@@ -1,0 +1,220 @@
+//! Setting a PostgreSQL store up: the builder, and creating and checking the table.
+
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::{Error, PostgresStore, TableName, TableProblem, TableSetup};
+
+/// Everything about a [`PostgresStore`] that is decided before any SQL runs: the server, the
+/// pool, the table's name and what to do about the table. Made by [`PostgresStore::builder`]
+/// and its siblings; [`PostgresStoreBuilder::connect`] makes the store.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sqlx::postgres::PgPoolOptions;
+/// use twofa_sqlx::{PostgresStore, TableName, TableSetup};
+///
+/// let store = PostgresStore::builder("postgres://app@db.internal/app?sslmode=verify-full")
+///     .table_name(TableName::new("auth_two_factor")?) // checked before any SQL
+///     .setup(TableSetup::VerifyOnly)                 // no DDL: the table must exist
+///     .pool_options(PgPoolOptions::new().max_connections(20))
+///     .connect()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `connect` is awaited"]
+pub struct PostgresStoreBuilder {
+    source: Source,
+    table: TableName,
+    setup: TableSetup,
+    pool_options: Option<PgPoolOptions>,
+}
+
+/// Where the connections come from.
+#[derive(Debug)]
+pub(crate) enum Source {
+    Url(String),
+    Options(Box<PgConnectOptions>),
+    Pool(PgPool),
+}
+
+impl PostgresStoreBuilder {
+    pub(crate) fn new(source: Source) -> PostgresStoreBuilder {
+        PostgresStoreBuilder {
+            source,
+            table: TableName::default(),
+            setup: TableSetup::default(),
+            pool_options: None,
+        }
+    }
+
+    /// Keeps the records in `table` (in the connection's `search_path`) instead of
+    /// `two_factor`.
+    pub fn table_name(mut self, table: TableName) -> PostgresStoreBuilder {
+        self.table = table;
+        self
+    }
+
+    /// What to do about the table (default: [`TableSetup::CreateIfMissing`]).
+    pub fn setup(mut self, setup: TableSetup) -> PostgresStoreBuilder {
+        self.setup = setup;
+        self
+    }
+
+    /// The pool's options, used as they are (default: sqlx's). Not used by
+    /// [`PostgresStore::builder_with_pool`], whose pool is made.
+    pub fn pool_options(mut self, options: PgPoolOptions) -> PostgresStoreBuilder {
+        self.pool_options = Some(options);
+        self
+    }
+
+    /// Connects, then creates the table if it is missing (with
+    /// [`TableSetup::CreateIfMissing`]) and checks it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] when the URL is malformed, the server cannot be reached or refuses
+    /// the connection, or the table cannot be created (a role without the right to create
+    /// it, and no table); [`Error::Table`] when the table is missing (with
+    /// [`TableSetup::VerifyOnly`]) or is not one the store can use. A pool the builder made is
+    /// closed again on error (a pool you gave it is left open).
+    pub async fn connect(self) -> Result<PostgresStore, Error> {
+        let pool_options = self.pool_options.unwrap_or_default();
+        let owned = !matches!(self.source, Source::Pool(_));
+        let pool = match self.source {
+            Source::Pool(pool) => pool,
+            Source::Url(url) => pool_options.connect_with(url.parse()?).await?,
+            Source::Options(options) => pool_options.connect_with(*options).await?,
+        };
+        let store = PostgresStore::with_table(pool, self.table);
+        let ready = match self.setup {
+            TableSetup::CreateIfMissing => store.migrate().await,
+            TableSetup::VerifyOnly => store.verify().await,
+        };
+        match ready {
+            Ok(()) => Ok(store),
+            Err(e) => {
+                if owned {
+                    store.pool.close().await;
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl PostgresStore {
+    /// Creates the table if it does not exist, then checks it ([`PostgresStore::verify`]);
+    /// running it again changes nothing.
+    ///
+    /// Whether the table exists is looked up first, and no DDL runs when it does: a role with
+    /// only `SELECT, INSERT, UPDATE, DELETE` on the table can call it. (PostgreSQL checks the
+    /// right to create in the schema before it notices that a table exists, so a bare
+    /// `CREATE TABLE IF NOT EXISTS` fails for such a role.) Servers starting at once may all
+    /// call it: an advisory lock lets one create the table while the others wait.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] (such as "permission denied for schema" when the table is missing
+    /// and the role may not create it); [`Error::Table`] when the table exists but is not one
+    /// the store can use.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        if !self.exists().await? {
+            let mut tx = self.pool.begin().await?;
+            // Concurrent `CREATE TABLE IF NOT EXISTS` can fail on PostgreSQL's catalog; take
+            // turns.
+            sqlx::query("SELECT pg_advisory_xact_lock(7303014)")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(self.sql.create.clone())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        self.verify().await
+    }
+
+    /// Checks, without changing anything, that the table exists (in the `search_path`) and
+    /// has the columns the store needs: `user_id TEXT COLLATE "C"` as the primary key,
+    /// `record TEXT NOT NULL`, `version BIGINT NOT NULL`. The collations `"C"`, `"POSIX"`,
+    /// `ucs_basic` and `pg_c_utf8` all compare byte for byte and pass.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Table`] with what is wrong; [`Error::Database`].
+    pub async fn verify(&self) -> Result<(), Error> {
+        let table = self.table.as_str();
+        let fail = |problem| {
+            Err(Error::Table {
+                table: table.to_owned(),
+                problem,
+            })
+        };
+        if !self.exists().await? {
+            return fail(TableProblem::Missing);
+        }
+        let columns = sqlx::query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+                    COALESCE(co.collname::text, ''), \
+                    EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid \
+                            AND i.indisprimary AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) \
+             FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation \
+             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+        )
+        .bind(self.table.quoted())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut seen = Vec::new();
+        for row in &columns {
+            let name: String = row.try_get(0)?;
+            let declared: String = row.try_get(1)?;
+            let not_null: bool = row.try_get(2)?;
+            let collation: String = row.try_get(3)?;
+            let key: bool = row.try_get(4)?;
+            seen.push((name, declared, not_null, collation, key));
+        }
+        for (column, expected) in [
+            ("user_id", "text"),
+            ("record", "text"),
+            ("version", "bigint"),
+        ] {
+            let Some((_, declared, not_null, collation, key)) = seen.iter().find(|c| c.0 == column)
+            else {
+                return fail(TableProblem::MissingColumn { column });
+            };
+            if declared != expected {
+                return fail(TableProblem::ColumnType {
+                    column,
+                    expected,
+                    found: declared.clone(),
+                });
+            }
+            if column == "user_id" {
+                if !key {
+                    return fail(TableProblem::PrimaryKey);
+                }
+                if !["C", "POSIX", "ucs_basic", "pg_c_utf8"].contains(&collation.as_str()) {
+                    return fail(TableProblem::Collation {
+                        found: collation.clone(),
+                    });
+                }
+            } else if !not_null {
+                return fail(TableProblem::Nullable { column });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the table exists, as a table (not a view) the `search_path` finds.
+    async fn exists(&self) -> Result<bool, Error> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_class \
+             WHERE oid = to_regclass($1) AND relkind IN ('r', 'p'))",
+        )
+        .bind(self.table.quoted())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+}
