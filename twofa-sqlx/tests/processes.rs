@@ -210,12 +210,12 @@ impl Store for AnyStore {
 /// Settings whose throttle never stands in the way of a race scenario (the failures that
 /// losing racers cause must not lock the winner out).
 fn lenient() -> Settings {
-    settings().throttle(
-        ThrottlePolicy::default()
-            .free_attempts(1000)
-            .lockout_after(ThrottlePolicy::MAX_LOCKOUT_AFTER)
-            .unwrap(),
-    )
+    let policy = ThrottlePolicy::default()
+        .free_attempts(1000)
+        .lockout_after(ThrottlePolicy::MAX_LOCKOUT_AFTER)
+        .unwrap();
+    // Recovery codes have a throttle of their own.
+    settings().throttle(policy).recovery_code_throttle(policy)
 }
 
 fn reauth(user: &str, now: u64) -> Reauthentication<'static> {
