@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::TableProblem;
+use crate::{Outage, TableProblem};
 
 /// Why a store call failed.
 ///
@@ -12,9 +12,23 @@ use crate::TableProblem;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The database failed (connection, I/O, a refused statement). Match on the wrapped
-    /// [`sqlx::Error`] for details; nothing was half-written.
+    /// The database refused or failed a statement. Match on the wrapped [`sqlx::Error`] for
+    /// details; nothing was half-written.
     Database(sqlx::Error),
+    /// The database could not be reached, or did not answer within the store's deadline:
+    /// `outage` says why (refused, timed out, authentication…), so that the log and the
+    /// alert name the cause.
+    ///
+    /// The request failed; show the user "try again in a minute", never "2FA is off". A save
+    /// that timed out may have been written or not (as with any connection lost mid-write);
+    /// either way the record is one some flow saved, whole.
+    Unavailable {
+        /// Why.
+        outage: Outage,
+        /// The driver's error, when there is one (none when the store's own deadline ran
+        /// out).
+        error: Option<sqlx::Error>,
+    },
     /// A stored record does not decode. The store refuses to treat it as "no record", which
     /// would show 2FA as off (fail open); the user's flows fail until the row is repaired.
     Record {
@@ -52,6 +66,13 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Database(e) => write!(f, "database: {e}"),
+            Self::Unavailable { outage, error } => {
+                write!(f, "database unavailable: {outage}")?;
+                match error {
+                    Some(e) => write!(f, " ({e})"),
+                    None => Ok(()),
+                }
+            }
             Self::Record { user_id, error } => {
                 write!(
                     f,
@@ -82,6 +103,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Database(e) => Some(e),
+            Self::Unavailable { error, .. } => error.as_ref().map(|e| e as _),
             Self::Record { error, .. } => Some(error),
             Self::Version { .. }
             | Self::InvalidTableName
@@ -91,30 +113,22 @@ impl std::error::Error for Error {
     }
 }
 
+/// An outage when the error shows one ([`Error::Unavailable`]), else [`Error::Database`].
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Self::Database(e)
+        match crate::outage::outage_of(&e) {
+            Some(outage) => Self::Unavailable {
+                outage,
+                error: Some(e),
+            },
+            None => Self::Database(e),
+        }
     }
 }
 
 /// `user_id` if the core accepts it, else [`Error::InvalidUserId`].
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn checked(user_id: &str) -> Result<&str, Error> {
     twofa::account::check_user_id(user_id).map_err(|_| Error::InvalidUserId)?;
     Ok(user_id)
-}
-
-/// What a compare-and-swap save did, from the rows it changed: one row is a save; none, or a
-/// database error that `is_conflict` recognises (by its code) as a lost race, is a conflict
-/// with nothing written; any other error is the store's.
-pub(crate) fn save_outcome(
-    changed: Result<u64, sqlx::Error>,
-    is_conflict: fn(&sqlx::Error) -> bool,
-) -> Result<twofa::store::SaveOutcome, Error> {
-    use twofa::store::SaveOutcome;
-    match changed {
-        Ok(1) => Ok(SaveOutcome::Saved),
-        Ok(_) => Ok(SaveOutcome::Conflict),
-        Err(e) if is_conflict(&e) => Ok(SaveOutcome::Conflict),
-        Err(e) => Err(e.into()),
-    }
 }

@@ -90,6 +90,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod outage;
 #[cfg(feature = "postgres")]
 mod postgres_setup;
 #[cfg(feature = "postgres")]
@@ -103,6 +104,7 @@ mod sqlite_store;
 mod table;
 
 pub use error::Error;
+pub use outage::Outage;
 #[cfg(feature = "postgres")]
 pub use postgres_setup::PostgresStoreBuilder;
 #[cfg(feature = "postgres")]

@@ -1,8 +1,12 @@
 //! Setting a PostgreSQL store up: the builder, and creating and checking the table.
 
+use std::time::Duration;
+
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+use crate::outage::within;
+use crate::postgres_store::probe;
 use crate::{Error, PostgresStore, TableName, TableProblem, TableSetup};
 
 /// Everything about a [`PostgresStore`] that is decided before any SQL runs: the server, the
@@ -30,6 +34,8 @@ pub struct PostgresStoreBuilder {
     table: TableName,
     setup: TableSetup,
     pool_options: Option<PgPoolOptions>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
 }
 
 /// Where the connections come from.
@@ -47,6 +53,8 @@ impl PostgresStoreBuilder {
             table: TableName::default(),
             setup: TableSetup::default(),
             pool_options: None,
+            connect_timeout: PostgresStore::CONNECT_TIMEOUT,
+            request_timeout: PostgresStore::REQUEST_TIMEOUT,
         }
     }
 
@@ -63,7 +71,23 @@ impl PostgresStoreBuilder {
         self
     }
 
-    /// The pool's options, used as they are (default: sqlx's). Not used by
+    /// How long [`connect`](PostgresStoreBuilder::connect) waits for the first connection
+    /// (default [`PostgresStore::CONNECT_TIMEOUT`]).
+    pub fn connect_timeout(mut self, timeout: Duration) -> PostgresStoreBuilder {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The deadline of each store call, the wait for a connection included (default
+    /// [`PostgresStore::REQUEST_TIMEOUT`]): past it the call fails with
+    /// [`Outage::TimedOut`](crate::Outage::TimedOut).
+    pub fn request_timeout(mut self, timeout: Duration) -> PostgresStoreBuilder {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The pool's options, used as they are (default:
+    /// [`PostgresStore::default_pool_options`]). Not used by
     /// [`PostgresStore::builder_with_pool`], whose pool is made.
     pub fn pool_options(mut self, options: PgPoolOptions) -> PostgresStoreBuilder {
         self.pool_options = Some(options);
@@ -73,26 +97,46 @@ impl PostgresStoreBuilder {
     /// Connects, then creates the table if it is missing (with
     /// [`TableSetup::CreateIfMissing`]) and checks it.
     ///
+    /// The first connection is made directly, within the connect timeout, so that a server
+    /// that is down, or refuses the credentials, is reported at once and by its cause.
+    ///
     /// # Errors
     ///
-    /// [`Error::Database`] when the URL is malformed, the server cannot be reached or refuses
-    /// the connection, or the table cannot be created (a role without the right to create
-    /// it, and no table); [`Error::Table`] when the table is missing (with
+    /// [`Error::Unavailable`] when the server cannot be reached, does not answer in time or
+    /// refuses the credentials, with the [`Outage`](crate::Outage) that says which;
+    /// [`Error::Database`] when the URL is malformed or the table cannot be created (a role
+    /// without the right to create it, and no table); [`Error::Table`] when the table is missing (with
     /// [`TableSetup::VerifyOnly`]) or is not one the store can use. A pool the builder made is
     /// closed again on error (a pool you gave it is left open).
     pub async fn connect(self) -> Result<PostgresStore, Error> {
-        let pool_options = self.pool_options.unwrap_or_default();
         let owned = !matches!(self.source, Source::Pool(_));
-        let pool = match self.source {
-            Source::Pool(pool) => pool,
-            Source::Url(url) => pool_options.connect_with(url.parse()?).await?,
-            Source::Options(options) => pool_options.connect_with(*options).await?,
+        let options = match self.source {
+            Source::Pool(pool) => Err(pool),
+            Source::Url(url) => Ok(url.parse::<PgConnectOptions>()?),
+            Source::Options(options) => Ok(*options),
         };
-        let store = PostgresStore::with_table(pool, self.table);
-        let ready = match self.setup {
-            TableSetup::CreateIfMissing => store.migrate().await,
-            TableSetup::VerifyOnly => store.verify().await,
+        let pool = match options {
+            Err(pool) => pool,
+            Ok(options) => {
+                probe(&options, self.connect_timeout).await?;
+                let pool_options = self
+                    .pool_options
+                    .unwrap_or_else(PostgresStore::default_pool_options);
+                within(self.connect_timeout, async {
+                    Ok(pool_options.connect_with(options).await?)
+                })
+                .await?
+            }
         };
+        let mut store = PostgresStore::with_table(pool, self.table);
+        store.request_timeout = self.request_timeout;
+        let ready = within(self.request_timeout, async {
+            match self.setup {
+                TableSetup::CreateIfMissing => store.migrate().await,
+                TableSetup::VerifyOnly => store.verify().await,
+            }
+        })
+        .await;
         match ready {
             Ok(()) => Ok(store),
             Err(e) => {

@@ -1,12 +1,15 @@
 //! The PostgreSQL store: one database shared by several application servers.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool};
-use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlStr};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection, Row, SqlSafeStr, SqlStr};
 use twofa::account::TwoFactorRecord;
 use twofa::store::{SaveOutcome, Store, Versioned};
 
+use crate::outage::within;
 use crate::postgres_setup::Source;
 use crate::{Error, ListUsers, PostgresStoreBuilder, TableName, decode_row};
 
@@ -61,6 +64,8 @@ pub struct PostgresStore {
     pub(crate) pool: PgPool,
     pub(crate) table: TableName,
     pub(crate) sql: Arc<Queries>,
+    /// Each call's deadline, the wait for a connection included.
+    pub(crate) request_timeout: Duration,
 }
 
 impl PostgresStore {
@@ -76,7 +81,23 @@ impl PostgresStore {
             sql: Arc::new(Queries::new(&table)),
             pool,
             table,
+            request_timeout: Self::REQUEST_TIMEOUT,
         }
+    }
+
+    /// The default deadline of each store call ([`PostgresStoreBuilder::request_timeout`]),
+    /// the wait for a connection included: past it the call fails with
+    /// [`Outage::TimedOut`](crate::Outage::TimedOut), however many retries it would take.
+    pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// The default timeout for opening a connection, which is also the pool's acquire
+    /// timeout ([`PostgresStore::default_pool_options`]).
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+    /// The pool options the builder uses unless given others: an acquire timeout of
+    /// [`PostgresStore::CONNECT_TIMEOUT`] (sqlx's default is 30 s), otherwise sqlx's defaults.
+    pub fn default_pool_options() -> PgPoolOptions {
+        PgPoolOptions::new().acquire_timeout(Self::CONNECT_TIMEOUT)
     }
 
     /// Connects to the database at `url` (`postgres://user:password@host/database`) and
@@ -123,9 +144,12 @@ impl Store for PostgresStore {
 
     async fn load(&self, user_id: &str) -> Result<Option<Versioned>, Error> {
         let user_id = crate::error::checked(user_id)?;
-        let row = sqlx::query(self.sql.load.clone())
-            .bind(user_id)
-            .fetch_optional(&self.pool)
+        let row = self
+            .run(
+                sqlx::query(self.sql.load.clone())
+                    .bind(user_id)
+                    .fetch_optional(&self.pool),
+            )
             .await?;
         match row {
             None => Ok(None),
@@ -140,47 +164,50 @@ impl Store for PostgresStore {
         expected_version: Option<u64>,
     ) -> Result<SaveOutcome, Error> {
         let user_id = crate::error::checked(user_id)?;
-        let text = record.encode();
-        let done = match expected_version {
-            None => {
-                sqlx::query(self.sql.insert.clone())
-                    .bind(user_id)
-                    .bind(text)
-                    .execute(&self.pool)
-                    .await
-            }
-            Some(expected) => {
-                // A version beyond i64 was never stored: nothing can match it.
-                let Ok(expected) = i64::try_from(expected) else {
-                    return Ok(SaveOutcome::Conflict);
-                };
-                sqlx::query(self.sql.update.clone())
-                    .bind(user_id)
-                    .bind(text)
-                    .bind(expected)
-                    .execute(&self.pool)
-                    .await
-            }
+        let query = match expected_version.map(i64::try_from) {
+            // A version beyond i64 was never stored: nothing can match it.
+            Some(Err(_)) => return Ok(SaveOutcome::Conflict),
+            Some(Ok(expected)) => sqlx::query(self.sql.update.clone())
+                .bind(user_id)
+                .bind(record.encode())
+                .bind(expected),
+            None => sqlx::query(self.sql.insert.clone())
+                .bind(user_id)
+                .bind(record.encode()),
         };
-        // Under REPEATABLE READ or SERIALIZABLE a losing writer fails instead of
-        // updating nothing; nothing was written either way.
-        crate::error::save_outcome(
-            done.map(|result| result.rows_affected()),
-            is_serialization_failure,
-        )
+        let changed = self
+            .run(async {
+                match query.execute(&self.pool).await {
+                    Ok(done) => Ok(done.rows_affected()),
+                    // Under REPEATABLE READ or SERIALIZABLE a losing writer fails instead of
+                    // updating nothing; nothing was written either way.
+                    Err(e) if is_serialization_failure(&e) => Ok(0),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        Ok(match changed {
+            1 => SaveOutcome::Saved,
+            _ => SaveOutcome::Conflict,
+        })
     }
 
     async fn delete(&self, user_id: &str) -> Result<bool, Error> {
         let user_id = crate::error::checked(user_id)?;
-        // Under REPEATABLE READ or SERIALIZABLE a concurrent save can fail the deletion with
-        // a serialization failure; nothing was deleted, so run it again.
-        let mut attempt = 0;
-        loop {
-            match self.try_delete(user_id).await {
-                Err(e) if attempt < DELETE_RETRIES && is_serialization_failure(&e) => attempt += 1,
-                done => return Ok(done?),
+        self.run(async {
+            // Under REPEATABLE READ or SERIALIZABLE a concurrent save can fail the deletion
+            // with a serialization failure; nothing was deleted, so run it again.
+            let mut attempt = 0;
+            loop {
+                match self.try_delete(user_id).await {
+                    Err(e) if attempt < DELETE_RETRIES && is_serialization_failure(&e) => {
+                        attempt += 1;
+                    }
+                    done => return done,
+                }
             }
-        }
+        })
+        .await
     }
 }
 
@@ -188,6 +215,30 @@ impl Store for PostgresStore {
 const DELETE_RETRIES: u32 = 16;
 
 impl PostgresStore {
+    /// Runs one store call under the store's deadline. When the pool could not hand out a
+    /// connection in time, one direct connection attempt tells why (refused, authentication,
+    /// TLS…), so that the error names the cause rather than "pool timed out".
+    pub(crate) async fn run<T>(
+        &self,
+        call: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, Error> {
+        within(self.request_timeout, async {
+            match call.await {
+                Ok(value) => Ok(value),
+                Err(sqlx::Error::PoolTimedOut) => {
+                    let options = self.pool.connect_options();
+                    Err(match probe(&options, PROBE_TIMEOUT).await {
+                        Err(cause) => cause,
+                        // It connects now: every connection was busy.
+                        Ok(()) => sqlx::Error::PoolTimedOut.into(),
+                    })
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
     /// One deletion, in one transaction: lock the high-water mark (creating it if missing),
     /// then delete the record and raise the mark to its version. An insert waits on the
     /// mark's lock (`FOR SHARE`), so it starts above the deleted record's versions.
@@ -206,21 +257,40 @@ impl PostgresStore {
     }
 }
 
+/// How long the attempt that tells why the pool had no connection may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// One connection with `options`, closed again at once: `Ok` when the server accepts it, else
+/// why not ([`Outage::TimedOut`](crate::Outage::TimedOut) past `timeout`).
+pub(crate) async fn probe(options: &PgConnectOptions, timeout: Duration) -> Result<(), Error> {
+    let connection = within(timeout, async {
+        Ok(PgConnection::connect_with(options).await?)
+    });
+    let connection = connection.await?;
+    let _ = within(timeout, async { Ok(connection.close().await?) }).await;
+    Ok(())
+}
+
 impl ListUsers for PostgresStore {
     async fn count_users_after(&self, after: &str) -> Result<u64, Error> {
-        let count: i64 = sqlx::query_scalar(self.sql.count.clone())
-            .bind(after)
-            .fetch_one(&self.pool)
+        let count: i64 = self
+            .run(
+                sqlx::query_scalar(self.sql.count.clone())
+                    .bind(after)
+                    .fetch_one(&self.pool),
+            )
             .await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn user_ids_after(&self, after: &str, limit: u32) -> Result<Vec<String>, Error> {
-        Ok(sqlx::query_scalar(self.sql.list.clone())
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?)
+        self.run(
+            sqlx::query_scalar(self.sql.list.clone())
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool),
+        )
+        .await
     }
 }
 

@@ -1,10 +1,13 @@
 //! Setting a SQLite store up: the builder, and creating and checking the table.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
+use crate::outage::within;
+use crate::sqlite_store::fail;
 use crate::{Error, SqliteStore, TableName, TableProblem, TableSetup};
 
 /// Everything about a [`SqliteStore`] that is decided before any SQL runs: the database, the
@@ -30,6 +33,7 @@ pub struct SqliteStoreBuilder {
     table: TableName,
     setup: TableSetup,
     pool_options: Option<SqlitePoolOptions>,
+    request_timeout: Duration,
 }
 
 /// Where the connections come from.
@@ -47,6 +51,7 @@ impl SqliteStoreBuilder {
             table: TableName::default(),
             setup: TableSetup::default(),
             pool_options: None,
+            request_timeout: SqliteStore::REQUEST_TIMEOUT,
         }
     }
 
@@ -62,7 +67,17 @@ impl SqliteStoreBuilder {
         self
     }
 
-    /// The pool's options, used as they are (default: sqlx's). Not used by
+    /// The deadline of each store call, waits for a connection and for the write lock
+    /// included (default [`SqliteStore::REQUEST_TIMEOUT`]): past it the call fails with
+    /// [`Outage::TimedOut`](crate::Outage::TimedOut). Keep the busy timeout below it, so
+    /// that a lock held too long is reported as [`Outage::Busy`](crate::Outage::Busy).
+    pub fn request_timeout(mut self, timeout: Duration) -> SqliteStoreBuilder {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The pool's options, used as they are (default:
+    /// [`SqliteStore::default_pool_options`]). Not used by
     /// [`SqliteStore::builder_with_pool`] (the pool is made) nor for a database in memory
     /// (which needs exactly one connection, kept forever).
     pub fn pool_options(mut self, options: SqlitePoolOptions) -> SqliteStoreBuilder {
@@ -86,9 +101,10 @@ impl SqliteStoreBuilder {
             Source::Options(options) => {
                 let options = *options;
                 self.pool_options
-                    .unwrap_or_default()
+                    .unwrap_or_else(SqliteStore::default_pool_options)
                     .connect_with(options)
-                    .await?
+                    .await
+                    .map_err(fail)?
             }
             Source::Memory => {
                 // Each connection to `:memory:` has a database of its own: keep exactly one,
@@ -102,11 +118,15 @@ impl SqliteStoreBuilder {
                     .await?
             }
         };
-        let store = SqliteStore::with_table(pool, self.table);
-        let ready = match self.setup {
-            TableSetup::CreateIfMissing => store.migrate().await,
-            TableSetup::VerifyOnly => store.verify().await,
-        };
+        let mut store = SqliteStore::with_table(pool, self.table);
+        store.request_timeout = self.request_timeout;
+        let ready = within(self.request_timeout, async {
+            match self.setup {
+                TableSetup::CreateIfMissing => store.migrate().await,
+                TableSetup::VerifyOnly => store.verify().await,
+            }
+        })
+        .await;
         match ready {
             Ok(()) => Ok(store),
             Err(e) => {

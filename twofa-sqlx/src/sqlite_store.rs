@@ -4,13 +4,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlStr};
 use twofa::account::TwoFactorRecord;
 use twofa::store::{SaveOutcome, Store, Versioned};
 
+use crate::outage::within;
 use crate::sqlite_setup::Source;
-use crate::{Error, ListUsers, SqliteStoreBuilder, TableName, decode_row};
+use crate::{Error, ListUsers, Outage, SqliteStoreBuilder, TableName, decode_row};
 
 /// A [`Store`] in a SQLite database.
 ///
@@ -71,15 +74,27 @@ pub struct SqliteStore {
     /// here instead hands the lock straight on: with 16 users signing in at once, several
     /// times the throughput. Other processes still wait through the busy timeout.
     pub(crate) writer: Arc<tokio::sync::Mutex<()>>,
+    /// Each call's deadline, lock waits included.
+    pub(crate) request_timeout: Duration,
 }
 
 impl SqliteStore {
     /// How long [`SqliteStore::open`]'s connections wait for another writer.
     ///
     /// A write holds the lock for one statement (well under a millisecond, plus the `fsync`),
-    /// so this bounds a queue of thousands of writers; past it, a save reports a conflict and
-    /// the service retries it.
-    pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+    /// so this bounds a queue of thousands of writers. Past it, a save fails with
+    /// [`Outage::Busy`]: a lock held that long is an outage, and retrying it as a conflict
+    /// would hold the request for another busy timeout each time.
+    pub const BUSY_TIMEOUT: Duration = Duration::from_secs(4);
+
+    /// The default deadline of each store call ([`SqliteStoreBuilder::request_timeout`]),
+    /// waits for a connection and for the write lock included: past it the call fails with
+    /// [`Outage::TimedOut`].
+    pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// The default timeout for opening a connection, which is also the pool's acquire
+    /// timeout ([`SqliteStore::default_pool_options`]).
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
     /// A store over `pool`, with the default table name `two_factor`, running no SQL: call
     /// [`SqliteStore::migrate`] or [`SqliteStore::verify`] before using it, or use
@@ -97,6 +112,7 @@ impl SqliteStore {
             pool,
             table,
             writer: Arc::default(),
+            request_timeout: Self::REQUEST_TIMEOUT,
         }
     }
 
@@ -149,6 +165,12 @@ impl SqliteStore {
         SqliteStoreBuilder::new(Source::Memory)
     }
 
+    /// The pool options the builder uses unless given others: an acquire timeout of
+    /// [`SqliteStore::CONNECT_TIMEOUT`] (sqlx's default is 30 s), otherwise sqlx's defaults.
+    pub fn default_pool_options() -> SqlitePoolOptions {
+        SqlitePoolOptions::new().acquire_timeout(Self::CONNECT_TIMEOUT)
+    }
+
     /// The connection options [`SqliteStore::open`] uses, for a host that builds its own
     /// pool: create if missing, WAL, `synchronous = FULL`, [`SqliteStore::BUSY_TIMEOUT`].
     pub fn connect_options(path: impl AsRef<Path>) -> SqliteConnectOptions {
@@ -176,14 +198,18 @@ impl Store for SqliteStore {
 
     async fn load(&self, user_id: &str) -> Result<Option<Versioned>, Error> {
         let user_id = crate::error::checked(user_id)?;
-        let row = sqlx::query(self.sql.load.clone())
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            None => Ok(None),
-            Some(row) => decode_row(user_id, row.try_get(0)?, row.try_get(1)?).map(Some),
-        }
+        within(self.request_timeout, async {
+            let row = sqlx::query(self.sql.load.clone())
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(fail)?;
+            match row {
+                None => Ok(None),
+                Some(row) => decode_row(user_id, row.try_get(0)?, row.try_get(1)?).map(Some),
+            }
+        })
+        .await
     }
 
     async fn save(
@@ -193,82 +219,104 @@ impl Store for SqliteStore {
         expected_version: Option<u64>,
     ) -> Result<SaveOutcome, Error> {
         let user_id = crate::error::checked(user_id)?;
-        let text = record.encode();
-        let _turn = self.writer.lock().await;
-        let done = match expected_version {
-            None => {
-                sqlx::query(self.sql.insert.clone())
-                    .bind(user_id)
-                    .bind(text)
-                    .execute(&self.pool)
-                    .await
-            }
-            Some(expected) => {
-                // A version beyond i64 was never stored: nothing can match it.
-                let Ok(expected) = i64::try_from(expected) else {
-                    return Ok(SaveOutcome::Conflict);
-                };
-                sqlx::query(self.sql.update.clone())
-                    .bind(user_id)
-                    .bind(text)
-                    .bind(expected)
-                    .execute(&self.pool)
-                    .await
-            }
+        // A version beyond i64 was never stored: nothing can match it.
+        let expected = match expected_version.map(i64::try_from) {
+            Some(Err(_)) => return Ok(SaveOutcome::Conflict),
+            Some(Ok(expected)) => Some(expected),
+            None => None,
         };
-        // Another writer held the lock past the busy timeout: nothing was written, so
-        // this is a conflict the service retries, not a failed sign-in.
-        crate::error::save_outcome(done.map(|result| result.rows_affected()), is_busy)
+        let text = record.encode();
+        within(self.request_timeout, async {
+            let _turn = self.writer.lock().await;
+            let query = match expected {
+                None => sqlx::query(self.sql.insert.clone())
+                    .bind(user_id)
+                    .bind(text),
+                Some(expected) => sqlx::query(self.sql.update.clone())
+                    .bind(user_id)
+                    .bind(text)
+                    .bind(expected),
+            };
+            // A writer that kept the lock past the busy timeout is an outage, not a
+            // conflict: retrying would hold the request for another busy timeout each time.
+            let changed = query.execute(&self.pool).await.map_err(fail)?;
+            Ok(match changed.rows_affected() {
+                1 => SaveOutcome::Saved,
+                _ => SaveOutcome::Conflict,
+            })
+        })
+        .await
     }
 
     async fn delete(&self, user_id: &str) -> Result<bool, Error> {
         let user_id = crate::error::checked(user_id)?;
-        let _turn = self.writer.lock().await;
-        let mut tx = self.pool.begin().await?;
-        // Raise the high-water mark to the deleted record's version, then delete it: a
-        // record inserted later starts above every version a request may still hold.
-        sqlx::query(self.sql.raise_mark.clone())
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = sqlx::query(self.sql.delete.clone())
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(deleted == 1)
+        within(self.request_timeout, async {
+            let _turn = self.writer.lock().await;
+            let mut tx = self.pool.begin().await.map_err(fail)?;
+            // Raise the high-water mark to the deleted record's version, then delete it: a
+            // record inserted later starts above every version a request may still hold.
+            sqlx::query(self.sql.raise_mark.clone())
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            let deleted = sqlx::query(self.sql.delete.clone())
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?
+                .rows_affected();
+            tx.commit().await.map_err(fail)?;
+            Ok(deleted == 1)
+        })
+        .await
     }
 }
 
 impl ListUsers for SqliteStore {
     async fn count_users_after(&self, after: &str) -> Result<u64, Error> {
-        let count: i64 = sqlx::query_scalar(self.sql.count.clone())
-            .bind(after)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        within(self.request_timeout, async {
+            let count: i64 = sqlx::query_scalar(self.sql.count.clone())
+                .bind(after)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(fail)?;
+            Ok(u64::try_from(count).unwrap_or(0))
+        })
+        .await
     }
 
     async fn user_ids_after(&self, after: &str, limit: u32) -> Result<Vec<String>, Error> {
-        Ok(sqlx::query_scalar(self.sql.list.clone())
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?)
+        within(self.request_timeout, async {
+            sqlx::query_scalar(self.sql.list.clone())
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(fail)
+        })
+        .await
     }
 }
 
-/// Whether SQLite answered `SQLITE_BUSY` or `SQLITE_LOCKED` (by its result code, whose low
-/// byte is the primary code).
-fn is_busy(error: &sqlx::Error) -> bool {
+/// The store's error for `error`: [`Outage::Busy`] when SQLite answered `SQLITE_BUSY` or
+/// `SQLITE_LOCKED` (by its result code, whose low byte is the primary code).
+pub(crate) fn fail(error: sqlx::Error) -> Error {
     const SQLITE_BUSY: i32 = 5;
     const SQLITE_LOCKED: i32 = 6;
-    error
+    let busy = error
         .as_database_error()
         .and_then(|e| e.code())
         .and_then(|code| code.parse::<i32>().ok())
-        .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED))
+        .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED));
+    if busy {
+        Error::Unavailable {
+            outage: Outage::Busy,
+            error: Some(error),
+        }
+    } else {
+        error.into()
+    }
 }
 
 /// The statements, with the table name written in once.

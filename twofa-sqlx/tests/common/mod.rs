@@ -138,3 +138,24 @@ where
     let codes = codes.iter().map(|c| c.to_string()).collect();
     (app, codes)
 }
+
+/// Holds SQLite's write lock on `path` from another connection for `hold`.
+pub async fn hold_write_lock(
+    path: &std::path::Path,
+    hold: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(SqliteStore::connect_options(path))
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        tokio::time::sleep(hold).await;
+        sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+    })
+}
