@@ -2,10 +2,6 @@
 //! the deadline every request runs under.
 
 use std::fmt;
-use std::future::Future;
-use std::time::Duration;
-
-use crate::Error;
 
 /// Why the database was unavailable to a request (see
 /// [`Error::Unavailable`](crate::Error::Unavailable)).
@@ -70,12 +66,12 @@ pub(crate) fn outage_of(error: &sqlx::Error) -> Option<Outage> {
 /// answer is [`Outage::TimedOut`].
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) async fn within<T>(
-    timeout: Duration,
-    request: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
+    timeout: std::time::Duration,
+    request: impl std::future::Future<Output = Result<T, crate::Error>>,
+) -> Result<T, crate::Error> {
     match tokio::time::timeout(timeout, request).await {
         Ok(result) => result,
-        Err(_) => Err(Error::Unavailable {
+        Err(_) => Err(crate::Error::Unavailable {
             outage: Outage::TimedOut,
             error: None,
         }),
