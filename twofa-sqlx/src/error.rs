@@ -52,6 +52,15 @@ pub enum Error {
     /// [`ServiceError::InvalidUserId`](twofa::store::ServiceError::InvalidUserId). The
     /// database was not asked: no row the service would later trip on is ever written.
     InvalidUserId,
+    /// A PostgreSQL connection to a host that is not this machine would not use TLS, and the
+    /// builder refused it before connecting: someone on the network path could answer the
+    /// 2FA lookup with "no record", which reads as 2FA off. Add `sslmode=verify-full` to the
+    /// URL (with a `tls-rustls-*` feature), or, on a network you trust completely, call
+    /// [`danger_allow_plaintext_to_remote_host`](crate::PostgresStoreBuilder::danger_allow_plaintext_to_remote_host).
+    PlaintextToRemoteHost {
+        /// The host.
+        host: String,
+    },
     /// The table fails the check a store's builder (or its `migrate()` or `verify()`) makes
     /// before the store is used. Nothing was changed.
     Table {
@@ -92,6 +101,11 @@ impl fmt::Display for Error {
             Self::InvalidUserId => f.write_str(
                 "the user id must be 1 to 255 bytes of UTF-8 without control characters",
             ),
+            Self::PlaintextToRemoteHost { host } => write!(
+                f,
+                "refusing to connect to {host:?} without TLS: add sslmode=verify-full to the \
+                 URL (and enable a tls-rustls-* feature of twofa-sqlx)"
+            ),
             Self::Table { table, problem } => {
                 write!(f, "the 2FA table {table:?} cannot be used: {problem}")
             }
@@ -108,6 +122,7 @@ impl std::error::Error for Error {
             Self::Version { .. }
             | Self::InvalidTableName
             | Self::InvalidUserId
+            | Self::PlaintextToRemoteHost { .. }
             | Self::Table { .. } => None,
         }
     }

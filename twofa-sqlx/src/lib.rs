@@ -75,6 +75,32 @@
 //! an [`Error::Table`] that says what is wrong. See the `Store` docs for the pitfalls of
 //! hand-written stores.
 //!
+//! # TLS
+//!
+//! A PostgreSQL server on another machine is reached over TLS or not at all: the builders
+//! refuse, before connecting, a host other than loopback or a Unix socket unless the URL asks
+//! for TLS ([`Error::PlaintextToRemoteHost`]). Without TLS, anyone on the network path could
+//! answer the 2FA lookup with "no record", which reads as 2FA off. Enable the
+//! `tls-rustls-ring` feature (or `tls-rustls-ring-native-roots` for the system's roots) and
+//! say `sslmode=verify-full`, which checks that the certificate is the host's:
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use twofa_sqlx::PostgresStore;
+//!
+//! let store = PostgresStore::connect(
+//!     "postgres://app@db.internal:5432/app?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem",
+//! )
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! `sslmode=require` and `verify-ca` are accepted too, but `require` trusts any certificate
+//! and `verify-ca` any host name the CA vouches for. A failed handshake is an
+//! [`Error::Unavailable`] with [`Outage::Tls`]. On a network trusted as much as the database,
+//! [`PostgresStoreBuilder::danger_allow_plaintext_to_remote_host`] turns the check off.
+//!
 //! # Key rotation
 //!
 //! [`reseal_all`] reseals every record under the sealer's current key, in batches, resumable,
@@ -85,7 +111,9 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `sqlite` | yes | [`SqliteStore`] (SQLite compiled in) |
-//! | `postgres` | yes | [`PostgresStore`] (no TLS: add a `sqlx` `tls-*` feature for remote servers) |
+//! | `postgres` | yes | [`PostgresStore`] (without TLS: a server on this machine only) |
+//! | `tls-rustls-ring` | no | TLS for PostgreSQL: rustls, *ring*, the Mozilla roots and any `sslrootcert` |
+//! | `tls-rustls-ring-native-roots` | no | the same, trusting the system's roots |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

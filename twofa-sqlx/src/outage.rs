@@ -43,6 +43,7 @@ impl fmt::Display for Outage {
 pub(crate) fn outage_of(error: &sqlx::Error) -> Option<Outage> {
     use std::io::ErrorKind;
     match error {
+        sqlx::Error::Io(io) if is_tls(io) => Some(Outage::Tls),
         sqlx::Error::Io(io) => Some(match io.kind() {
             ErrorKind::ConnectionRefused => Outage::Refused,
             ErrorKind::TimedOut => Outage::TimedOut,
@@ -59,6 +60,20 @@ pub(crate) fn outage_of(error: &sqlx::Error) -> Option<Outage> {
         },
         _ => None,
     }
+}
+
+/// Whether the I/O error is rustls's (a certificate not trusted, a handshake that failed), by
+/// its type.
+fn is_tls(error: &std::io::Error) -> bool {
+    #[cfg(any(feature = "tls-rustls-ring", feature = "tls-rustls-ring-native-roots"))]
+    if error
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+    {
+        return true;
+    }
+    let _ = error;
+    false
 }
 
 /// Runs `request` under one deadline, whatever it does inside (acquiring a connection,

@@ -1,9 +1,10 @@
 //! Setting a PostgreSQL store up: the builder, and creating and checking the table.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use sqlx::Row;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 
 use crate::outage::within;
 use crate::postgres_store::probe;
@@ -36,6 +37,7 @@ pub struct PostgresStoreBuilder {
     pool_options: Option<PgPoolOptions>,
     connect_timeout: Duration,
     request_timeout: Duration,
+    plaintext_to_remote_host: bool,
 }
 
 /// Where the connections come from.
@@ -55,6 +57,7 @@ impl PostgresStoreBuilder {
             pool_options: None,
             connect_timeout: PostgresStore::CONNECT_TIMEOUT,
             request_timeout: PostgresStore::REQUEST_TIMEOUT,
+            plaintext_to_remote_host: false,
         }
     }
 
@@ -86,6 +89,21 @@ impl PostgresStoreBuilder {
         self
     }
 
+    /// Allows a connection without TLS to a host that is not this machine, which
+    /// [`connect`](PostgresStoreBuilder::connect) otherwise refuses
+    /// ([`Error::PlaintextToRemoteHost`]).
+    ///
+    /// # Security
+    ///
+    /// Without TLS, anyone on the network path can read and change what the store reads and
+    /// writes: answer a 2FA lookup with "no record" (2FA off), or replay an old record to
+    /// make a used code work again. Use it only on a network you trust as much as the
+    /// database itself; otherwise use `sslmode=verify-full`.
+    pub fn danger_allow_plaintext_to_remote_host(mut self) -> PostgresStoreBuilder {
+        self.plaintext_to_remote_host = true;
+        self
+    }
+
     /// The pool's options, used as they are (default:
     /// [`PostgresStore::default_pool_options`]). Not used by
     /// [`PostgresStore::builder_with_pool`], whose pool is made.
@@ -100,8 +118,15 @@ impl PostgresStoreBuilder {
     /// The first connection is made directly, within the connect timeout, so that a server
     /// that is down, or refuses the credentials, is reported at once and by its cause.
     ///
+    /// A host other than this machine (loopback or a Unix socket) needs TLS: `sslmode=require`,
+    /// `verify-ca` or `verify-full` in the URL (or the options), `verify-full` being the one
+    /// that also checks the certificate is the host's. Otherwise nothing is connected, unless
+    /// [`danger_allow_plaintext_to_remote_host`](Self::danger_allow_plaintext_to_remote_host)
+    /// says so.
+    ///
     /// # Errors
     ///
+    /// [`Error::PlaintextToRemoteHost`] before any connection, as above;
     /// [`Error::Unavailable`] when the server cannot be reached, does not answer in time or
     /// refuses the credentials, with the [`Outage`](crate::Outage) that says which;
     /// [`Error::Database`] when the URL is malformed or the table cannot be created (a role
@@ -115,6 +140,16 @@ impl PostgresStoreBuilder {
             Source::Url(url) => Ok(url.parse::<PgConnectOptions>()?),
             Source::Options(options) => Ok(*options),
         };
+        let checked = match &options {
+            Ok(options) => check_transport(options, self.plaintext_to_remote_host),
+            Err(pool) => check_transport(&pool.connect_options(), self.plaintext_to_remote_host),
+        };
+        if let Err(refused) = checked {
+            if let (Err(pool), true) = (&options, owned) {
+                pool.close().await;
+            }
+            return Err(refused);
+        }
         let pool = match options {
             Err(pool) => pool,
             Ok(options) => {
@@ -147,6 +182,31 @@ impl PostgresStoreBuilder {
             }
         }
     }
+}
+
+/// Refuses a connection without TLS to a host that is not this machine, unless `allowed`.
+fn check_transport(options: &PgConnectOptions, allowed: bool) -> Result<(), Error> {
+    let tls = matches!(
+        options.get_ssl_mode(),
+        PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull
+    );
+    let host = options.get_host();
+    if tls || allowed || options.get_socket().is_some() || is_this_machine(host) {
+        Ok(())
+    } else {
+        Err(Error::PlaintextToRemoteHost {
+            host: host.to_owned(),
+        })
+    }
+}
+
+/// Whether `host` names this machine: `localhost`, a loopback address, or a Unix socket's
+/// directory.
+fn is_this_machine(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.starts_with('/')
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl PostgresStore {
