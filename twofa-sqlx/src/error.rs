@@ -61,6 +61,21 @@ pub enum Error {
         /// The host.
         host: String,
     },
+    /// A [`ResealCursor`](crate::ResealCursor) from another run: another database or table,
+    /// or another target key. Resuming from it would skip users; start the run afresh (delete
+    /// the cursor) or resume it where it belongs.
+    ForeignCursor {
+        /// Where the cursor's run walked.
+        cursor_location: String,
+        /// The key the cursor's run rotated to.
+        cursor_key_id: String,
+        /// Where this run walks.
+        location: String,
+        /// The key this run rotates to.
+        key_id: String,
+    },
+    /// Text that is not a [`ResealCursor`](crate::ResealCursor).
+    MalformedCursor,
     /// The table fails the check a store's builder (or its `migrate()` or `verify()`) makes
     /// before the store is used. Nothing was changed.
     Table {
@@ -106,6 +121,18 @@ impl fmt::Display for Error {
                 "refusing to connect to {host:?} without TLS: add sslmode=verify-full to the \
                  URL (and enable a tls-rustls-* feature of twofa-sqlx)"
             ),
+            Self::ForeignCursor {
+                cursor_location,
+                cursor_key_id,
+                location,
+                key_id,
+            } => write!(
+                f,
+                "the rotation cursor belongs to another run ({cursor_location}, towards key \
+                 {cursor_key_id:?}), not to this one ({location}, towards key {key_id:?}); \
+                 resuming from it would skip users"
+            ),
+            Self::MalformedCursor => f.write_str("not a twofa-sqlx rotation cursor"),
             Self::Table { table, problem } => {
                 write!(f, "the 2FA table {table:?} cannot be used: {problem}")
             }
@@ -123,6 +150,8 @@ impl std::error::Error for Error {
             | Self::InvalidTableName
             | Self::InvalidUserId
             | Self::PlaintextToRemoteHost { .. }
+            | Self::ForeignCursor { .. }
+            | Self::MalformedCursor
             | Self::Table { .. } => None,
         }
     }
@@ -138,6 +167,17 @@ impl From<sqlx::Error> for Error {
             },
             None => Self::Database(e),
         }
+    }
+}
+
+impl Error {
+    /// Whether the error concerns one stored record alone (it does not decode, its version or
+    /// user id is one no save of this crate writes) rather than the database as a whole.
+    pub fn concerns_one_record(&self) -> bool {
+        matches!(
+            self,
+            Self::Record { .. } | Self::Version { .. } | Self::InvalidUserId
+        )
     }
 }
 

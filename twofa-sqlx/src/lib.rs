@@ -104,7 +104,13 @@
 //! # Key rotation
 //!
 //! [`reseal_all`] reseals every record under the sealer's current key, in batches, resumable,
-//! with progress for a progress bar; `examples/rotate_key.rs` is a command-line tool for it.
+//! with progress for a progress bar. A row it cannot reseal (a key the sealer lacks, a record
+//! that does not decode, a user id the core refuses) is listed with the reason and the run
+//! goes on, so that one bad row never leaves every user after it on the old key.
+//! [`ResealCursor`] ties the resume cursor to the database, the table and the target key, and
+//! refuses a cursor from another run; [`users_left`] checks every row, writing nothing, before
+//! you retire the old key. `examples/rotate_key.rs` is a command-line tool for all three that
+//! exits non-zero, listing the users left, unless every record is under the new key.
 //!
 //! # Features
 //!
@@ -124,6 +130,7 @@ mod postgres_setup;
 #[cfg(feature = "postgres")]
 mod postgres_store;
 mod reseal;
+mod reseal_cursor;
 mod setup;
 #[cfg(feature = "sqlite")]
 mod sqlite_setup;
@@ -137,7 +144,8 @@ pub use outage::Outage;
 pub use postgres_setup::PostgresStoreBuilder;
 #[cfg(feature = "postgres")]
 pub use postgres_store::PostgresStore;
-pub use reseal::{ListUsers, ResealProgress, reseal_all};
+pub use reseal::{ListUsers, ResealFailure, ResealProgress, reseal_all, users_left};
+pub use reseal_cursor::ResealCursor;
 pub use setup::{TableProblem, TableSetup};
 #[cfg(feature = "sqlite")]
 pub use sqlite_setup::SqliteStoreBuilder;

@@ -283,6 +283,26 @@ impl ListUsers for PostgresStore {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
+    fn location(&self) -> String {
+        let options = self.pool.connect_options();
+        let host = match options.get_socket() {
+            Some(socket) => socket.display().to_string(),
+            None => options.get_host().to_owned(),
+        };
+        let database = options
+            .get_database()
+            .unwrap_or_else(|| options.get_username());
+        format!(
+            "postgres://{host}:{}/{database}#{}",
+            options.get_port(),
+            self.table
+        )
+    }
+
+    fn concerns_one_record(error: &Error) -> bool {
+        error.concerns_one_record()
+    }
+
     async fn user_ids_after(&self, after: &str, limit: u32) -> Result<Vec<String>, Error> {
         self.run(
             sqlx::query_scalar(self.sql.list.clone())

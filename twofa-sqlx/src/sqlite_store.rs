@@ -286,6 +286,17 @@ impl ListUsers for SqliteStore {
         .await
     }
 
+    fn location(&self) -> String {
+        let options = self.pool.connect_options();
+        let file = options.get_filename();
+        let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned());
+        format!("sqlite:{}#{}", file.display(), self.table)
+    }
+
+    fn concerns_one_record(error: &Error) -> bool {
+        error.concerns_one_record()
+    }
+
     async fn user_ids_after(&self, after: &str, limit: u32) -> Result<Vec<String>, Error> {
         within(self.request_timeout, async {
             sqlx::query_scalar(self.sql.list.clone())
