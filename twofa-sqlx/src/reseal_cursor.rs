@@ -96,13 +96,16 @@ impl ResealCursor {
         if lines.next() != Some(MAGIC) {
             return Err(Error::MalformedCursor);
         }
-        let mut field = |name: &str| {
-            let line = lines.next()?;
-            unhex(line.strip_prefix(name)?.strip_prefix(' ')?)
+        let field = |line: Option<&str>, name: &str| {
+            line.and_then(|l| unhex(l.strip_prefix(name)?.strip_prefix(' ')?))
+                .ok_or(Error::MalformedCursor)
         };
-        let location = field("location").ok_or(Error::MalformedCursor)?;
-        let key_id = field("key").ok_or(Error::MalformedCursor)?;
-        let after = field("after");
+        let location = field(lines.next(), "location")?;
+        let key_id = field(lines.next(), "key")?;
+        let after = match lines.next() {
+            None => None,
+            line => Some(field(line, "after")?),
+        };
         if lines.next().is_some() {
             return Err(Error::MalformedCursor);
         }
