@@ -72,8 +72,10 @@
 //! role with only `SELECT, INSERT, UPDATE, DELETE` on an existing table connects; with
 //! [`TableSetup::VerifyOnly`] no DDL runs at all. Either way the table is checked (columns,
 //! key, a user-id collation that compares byte for byte), and a table the store cannot use is
-//! an [`Error::Table`] that says what is wrong. See the `Store` docs for the pitfalls of
-//! hand-written stores.
+//! an [`Error::Table`] that says what is wrong. For schemas managed by migrations,
+//! `migrations/sqlite/` and `migrations/postgres/` hold the same table as SQL files for
+//! sqlx-cli and `sqlx::migrate!`. See the `Store` docs for the pitfalls of hand-written
+//! stores.
 //!
 //! # TLS
 //!
