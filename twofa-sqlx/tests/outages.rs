@@ -105,7 +105,9 @@ async fn a_wrong_password_is_an_authentication_error() {
         started.elapsed()
     );
     // The right one gets through (to a missing table), so the password was what failed.
+    let missing = twofa_sqlx::TableName::new(&unique_name("twofa_absent")).unwrap();
     let error = PostgresStore::builder(&as_role("right"))
+        .table_name(missing)
         .setup(TableSetup::VerifyOnly)
         .connect()
         .await
