@@ -136,6 +136,11 @@ impl Store for YieldingStore {
         tokio::task::yield_now().await;
         self.0.save(user_id, record, expected).await
     }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, Error> {
+        tokio::task::yield_now().await;
+        self.0.delete(user_id).await
+    }
 }
 
 fn settings() -> Settings {

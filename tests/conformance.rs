@@ -31,6 +31,10 @@ impl Store for RewritingStore {
             .save(&(self.rewrite)(user_id), record, expected_version)
             .await
     }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, twofa::Error> {
+        self.inner.delete(&(self.rewrite)(user_id)).await
+    }
 }
 
 /// A `VARCHAR(24)` in a database that truncates silently.
@@ -92,6 +96,66 @@ async fn the_kit_rejects_a_store_that_ignores_trailing_spaces() {
         .await
         .unwrap_err();
     assert!(failure.detail.contains("trailing space"), "{failure}");
+}
+
+/// A store that deletes a row outright and starts a re-inserted one at version 1 again: the
+/// "versions never restart" pitfall.
+#[derive(Default)]
+struct RestartingStore(std::sync::Mutex<std::collections::HashMap<String, Versioned>>);
+
+impl Store for RestartingStore {
+    type Error = twofa::Error;
+
+    async fn load(&self, user_id: &str) -> Result<Option<Versioned>, twofa::Error> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(user_id)
+            .cloned())
+    }
+
+    async fn save(
+        &self,
+        user_id: &str,
+        record: &TwoFactorRecord,
+        expected_version: Option<u64>,
+    ) -> Result<SaveOutcome, twofa::Error> {
+        let mut rows = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let next = match (rows.get(user_id), expected_version) {
+            (None, None) => 1,
+            (Some(row), Some(expected)) if row.version == expected => expected + 1,
+            _ => return Ok(SaveOutcome::Conflict),
+        };
+        let record = record.clone();
+        rows.insert(
+            user_id.into(),
+            Versioned {
+                record,
+                version: next,
+            },
+        );
+        Ok(SaveOutcome::Saved)
+    }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, twofa::Error> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(user_id)
+            .is_some())
+    }
+}
+
+#[tokio::test]
+async fn the_kit_rejects_a_store_whose_versions_restart_after_a_deletion() {
+    let failure = check_store(&RestartingStore::default()).await.unwrap_err();
+    assert_eq!(failure.check, "delete");
+    assert!(failure.detail.contains("never restart"), "{failure}");
 }
 
 #[test]

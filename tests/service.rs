@@ -41,6 +41,11 @@ impl Store for YieldingStore {
         tokio::task::yield_now().await;
         self.0.save(user_id, record, expected).await
     }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, Error> {
+        tokio::task::yield_now().await;
+        self.0.delete(user_id).await
+    }
 }
 
 /// A service whose clock the test moves, with a throttle lenient enough that 64 failures are
@@ -296,6 +301,10 @@ impl Store for FlakyStore {
             _ => Ok(self.inner.save(user_id, record, expected).await.unwrap()),
         }
     }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, Injected> {
+        Ok(self.inner.delete(user_id).await.unwrap())
+    }
 }
 
 #[tokio::test]
@@ -444,6 +453,10 @@ async fn the_conformance_suite_catches_a_store_without_compare_and_swap() {
             let current = self.0.load(user_id).await?.map(|v| v.version);
             self.0.save(user_id, record, current).await
         }
+
+        async fn delete(&self, user_id: &str) -> Result<bool, Error> {
+            self.0.delete(user_id).await
+        }
     }
 
     let failure = twofa::store::conformance::check_store(&LastWriteWins::default())
@@ -508,6 +521,39 @@ async fn a_broken_clock_fails_closed() {
     assert!(format!("{:?}", tf.store()).contains("users: 1"));
 }
 
+#[tokio::test]
+async fn delete_record_erases_2fa_and_a_request_in_flight_cannot_write_it_back() {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let tf = service(MemoryStore::new(), clock.clone(), false);
+    let (app, _) = enable(&tf, &clock).await;
+    // A request loaded the record just before the account was deleted.
+    let in_flight = tf.store().load(USER).await.unwrap().unwrap();
+
+    assert!(tf.delete_record(USER).await.unwrap());
+    assert!(tf.record(USER).await.unwrap().is_none());
+    assert_eq!(tf.status(USER).await.unwrap(), Status::Disabled);
+    assert!(!tf.delete_record(USER).await.unwrap());
+    assert!(matches!(
+        tf.delete_record("").await,
+        Err(ServiceError::InvalidUserId)
+    ));
+    clock.store(T0 + 30, Ordering::SeqCst);
+    let code = app.generate(T0 + 30).to_string();
+    assert_eq!(
+        tf.verify_code(USER, &code).await.unwrap().result.err(),
+        Some(Error::NotEnabled)
+    );
+
+    // The stale request saves now, and again after a fresh enrolment: refused both times.
+    let stale = |version| tf.store().save(USER, &in_flight.record, Some(version));
+    assert_eq!(stale(in_flight.version).await, Ok(SaveOutcome::Conflict));
+    let _ = enable(&tf, &clock).await;
+    let fresh = tf.store().load(USER).await.unwrap().unwrap();
+    assert!(fresh.version > in_flight.version);
+    assert_eq!(stale(in_flight.version).await, Ok(SaveOutcome::Conflict));
+    assert_eq!(tf.store().load(USER).await.unwrap(), Some(fresh));
+}
+
 /// A store that counts its calls, and can answer every save with a conflict.
 #[derive(Debug, Default)]
 struct CountingStore {
@@ -545,6 +591,10 @@ impl Store for CountingStore {
             return Ok(SaveOutcome::Conflict);
         }
         self.inner.save(user_id, record, expected).await
+    }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, Error> {
+        self.inner.delete(user_id).await
     }
 }
 
@@ -960,6 +1010,10 @@ impl Store for RegeneratingStore {
             *self.new_codes.lock().unwrap() = Some(outcome.result.unwrap());
         }
         self.inner.save(user_id, record, expected).await
+    }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, Error> {
+        self.inner.delete(user_id).await
     }
 }
 

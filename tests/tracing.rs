@@ -417,6 +417,12 @@ impl Store for BrokenStore {
             "no connection for {user_id}"
         )))
     }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, Self::Error> {
+        Err(std::io::Error::other(format!(
+            "no connection for {user_id}"
+        )))
+    }
 }
 
 /// A store where someone else always saved first.
@@ -437,6 +443,10 @@ impl Store for ConflictingStore {
         _: Option<u64>,
     ) -> Result<SaveOutcome, Self::Error> {
         Ok(SaveOutcome::Conflict)
+    }
+
+    async fn delete(&self, _: &str) -> Result<bool, Self::Error> {
+        Ok(false)
     }
 }
 

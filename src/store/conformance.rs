@@ -21,8 +21,10 @@
 //! the largest record a user can have (enabled, 50 trusted devices with long labels: about
 //! 11 KB of text, so a too-narrow column is caught); an insert happens only where no record
 //! exists; a save with a stale version conflicts and writes nothing; of many concurrent
-//! inserts, and of many concurrent saves from one version, exactly one wins; and user ids that
-//! a database could confuse stay different users ([`distinct_user_id_pairs`]: 255-byte ids
+//! inserts, and of many concurrent saves from one version, exactly one wins; a deleted record
+//! is gone, and no version it had is accepted again, also once a new record is inserted (see
+//! [Deletion](super#deletion)); and user ids that a database could confuse stay different
+//! users (also when one of them is deleted) ([`distinct_user_id_pairs`]: 255-byte ids
 //! that differ only in the last byte, ids that differ only in case, in an accent, in Unicode
 //! normalisation, in a trailing space, non-ASCII and emoji ids). A store that truncates ids or
 //! compares them under a case-insensitive collation fails.
@@ -172,7 +174,105 @@ pub async fn check_store<S: Store>(store: &S) -> Result<(), ConformanceFailure> 
         .collect();
     count_single_winner(join_all(savers).await, "concurrent savers")?;
 
+    check_delete(store, &user("delete"), &user("never-saved"), &large).await?;
     check_distinct_ids(store, &large).await
+}
+
+/// Deletion: the record is gone, deleting again finds nothing, and no version the deleted
+/// record had is accepted again — not right after the deletion, and not once a fresh flow has
+/// inserted a new record (which must start above them all).
+async fn check_delete<S: Store>(
+    store: &S,
+    id: &str,
+    never_saved: &str,
+    large: &TwoFactorRecord,
+) -> Result<(), ConformanceFailure> {
+    const CHECK: &str = "delete";
+    let blank = TwoFactorRecord::new();
+    let inserted = save(store, id, large, None, CHECK).await?;
+    ensure(
+        inserted == SaveOutcome::Saved,
+        CHECK,
+        "the insert conflicted",
+    )?;
+    let first = version(store, id, CHECK).await?;
+    let updated = save(store, id, large, Some(first), CHECK).await?;
+    ensure(
+        updated == SaveOutcome::Saved,
+        CHECK,
+        "the update conflicted",
+    )?;
+    let last = version(store, id, CHECK).await?;
+    let held = [first, last];
+
+    ensure(
+        delete(store, id, CHECK).await?,
+        CHECK,
+        "deleting an existing record reported that there was none",
+    )?;
+    ensure(
+        load(store, id, CHECK).await?.is_none(),
+        CHECK,
+        "the deleted record still loads",
+    )?;
+    ensure(
+        !delete(store, id, CHECK).await?,
+        CHECK,
+        "deleting a second time reported a record",
+    )?;
+    // A request that loaded the record before the deletion saves now.
+    for stale in held {
+        let late = save(store, id, large, Some(stale), CHECK).await?;
+        ensure(
+            late == SaveOutcome::Conflict && load(store, id, CHECK).await?.is_none(),
+            CHECK,
+            &format!("a save expecting version {stale} wrote the deleted record back"),
+        )?;
+    }
+    // A fresh flow inserts a new record: it starts above every version the old one had.
+    let fresh = save(store, id, &blank, None, CHECK).await?;
+    ensure(
+        fresh == SaveOutcome::Saved,
+        CHECK,
+        "an insert after the deletion conflicted",
+    )?;
+    let mut current = version(store, id, CHECK).await?;
+    ensure(
+        current > last,
+        CHECK,
+        &format!(
+            "the record inserted after the deletion has version {current}, not above the \
+             deleted record's {last}: a request holding an old version could write the \
+             deleted record back (versions must never restart)"
+        ),
+    )?;
+    for _ in 0..2 {
+        for stale in held {
+            let late = save(store, id, large, Some(stale), CHECK).await?;
+            ensure(
+                late == SaveOutcome::Conflict,
+                CHECK,
+                &format!(
+                    "a save expecting version {stale}, loaded before the deletion, won \
+                     against the new record"
+                ),
+            )?;
+        }
+        let next = save(store, id, &blank, Some(current), CHECK).await?;
+        ensure(next == SaveOutcome::Saved, CHECK, "the update conflicted")?;
+        current = version(store, id, CHECK).await?;
+    }
+    let kept = load(store, id, CHECK).await?.map(|v| v.record);
+    ensure(
+        kept.as_ref() == Some(&blank),
+        CHECK,
+        "the new record was overwritten",
+    )?;
+    ensure(
+        !delete(store, never_saved, CHECK).await?,
+        CHECK,
+        "deleting a user without a record reported one",
+    )
 }
 
 /// Pairs of user ids that name different users, each with what a store that mixes them up
@@ -268,6 +368,13 @@ async fn check_distinct_ids<S: Store>(
             CHECK,
             &format!("{what}: {a:?} and {b:?} did not each keep their own record"),
         )?;
+        let deleted = delete(store, &a, CHECK).await?;
+        let loaded_b = load(store, &b, CHECK).await?.map(|v| v.record);
+        ensure(
+            deleted && loaded_b.as_ref() == Some(&other),
+            CHECK,
+            &format!("{what}: deleting {a:?} did not leave {b:?} alone"),
+        )?;
     }
     Ok(())
 }
@@ -339,6 +446,29 @@ async fn load<S: Store>(
 ) -> Result<Option<super::Versioned>, ConformanceFailure> {
     store
         .load(user_id)
+        .await
+        .map_err(|e| failure(check, &e.to_string()))
+}
+
+/// The stored version of a record that must exist.
+async fn version<S: Store>(
+    store: &S,
+    user_id: &str,
+    check: &'static str,
+) -> Result<u64, ConformanceFailure> {
+    load(store, user_id, check)
+        .await?
+        .map(|v| v.version)
+        .ok_or_else(|| failure(check, "a saved record did not load"))
+}
+
+async fn delete<S: Store>(
+    store: &S,
+    user_id: &str,
+    check: &'static str,
+) -> Result<bool, ConformanceFailure> {
+    store
+        .delete(user_id)
         .await
         .map_err(|e| failure(check, &e.to_string()))
 }

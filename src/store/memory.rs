@@ -35,7 +35,15 @@ use crate::account::TwoFactorRecord;
 /// ```
 #[derive(Default)]
 pub struct MemoryStore {
-    rows: Mutex<HashMap<String, (Vec<u8>, u64)>>,
+    rows: Mutex<Rows>,
+}
+
+/// The records, and the highest version a deleted record had: a record inserted later starts
+/// above it (see [Deletion](super#deletion)).
+#[derive(Default)]
+struct Rows {
+    by_user: HashMap<String, (Vec<u8>, u64)>,
+    high_water: u64,
 }
 
 impl MemoryStore {
@@ -49,6 +57,7 @@ impl MemoryStore {
         self.rows
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .by_user
             .len()
     }
 
@@ -74,7 +83,7 @@ impl Store for MemoryStore {
     async fn load(&self, user_id: &str) -> Result<Option<Versioned>, Error> {
         // Decoded under the lock, from the row itself: no copy of the bytes.
         let rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-        match rows.get(user_id) {
+        match rows.by_user.get(user_id) {
             None => Ok(None),
             Some((bytes, version)) => Ok(Some(Versioned {
                 record: TwoFactorRecord::from_bytes(bytes)?,
@@ -90,9 +99,11 @@ impl Store for MemoryStore {
         expected_version: Option<u64>,
     ) -> Result<SaveOutcome, Error> {
         let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-        match (rows.get_mut(user_id), expected_version) {
+        let first = rows.high_water.wrapping_add(1);
+        match (rows.by_user.get_mut(user_id), expected_version) {
             (None, None) => {
-                rows.insert(user_id.into(), (record.to_bytes(), 1));
+                rows.by_user
+                    .insert(user_id.into(), (record.to_bytes(), first));
             }
             // Written over the row in place: its buffer is reused, its key kept.
             (Some((bytes, version)), Some(expected)) if *version == expected => {
@@ -102,5 +113,16 @@ impl Store for MemoryStore {
             _ => return Ok(SaveOutcome::Conflict),
         }
         Ok(SaveOutcome::Saved)
+    }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, Error> {
+        let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+        match rows.by_user.remove(user_id) {
+            None => Ok(false),
+            Some((_, version)) => {
+                rows.high_water = rows.high_water.max(version);
+                Ok(true)
+            }
+        }
     }
 }

@@ -47,10 +47,12 @@
 //!   apart from its record lets a save built on an old record win the compare-and-swap, and a
 //!   used code works again.
 //! - **Versions never restart.** Never delete a row and insert it again with version 1, nor
-//!   restore one from a backup under a lower version than a process may hold: a save that
-//!   loaded version 1 before the delete would then win against the new row. To turn 2FA off,
-//!   use the flows ([`TwoFactor::disable`]), which save a disabled record under the next
-//!   version. If rows must be deleted (the user's account is deleted), delete the user too.
+//!   restore one from a backup under a lower version than a process may hold: a request that
+//!   loaded version 1 before the delete would then win the compare-and-swap against the new
+//!   row and write the deleted record back. To turn 2FA off, use the flows
+//!   ([`TwoFactor::disable`]), which save a disabled record under the next version. To erase
+//!   a user's 2FA data, use [`Store::delete`] (through [`TwoFactor::delete_record`]), whose
+//!   contract closes this hole: see [Deletion](#deletion).
 //! - **User ids compare byte for byte.** Two ids that differ in case, accents, Unicode
 //!   normalisation or a trailing space are two users; a column that is too short or a
 //!   collation that folds any of these hands one user's 2FA to another. The core accepts ids
@@ -58,6 +60,40 @@
 //! - **The compare-and-swap is one statement.** Do not emulate it as "`SELECT` the version,
 //!   compare in the application, then `UPDATE`" without a row lock: two requests both see the
 //!   old version and both write.
+//!
+//! # Deletion
+//!
+//! [`Store::delete`] removes a user's record (account deletion, GDPR erasure). A request that
+//! loaded the record before the deletion may still be running; the rule that keeps it from
+//! writing the deleted record back is:
+//!
+//! - after a deletion, a save **expecting a version** conflicts, whatever the version, until
+//!   a new record is inserted; and a record inserted afterwards starts at a version **greater
+//!   than every version the deleted record had**, so no version a request loaded before the
+//!   deletion ever matches again;
+//! - a save expecting **no record** (an insert) succeeds after a deletion. That is safe,
+//!   because it comes from a flow that loaded no record and so computed its record from
+//!   nothing: a fresh flow, not a copy of the deleted data. Delete the user's account first
+//!   (or in the same transaction), so that no new flow starts for them.
+//!
+//! A store keeps this with a high-water mark: each deletion raises it to the deleted
+//! record's version, and an insert starts one above it. The mark names nobody, so erasure
+//! leaves no trace of the user. In SQL (as `twofa-sqlx` does, with the mark in a row whose
+//! `user_id` is the empty string, an id the crate never accepts):
+//!
+//! ```sql
+//! -- delete (PostgreSQL), in one transaction: lock the mark first (creating it if missing),
+//! -- then delete the record and raise the mark to its version
+//! INSERT INTO two_factor AS t (user_id, record, version) VALUES ('', '', 0)
+//!     ON CONFLICT (user_id) DO UPDATE SET version = t.version;
+//! WITH gone AS (DELETE FROM two_factor WHERE user_id = $1 RETURNING version)
+//!     UPDATE two_factor AS t SET version = GREATEST(t.version, gone.version)
+//!     FROM gone WHERE t.user_id = '';
+//! -- insert: one above the mark (FOR SHARE waits for a deletion in progress)
+//! INSERT INTO two_factor (user_id, record, version) VALUES ($1, $2,
+//!     COALESCE((SELECT version FROM two_factor WHERE user_id = '' FOR SHARE), 0) + 1)
+//!     ON CONFLICT (user_id) DO NOTHING;
+//! ```
 //!
 //! # SQL for other databases
 //!
@@ -192,6 +228,14 @@ pub trait Store: Send + Sync {
         record: &TwoFactorRecord,
         expected_version: Option<u64>,
     ) -> impl Future<Output = Result<SaveOutcome, Self::Error>> + Send;
+
+    /// Deletes the user's record, if there is one: `true` when there was.
+    ///
+    /// Afterwards [`load`](Store::load) returns `None`; a save expecting any version conflicts
+    /// until a record is inserted again; and a record inserted later starts at a version
+    /// greater than every version the deleted one had, so that a request which loaded the
+    /// record before the deletion can never write it back (see [Deletion](self#deletion)).
+    fn delete(&self, user_id: &str) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 }
 
 impl<S: Store + ?Sized> Store for &S {
@@ -212,6 +256,10 @@ impl<S: Store + ?Sized> Store for &S {
     ) -> impl Future<Output = Result<SaveOutcome, Self::Error>> + Send {
         (**self).save(user_id, record, expected_version)
     }
+
+    fn delete(&self, user_id: &str) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        (**self).delete(user_id)
+    }
 }
 
 impl<S: Store + ?Sized> Store for Arc<S> {
@@ -231,5 +279,9 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         expected_version: Option<u64>,
     ) -> impl Future<Output = Result<SaveOutcome, Self::Error>> + Send {
         (**self).save(user_id, record, expected_version)
+    }
+
+    fn delete(&self, user_id: &str) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        (**self).delete(user_id)
     }
 }

@@ -244,9 +244,9 @@ impl<S: Store> TwoFactor<S> {
         self.clock.now()
     }
 
-    /// The user's record, or `None` when the user never had one: a record that exists is
-    /// never deleted, so `None` means "never enrolled", while a disabled record means 2FA was
-    /// turned off (or an enrolment started and was cancelled).
+    /// The user's record, or `None` when the user has none: no flow deletes a record, so
+    /// `None` means "never enrolled" (or erased with [`TwoFactor::delete_record`]), while a
+    /// disabled record means 2FA was turned off (or an enrolment started and was cancelled).
     ///
     /// # Errors
     ///
@@ -525,6 +525,34 @@ impl<S: Store> TwoFactor<S> {
     pub async fn reseal(&self, user_id: &str) -> Result<Outcome<bool>, ServiceError<S::Error>> {
         let run = self.apply(user_id, |record, ctx, _| record.reseal(ctx));
         self.traced("reseal", user_id, run).await
+    }
+
+    /// Erases the user's 2FA data — the sealed secret, the recovery-code hashes, the trusted
+    /// devices, the failure count — by deleting their record from the store: `true` when
+    /// there was one.
+    ///
+    /// Call it when the user's account is deleted, or to honour a request to erase their
+    /// personal data (GDPR article 17 and its kin), after you have deleted or disabled the
+    /// account itself, so that no new flow starts for them. It is not how a user turns 2FA
+    /// off: that is [`TwoFactor::disable`], which needs re-authentication and keeps the
+    /// record (and its failure count) so that the change is a versioned save like any other.
+    ///
+    /// A request for the same user that is still running is safe: it cannot write the deleted
+    /// record back (see [Deletion](super#deletion)). A flow started after the deletion sees
+    /// a user without 2FA and, if it saves, starts a new record.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::Store`]; [`ServiceError::InvalidUserId`] (the store was not asked).
+    pub async fn delete_record(&self, user_id: &str) -> Result<bool, ServiceError<S::Error>> {
+        let run = async {
+            crate::account::check_user_id(user_id).map_err(|_| ServiceError::InvalidUserId)?;
+            self.store
+                .delete(user_id)
+                .await
+                .map_err(ServiceError::Store)
+        };
+        self.traced("delete_record", user_id, run).await
     }
 
     fn context<'a>(&'a self, user_id: &'a str) -> Result<Context<'a>, ServiceError<S::Error>> {

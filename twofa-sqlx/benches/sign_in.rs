@@ -1,13 +1,16 @@
 //! One sign-in (the success path of `verify_code`) through `TwoFactor`, beside the bare
 //! round trip it needs (one load and one compare-and-swap save of the same record, no 2FA
-//! work), on SQLite (a file, `synchronous = FULL`) and PostgreSQL (`TWOFA_TEST_POSTGRES_URL`,
-//! skipped without it); and the same with 16 users signing in at once. Before criterion's
-//! groups, a paired run alternates sign-ins and round trips and prints the ratio of their
-//! medians, which holds up on a shared, loaded machine where separate runs do not.
+//! work), for 1 user and for 64 users signing in at once, on SQLite (a file, WAL,
+//! `synchronous = FULL`) and PostgreSQL (`TWOFA_TEST_POSTGRES_URL`, skipped without it).
+//!
+//! Sign-ins and round trips alternate within one run (which goes first swaps every time), so
+//! both meet the same load; the figures are medians and their ratio, which holds up on a
+//! shared, loaded machine where runs minutes apart do not. The databases' durability settings
+//! are printed beside the figures.
 //!
 //! ```sh
 //! eval "$(.ci/postgres start)"
-//! cargo bench -p twofa-sqlx --bench sign_in -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p twofa-sqlx --bench sign_in
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,18 +19,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tokio::runtime::Runtime;
 use twofa::account::Settings;
 use twofa::seal::AesGcmSealer;
 use twofa::store::{SaveOutcome, Store, TwoFactor};
 use twofa::{Pbkdf2Hasher, Totp};
 use twofa_sqlx::{PostgresStore, SqliteStore};
 
-const USERS: usize = 16;
 const T0: u64 = 1_700_000_000;
+/// Pairs measured with one user, and rounds with many.
+const ONE_PAIRS: usize = 300;
+const MANY_ROUNDS: usize = 40;
+const MANY: usize = 64;
 
-/// A service whose clock the bench moves one TOTP step per sign-in, so each code is fresh.
+/// A service whose clock the bench moves one TOTP step per round, so each code is fresh.
 struct Bench<S: Store> {
     tf: Arc<TwoFactor<S>>,
     clock: Arc<AtomicU64>,
@@ -52,7 +56,7 @@ where
     .with_clock(Arc::new(move || now.load(Ordering::Relaxed)));
     let mut apps = Vec::new();
     let mut users = Vec::new();
-    for i in 0..USERS {
+    for i in 0..MANY {
         let user = format!("bench-{tag}-{}-{i}", std::process::id());
         let enrollment = tf
             .start_enrollment(&user, None, "b@example.com")
@@ -77,17 +81,17 @@ where
     }
 }
 
-impl<S: Store + 'static> Bench<S> {
-    /// The next step's time and each user's code for it.
-    fn next_step(&self) -> (u64, Vec<String>) {
-        let t = self.clock.load(Ordering::Relaxed) + 30;
-        (
-            t,
-            self.apps
-                .iter()
-                .map(|a| a.generate(t).to_string())
-                .collect(),
-        )
+impl<S: Store + 'static> Bench<S>
+where
+    S::Error: std::fmt::Debug,
+{
+    /// Moves to the next step and returns each user's code for it.
+    fn next_step(&self) -> Vec<String> {
+        let t = self.clock.fetch_add(30, Ordering::Relaxed) + 30;
+        self.apps
+            .iter()
+            .map(|a| a.generate(t).to_string())
+            .collect()
     }
 
     async fn sign_in(&self, user: usize, code: &str) {
@@ -95,193 +99,149 @@ impl<S: Store + 'static> Bench<S> {
         assert!(outcome.result.is_ok());
     }
 
-    async fn round_trip(store: &S, user: &str) {
-        let loaded = store.load(user).await.unwrap().unwrap();
+    async fn round_trip(&self, user: usize) {
+        let store = self.tf.store();
+        let loaded = store.load(&self.users[user]).await.unwrap().unwrap();
         let saved = store
-            .save(user, &loaded.record, Some(loaded.version))
+            .save(&self.users[user], &loaded.record, Some(loaded.version))
             .await
             .unwrap();
         assert_eq!(saved, SaveOutcome::Saved);
     }
+
+    /// `users` tasks at once, each signing in (or making its round trip): the time for all.
+    async fn round(self: &Arc<Self>, users: usize, sign_in: bool, codes: &[String]) -> Duration {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..users)
+            .map(|u| {
+                let (bench, code) = (Arc::clone(self), codes[u].clone());
+                tokio::spawn(async move {
+                    if sign_in {
+                        bench.sign_in(u, &code).await;
+                    } else {
+                        bench.round_trip(u).await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        start.elapsed()
+    }
 }
 
-/// Sign-ins and bare round trips measured alternately, so that both meet the same load on
-/// a shared machine; prints the medians and their ratio (the figure the goal is about).
-fn paired<S: Store + 'static>(rt: &Runtime, name: &str, bench: &Arc<Bench<S>>)
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Sign-ins and round trips alternately, `users` at once, `rounds` of each.
+async fn paired<S: Store + 'static>(bench: &Arc<Bench<S>>, name: &str, users: usize, rounds: usize)
 where
     S::Error: std::fmt::Debug,
 {
-    const ONE: usize = 300;
-    const ROUNDS: usize = 60;
-    let median = |mut v: Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
-    };
-    rt.block_on(async {
-        let (mut sign_ins, mut trips) = (Vec::new(), Vec::new());
-        for i in 0..ONE {
-            let (t, codes) = bench.next_step();
-            bench.clock.store(t, Ordering::Relaxed);
-            for which in [i % 2, 1 - i % 2] {
-                let start = Instant::now();
-                if which == 0 {
-                    bench.sign_in(0, &codes[0]).await;
-                    sign_ins.push(start.elapsed());
-                } else {
-                    Bench::round_trip(bench.tf.store(), &bench.users[0]).await;
-                    trips.push(start.elapsed());
-                }
+    let (mut sign_ins, mut trips) = (Vec::new(), Vec::new());
+    for i in 0..rounds {
+        let codes = bench.next_step();
+        for sign_in in [i % 2 == 0, i % 2 == 1] {
+            let took = bench.round(users, sign_in, &codes).await;
+            if sign_in {
+                sign_ins.push(took);
+            } else {
+                trips.push(took);
             }
         }
-        let (s, r) = (median(sign_ins), median(trips));
+    }
+    let (s, r) = (median(sign_ins), median(trips));
+    let ratio = s.as_secs_f64() / r.as_secs_f64();
+    if users == 1 {
         println!(
-            "{name}: one sign-in {s:.2?}, bare round trip {r:.2?}, ratio {:.2} \
-             (paired medians of {ONE})",
-            s.as_secs_f64() / r.as_secs_f64()
+            "{name}, 1 user: sign-in {s:.2?}, bare round trip {r:.2?}: {ratio:.2}x \
+             (medians of {rounds} pairs)"
         );
-
-        let (mut sign_ins, mut trips) = (Vec::new(), Vec::new());
-        for i in 0..ROUNDS {
-            let (t, codes) = bench.next_step();
-            bench.clock.store(t, Ordering::Relaxed);
-            for which in [i % 2, 1 - i % 2] {
-                let start = Instant::now();
-                let tasks: Vec<_> = (0..USERS)
-                    .map(|u| {
-                        let (bench, code) = (Arc::clone(bench), codes[u].clone());
-                        tokio::spawn(async move {
-                            if which == 0 {
-                                bench.sign_in(u, &code).await;
-                            } else {
-                                Bench::round_trip(bench.tf.store(), &bench.users[u]).await;
-                            }
-                        })
-                    })
-                    .collect();
-                for task in tasks {
-                    task.await.unwrap();
-                }
-                if which == 0 {
-                    sign_ins.push(start.elapsed());
-                } else {
-                    trips.push(start.elapsed());
-                }
-            }
-        }
-        let (s, r) = (median(sign_ins), median(trips));
+    } else {
+        let per_s = |d: Duration| users as f64 / d.as_secs_f64();
         println!(
-            "{name}: {USERS} users at once: {:.0} sign-ins/s, {:.0} bare round trips/s, \
-             ratio {:.2} (paired medians of {ROUNDS} rounds)",
-            USERS as f64 / s.as_secs_f64(),
-            USERS as f64 / r.as_secs_f64(),
-            s.as_secs_f64() / r.as_secs_f64()
+            "{name}, {users} users at once: {:.0} sign-ins/s, {:.0} bare round trips/s: \
+             {ratio:.2}x (medians of {rounds} rounds each)",
+            per_s(s),
+            per_s(r)
         );
-    });
+    }
 }
 
-fn bench_store<S: Store + 'static>(c: &mut Criterion, rt: &Runtime, name: &str, bench: Bench<S>)
+async fn run<S: Store + 'static>(name: &str, bench: Bench<S>)
 where
     S::Error: std::fmt::Debug,
 {
     let bench = Arc::new(bench);
-    paired(rt, name, &bench);
-    let mut group = c.benchmark_group(format!("{name}/one"));
-    group
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20);
-    group.bench_function("sign-in (verify_code)", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let (t, codes) = bench.next_step();
-                    bench.clock.store(t, Ordering::Relaxed);
-                    let start = Instant::now();
-                    bench.sign_in(0, &codes[0]).await;
-                    total += start.elapsed();
-                }
-                total
-            })
-        })
-    });
-    group.bench_function("bare round trip (load + CAS save)", |b| {
-        b.iter(|| rt.block_on(Bench::round_trip(bench.tf.store(), &bench.users[0])))
-    });
-    group.finish();
-
-    let mut group = c.benchmark_group(format!("{name}/16 users at once"));
-    group
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20)
-        .throughput(Throughput::Elements(USERS as u64));
-    group.bench_function("sign-ins", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let (t, codes) = bench.next_step();
-                    bench.clock.store(t, Ordering::Relaxed);
-                    let start = Instant::now();
-                    let tasks: Vec<_> = (0..USERS)
-                        .map(|u| {
-                            let (bench, code) = (Arc::clone(&bench), codes[u].clone());
-                            tokio::spawn(async move { bench.sign_in(u, &code).await })
-                        })
-                        .collect();
-                    for task in tasks {
-                        task.await.unwrap();
-                    }
-                    total += start.elapsed();
-                }
-                total
-            })
-        })
-    });
-    group.bench_function("bare round trips", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let tasks: Vec<_> = (0..USERS)
-                    .map(|u| {
-                        let bench = Arc::clone(&bench);
-                        tokio::spawn(async move {
-                            Bench::round_trip(bench.tf.store(), &bench.users[u]).await
-                        })
-                    })
-                    .collect();
-                for task in tasks {
-                    task.await.unwrap();
-                }
-            })
-        })
-    });
-    group.finish();
+    // Warm up: connections open, statements prepared, caches filled.
+    paired(&bench, &format!("{name} (warm-up)"), MANY, 3).await;
+    paired(&bench, name, 1, ONE_PAIRS).await;
+    paired(&bench, name, MANY, MANY_ROUNDS).await;
 }
 
-fn sign_in(c: &mut Criterion) {
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is read.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "{cores} cores, load average {}",
+        load.split(' ').next().unwrap_or("?")
+    );
     let dir = std::env::temp_dir().join(format!("twofa-sqlx-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let sqlite = rt.block_on(async {
-        setup(SqliteStore::open(dir.join("bench.db")).await.unwrap(), "s").await
-    });
-    bench_store(c, &rt, "sqlite", sqlite);
-    match std::env::var("TWOFA_TEST_POSTGRES_URL") {
-        Ok(url) => {
-            let postgres = rt.block_on(async {
-                let store = PostgresStore::connect(&url).await.unwrap();
-                setup(store, "p").await
-            });
-            bench_store(c, &rt, "postgres", postgres);
+    rt.block_on(async {
+        let store = SqliteStore::open(dir.join("bench.db")).await.unwrap();
+        let settings: (String, i64, String) = sqlx::query_as(
+            "SELECT (SELECT journal_mode FROM pragma_journal_mode), \
+                    (SELECT synchronous FROM pragma_synchronous), sqlite_version()",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        println!(
+            "SQLite {}: a file in {}, journal_mode={}, synchronous={} (2 = FULL)",
+            settings.2,
+            dir.display(),
+            settings.0,
+            settings.1
+        );
+        run("sqlite", setup(store, "s").await).await;
+
+        let Ok(url) = std::env::var("TWOFA_TEST_POSTGRES_URL") else {
+            eprintln!("skipping PostgreSQL: TWOFA_TEST_POSTGRES_URL is not set");
+            return;
+        };
+        // Loopback: no TLS, as an application beside its database would connect.
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{separator}sslmode=disable");
+        let store = PostgresStore::connect(&url).await.unwrap();
+        let mut shown = Vec::new();
+        for setting in [
+            "server_version",
+            "fsync",
+            "synchronous_commit",
+            "wal_sync_method",
+            "shared_buffers",
+        ] {
+            let value: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SHOW {setting}")))
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            shown.push(format!("{setting}={value}"));
         }
-        Err(_) => eprintln!("skipping PostgreSQL: TWOFA_TEST_POSTGRES_URL is not set"),
-    }
+        println!(
+            "PostgreSQL over loopback TCP, no TLS, pool of {} connections: {}",
+            store.pool().options().get_max_connections(),
+            shown.join(", ")
+        );
+        run("postgres", setup(store, "p").await).await;
+    });
     let _ = std::fs::remove_dir_all(&dir);
 }
-
-criterion_group!(benches, sign_in);
-criterion_main!(benches);

@@ -13,23 +13,32 @@
 //!
 //! While it runs, the application keeps serving sign-ins with a sealer that has both keys
 //! (the new one current): every record goes through the service's compare-and-swap, so no
-//! sign-in is lost. Once it is done, drop the old key.
+//! sign-in is lost.
+//!
+//! The cursor file is tied to the database, the table and the new key's id: a cursor left by
+//! a run against another database (or towards another key) is refused, not followed. A row
+//! that cannot be resealed is listed and the run goes on. At the end a verification pass
+//! checks every row, writing nothing; the tool exits with status 1 and lists the users left
+//! on an old key (or unreadable) if there are any. Drop the old key only after a run that
+//! exits 0.
 
 use std::io::Write;
-use std::path::Path;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use twofa::account::Settings;
 use twofa::seal::AesGcmSealer;
 use twofa::store::Store;
 use twofa::{Pbkdf2Hasher, TwoFactor};
-use twofa_sqlx::{ListUsers, PostgresStore, ResealProgress, SqliteStore, reseal_all};
+use twofa_sqlx::{
+    ListUsers, PostgresStore, ResealCursor, ResealProgress, SqliteStore, reseal_all, users_left,
+};
 
 const CURSOR_FILE: &str = "rotate_key.cursor";
 const BATCH: u32 = 100;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let target = std::env::args().nth(1);
     let keys = [
         "TWOFA_OLD_KEY_ID",
@@ -38,15 +47,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "TWOFA_NEW_KEY",
     ]
     .map(|name| std::env::var(name).ok());
-    let (sealer, demo) = match keys {
+    let (sealer, new_key_id) = match keys {
         [Some(old_id), Some(old), Some(new_id), Some(new)] => (
             AesGcmSealer::new(&new_id, &hex(&new)?)?.with_old_key(&old_id, &hex(&old)?)?,
-            false,
+            new_id,
         ),
         _ if target.is_some() => return Err("set TWOFA_{OLD,NEW}_KEY{,_ID}".into()),
         _ => (
             AesGcmSealer::new("new", &[2; 32])?.with_old_key("old", &[1; 32])?,
-            true,
+            "new".to_owned(),
         ),
     };
     let sealer = Arc::new(sealer);
@@ -56,67 +65,114 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match target.as_deref() {
         Some(url) if url.starts_with("postgres") => {
             let store = PostgresStore::connect(url).await?;
-            rotate(TwoFactor::new(store, settings, sealer, hasher)).await
+            let service = TwoFactor::new(store, settings, sealer.clone(), hasher);
+            rotate(&service, &sealer, &new_key_id).await
         }
         Some(path) => {
             let store = SqliteStore::open(path).await?;
-            rotate(TwoFactor::new(store, settings, sealer, hasher)).await
+            let service = TwoFactor::new(store, settings, sealer.clone(), hasher);
+            rotate(&service, &sealer, &new_key_id).await
         }
         None => {
-            assert!(demo);
             let path = std::env::temp_dir().join(format!("rotate-key-{}.db", std::process::id()));
             let store = SqliteStore::open(&path).await?;
             seed_demo(&store, 300).await?;
-            rotate(TwoFactor::new(store, settings, sealer, hasher)).await?;
+            let service = TwoFactor::new(store, settings, sealer.clone(), hasher);
+            let status = rotate(&service, &sealer, &new_key_id).await;
             std::fs::remove_file(&path)?;
-            Ok(())
+            status
         }
     }
 }
 
-/// Reseals everything, resuming from the cursor file if an earlier run left one.
-async fn rotate<S>(service: TwoFactor<S>) -> Result<(), Box<dyn std::error::Error>>
-where
-    S: ListUsers,
-{
-    let resume = std::fs::read_to_string(CURSOR_FILE).ok();
-    if let Some(cursor) = &resume {
-        eprintln!("resuming after {cursor:?}");
+/// Reseals everything, resuming from the cursor file if an earlier run of this same rotation
+/// left one, then checks every row.
+async fn rotate<S: ListUsers>(
+    service: &TwoFactor<S>,
+    sealer: &AesGcmSealer,
+    key_id: &str,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let location = service.store().location();
+    let mut cursor = ResealCursor::new(&location, key_id);
+    let resume = match std::fs::read_to_string(CURSOR_FILE) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("cannot read {CURSOR_FILE}: {e}").into()),
+        Ok(text) => {
+            let found = ResealCursor::from_text(&text)
+                .map_err(|e| format!("{CURSOR_FILE}: {e}; delete it to start afresh"))?;
+            let after = found.resume(&location, key_id).map_err(|e| {
+                format!(
+                    "{CURSOR_FILE}: {e}. Run where that rotation ran, or delete the file to \
+                     start this one afresh."
+                )
+            })?;
+            after.map(str::to_owned)
+        }
+    };
+    if let Some(after) = &resume {
+        eprintln!("resuming {location} after {after:?}");
+        cursor.advance(after);
     }
     let show = |p: &ResealProgress| {
         // Persist the cursor first, so an interruption right now loses nothing.
-        if let Some(cursor) = &p.cursor {
-            let _ = std::fs::write(CURSOR_FILE, cursor);
+        if let Some(after) = &p.cursor {
+            cursor.advance(after);
+            let _ = write_cursor(&cursor);
         }
         let width = 40;
-        let filled = (p.done * width / p.total.max(1)) as usize;
+        let filled = (p.done * width / p.total.max(1)).min(width) as usize;
         eprint!(
-            "\r[{}{}] {}/{} resealed {}",
+            "\r[{}{}] {}/{} resealed {} failed {}",
             "#".repeat(filled),
             ".".repeat(width as usize - filled),
             p.done,
             p.total,
-            p.resealed
+            p.resealed,
+            p.failed.len()
         );
         let _ = std::io::stderr().flush();
     };
-    let report = reseal_all(&service, resume.as_deref(), BATCH, show)
+    let report = reseal_all(service, resume.as_deref(), BATCH, show)
         .await
         .map_err(|e| e.to_string())?;
     eprintln!();
-    for (user, error) in &report.failed {
-        eprintln!("could not reseal {user:?}: {error}");
+    for (user, why) in &report.failed {
+        eprintln!("could not reseal {user:?}: {why}");
     }
-    if Path::new(CURSOR_FILE).exists() {
+    // The run reached the end: a rerun starts from the beginning, to retry what failed.
+    if std::path::Path::new(CURSOR_FILE).exists() {
         std::fs::remove_file(CURSOR_FILE)?;
     }
     println!(
-        "done: {} users, {} resealed, {} failed",
+        "resealed: {} users, {} resealed, {} failed",
         report.done,
         report.resealed,
         report.failed.len()
     );
-    Ok(())
+
+    // Every row, checked again, writing nothing: rows added or changed during the run too.
+    let left = users_left(service, sealer, BATCH)
+        .await
+        .map_err(|e| e.to_string())?;
+    if left.is_empty() {
+        println!("verified: every record is under key {key_id:?}; the old key can be retired");
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "NOT DONE: {} users are not under key {key_id:?}; keep the old key:",
+        left.len()
+    );
+    for (user, why) in &left {
+        eprintln!("  {user:?}: {why}");
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+/// Writes the cursor file whole or not at all.
+fn write_cursor(cursor: &ResealCursor) -> std::io::Result<()> {
+    let partial = format!("{CURSOR_FILE}.partial");
+    std::fs::write(&partial, cursor.to_text())?;
+    std::fs::rename(partial, CURSOR_FILE)
 }
 
 /// Users with 2FA under the old key, for the demonstration.

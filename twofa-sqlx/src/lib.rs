@@ -55,37 +55,102 @@
 //! that was not worth a column a human cannot read. The stores never interpret the text: it
 //! is decoded by `twofa`, which versions its encoding.
 //!
+//! One more row may appear: the one whose `user_id` is the empty string (an id the core never
+//! accepts) holds the highest version of any deleted record, so that a record inserted after
+//! a deletion starts above it (see `twofa`'s store docs, "Deletion"). It names nobody and is
+//! left out of every listing.
+//!
 //! A record that does not decode is an [`Error::Record`], never "no record" (which would show
-//! 2FA as off). Create the table with `migrate()` (the one-line constructors do it), name it
-//! with `with_table_name(..)`, and see the `Store` docs for the pitfalls of hand-written
+//! 2FA as off). A user id the core refuses is an [`Error::InvalidUserId`], before any SQL.
+//!
+//! # Setup
+//!
+//! The one-line constructors create the table when it is missing. A builder
+//! ([`SqliteStore::builder`], [`PostgresStore::builder`]) sets the table's [`TableName`], the
+//! pool's options and the [`TableSetup`] before any SQL runs: with
+//! [`TableSetup::CreateIfMissing`] (the default) DDL runs only when the table is missing, so a
+//! role with only `SELECT, INSERT, UPDATE, DELETE` on an existing table connects; with
+//! [`TableSetup::VerifyOnly`] no DDL runs at all. Either way the table is checked (columns,
+//! key, a user-id collation that compares byte for byte), and a table the store cannot use is
+//! an [`Error::Table`] that says what is wrong. For schemas managed by migrations,
+//! `migrations/sqlite/` and `migrations/postgres/` hold the same table as SQL files for
+//! sqlx-cli and `sqlx::migrate!`. See the `Store` docs for the pitfalls of hand-written
 //! stores.
+//!
+//! # TLS
+//!
+//! A PostgreSQL server on another machine is reached over TLS or not at all: the builders
+//! refuse, before connecting, a host other than loopback or a Unix socket unless the URL asks
+//! for TLS ([`Error::PlaintextToRemoteHost`]). Without TLS, anyone on the network path could
+//! answer the 2FA lookup with "no record", which reads as 2FA off. Enable the
+//! `tls-rustls-ring` feature (or `tls-rustls-ring-native-roots` for the system's roots) and
+//! say `sslmode=verify-full`, which checks that the certificate is the host's:
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use twofa_sqlx::PostgresStore;
+//!
+//! let store = PostgresStore::connect(
+//!     "postgres://app@db.internal:5432/app?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem",
+//! )
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! `sslmode=require` and `verify-ca` are accepted too, but `require` trusts any certificate
+//! and `verify-ca` any host name the CA vouches for. A failed handshake is an
+//! [`Error::Unavailable`] with [`Outage::Tls`]. On a network trusted as much as the database,
+//! [`PostgresStoreBuilder::danger_allow_plaintext_to_remote_host`] turns the check off.
 //!
 //! # Key rotation
 //!
 //! [`reseal_all`] reseals every record under the sealer's current key, in batches, resumable,
-//! with progress for a progress bar; `examples/rotate_key.rs` is a command-line tool for it.
+//! with progress for a progress bar. A row it cannot reseal (a key the sealer lacks, a record
+//! that does not decode, a user id the core refuses) is listed with the reason and the run
+//! goes on, so that one bad row never leaves every user after it on the old key.
+//! [`ResealCursor`] ties the resume cursor to the database, the table and the target key, and
+//! refuses a cursor from another run; [`users_left`] checks every row, writing nothing, before
+//! you retire the old key. `examples/rotate_key.rs` is a command-line tool for all three that
+//! exits non-zero, listing the users left, unless every record is under the new key.
 //!
 //! # Features
 //!
 //! | feature | default | what |
 //! |---|---|---|
 //! | `sqlite` | yes | [`SqliteStore`] (SQLite compiled in) |
-//! | `postgres` | yes | [`PostgresStore`] (no TLS: add a `sqlx` `tls-*` feature for remote servers) |
+//! | `postgres` | yes | [`PostgresStore`] (without TLS: a server on this machine only) |
+//! | `tls-rustls-ring` | no | TLS for PostgreSQL: rustls, *ring*, the Mozilla roots and any `sslrootcert` |
+//! | `tls-rustls-ring-native-roots` | no | the same, trusting the system's roots |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod outage;
+#[cfg(feature = "postgres")]
+mod postgres_setup;
 #[cfg(feature = "postgres")]
 mod postgres_store;
 mod reseal;
+mod reseal_cursor;
+mod setup;
+#[cfg(feature = "sqlite")]
+mod sqlite_setup;
 #[cfg(feature = "sqlite")]
 mod sqlite_store;
 mod table;
 
 pub use error::Error;
+pub use outage::Outage;
+#[cfg(feature = "postgres")]
+pub use postgres_setup::PostgresStoreBuilder;
 #[cfg(feature = "postgres")]
 pub use postgres_store::PostgresStore;
-pub use reseal::{ListUsers, ResealProgress, reseal_all};
+pub use reseal::{ListUsers, ResealFailure, ResealProgress, reseal_all, users_left};
+pub use reseal_cursor::ResealCursor;
+pub use setup::{TableProblem, TableSetup};
+#[cfg(feature = "sqlite")]
+pub use sqlite_setup::SqliteStoreBuilder;
 #[cfg(feature = "sqlite")]
 pub use sqlite_store::SqliteStore;
 pub use table::TableName;

@@ -8,8 +8,14 @@ use crate::Error;
 /// underscores, not starting with a digit (63 bytes is PostgreSQL's limit).
 ///
 /// Queries cannot bind a table name as a parameter, so it is written into the SQL text; this
-/// type is what makes that safe. The name is always double-quoted in the SQL, so it is
-/// case-sensitive and may be a reserved word.
+/// type is what makes that safe. The name is always double-quoted in the SQL, so it may be a
+/// reserved word.
+///
+/// Case: in PostgreSQL a quoted name is case-sensitive (`CaseTable` and `casetable` are two
+/// tables). SQLite compares table names without regard to ASCII case, quoted or not: there
+/// they are one table, and the SQLite store refuses a table whose name differs from its own
+/// only in case ([`TableProblem::NameCase`](crate::TableProblem::NameCase)) rather than
+/// share it with a store of the other spelling.
 ///
 /// ```
 /// use twofa_sqlx::TableName;

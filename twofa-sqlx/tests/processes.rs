@@ -33,7 +33,7 @@ use twofa::account::{
 };
 use twofa::store::{SaveOutcome, Store, Versioned};
 use twofa::{RecoveryError, Totp};
-use twofa_sqlx::{PostgresStore, SqliteStore};
+use twofa_sqlx::{PostgresStore, SqliteStore, TableName};
 
 /// Processes per scenario, and tasks per process.
 const PROCESSES: usize = 4;
@@ -152,7 +152,12 @@ impl Db {
                     .connect(url)
                     .await
                     .unwrap();
-                AnyStore::Postgres(PostgresStore::new(pool).with_table_name(table).unwrap())
+                let store = PostgresStore::builder_with_pool(pool)
+                    .table_name(TableName::new(table).unwrap())
+                    .connect()
+                    .await
+                    .unwrap();
+                AnyStore::Postgres(store)
             }
         }
     }
@@ -193,17 +198,24 @@ impl Store for AnyStore {
             AnyStore::Postgres(s) => s.save(user_id, record, expected_version).await,
         }
     }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, Self::Error> {
+        match self {
+            AnyStore::Sqlite(s) => s.delete(user_id).await,
+            AnyStore::Postgres(s) => s.delete(user_id).await,
+        }
+    }
 }
 
 /// Settings whose throttle never stands in the way of a race scenario (the failures that
 /// losing racers cause must not lock the winner out).
 fn lenient() -> Settings {
-    settings().throttle(
-        ThrottlePolicy::default()
-            .free_attempts(1000)
-            .lockout_after(ThrottlePolicy::MAX_LOCKOUT_AFTER)
-            .unwrap(),
-    )
+    let policy = ThrottlePolicy::default()
+        .free_attempts(1000)
+        .lockout_after(ThrottlePolicy::MAX_LOCKOUT_AFTER)
+        .unwrap();
+    // Recovery codes have a throttle of their own.
+    settings().throttle(policy).recovery_code_throttle(policy)
 }
 
 fn reauth(user: &str, now: u64) -> Reauthentication<'static> {
@@ -613,5 +625,9 @@ impl Store for LoggingStore {
         // a save that never started.
         self.log.lock().unwrap().write_all(line.as_bytes()).unwrap();
         self.inner.save(user_id, record, expected_version).await
+    }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, Self::Error> {
+        self.inner.delete(user_id).await
     }
 }

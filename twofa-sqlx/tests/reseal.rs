@@ -12,7 +12,10 @@ use twofa::account::Settings;
 use twofa::seal::AesGcmSealer;
 use twofa::store::{Store, TwoFactor};
 use twofa::{Pbkdf2Hasher, Totp};
-use twofa_sqlx::{ListUsers, ResealProgress, SqliteStore, reseal_all};
+use twofa_sqlx::{
+    ListUsers, PostgresStore, ResealCursor, ResealFailure, ResealProgress, SqliteStore, reseal_all,
+    users_left,
+};
 
 const NEW_KEY: [u8; 32] = [9; 32];
 
@@ -202,4 +205,217 @@ async fn users_are_listed_in_byte_order_with_a_cursor() {
     }
     assert_eq!(pg.user_ids_after("", 100).await.unwrap(), expected);
     assert_eq!(pg.user_ids_after("a", 2).await.unwrap(), ["aa", "b"]);
+}
+
+/// `n` users with a pending enrolment under key `k1` (a sealed secret, no key derivation):
+/// `user-0000`, `user-0001`…
+async fn many_users<S: Store>(store: &S, n: usize) -> Vec<String>
+where
+    S::Error: std::fmt::Debug,
+{
+    let tf = service(store, T0);
+    let mut users = Vec::new();
+    for i in 0..n {
+        let user = format!("user-{i:04}");
+        tf.start_enrollment(&user, None, "someone@example.com")
+            .await
+            .unwrap()
+            .result
+            .unwrap();
+        users.push(user);
+    }
+    users
+}
+
+/// Inserts a row behind the store's back, in either store.
+trait PlantPool {
+    async fn plant(self, insert: &str, user: &str, record: &str);
+}
+
+impl PlantPool for &SqliteStore {
+    async fn plant(self, insert: &str, user: &str, record: &str) {
+        sqlx::query(sqlx::AssertSqlSafe(insert.replace('$', "?")))
+            .bind(user)
+            .bind(record)
+            .execute(self.pool())
+            .await
+            .unwrap();
+    }
+}
+
+impl PlantPool for &PostgresStore {
+    async fn plant(self, insert: &str, user: &str, record: &str) {
+        sqlx::query(sqlx::AssertSqlSafe(insert.to_owned()))
+            .bind(user)
+            .bind(record)
+            .execute(self.pool())
+            .await
+            .unwrap();
+    }
+}
+
+async fn a_damaged_row_and_a_refused_id_are_listed_and_every_other_user_rotated<S>(store: S)
+where
+    S: ListUsers<Error = twofa_sqlx::Error> + Clone + 'static,
+    for<'e> &'e S: PlantPool,
+{
+    let users = many_users(&store, 500).await;
+    // In the middle, in byte order: a row that does not decode, and an id the core refuses.
+    let damaged = "user-0250-damaged";
+    let refused = format!("user-0251-{}", "x".repeat(300));
+    let insert = |table: &str| {
+        format!("INSERT INTO \"{table}\" (user_id, record, version) VALUES ($1, $2, 1)")
+    };
+    let table = store.location().rsplit('#').next().unwrap().to_owned();
+    let blank = twofa::account::TwoFactorRecord::new().encode();
+    (&store)
+        .plant(&insert(&table), damaged, "twofa-but-not-a-record")
+        .await;
+    (&store).plant(&insert(&table), &refused, &blank).await;
+
+    let rotate = with_keys(store.clone(), T0 + 30, &[("k2", NEW_KEY), ("k1", KEY)]);
+    let mut batches = 0;
+    let report = reseal_all(&rotate, None, 64, |_| batches += 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.done, report.total, report.resealed),
+        (502, 502, 500)
+    );
+    assert_eq!(batches, 8);
+    let failed: Vec<(&str, &ResealFailure)> =
+        report.failed.iter().map(|(u, f)| (u.as_str(), f)).collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert_eq!(failed[0].0, damaged);
+    match failed[0].1 {
+        ResealFailure::Store(e) => assert!(matches!(
+            e.downcast_ref::<twofa_sqlx::Error>(),
+            Some(twofa_sqlx::Error::Record { .. })
+        )),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(failed[1].0, refused);
+    assert!(matches!(failed[1].1, ResealFailure::InvalidUserId));
+
+    // The check, writing nothing, lists exactly those two; every other user is on k2.
+    let sealer = AesGcmSealer::new("k2", &NEW_KEY)
+        .unwrap()
+        .with_old_key("k1", &KEY)
+        .unwrap();
+    let left = users_left(&rotate, &sealer, 100).await.unwrap();
+    let left: Vec<&str> = left.iter().map(|(u, _)| u.as_str()).collect();
+    assert_eq!(left, [damaged, refused.as_str()]);
+    // Even a sealer without the old key finds every other record readable.
+    let only_new = AesGcmSealer::new("k2", &NEW_KEY).unwrap();
+    let left = users_left(&rotate, &only_new, 100).await.unwrap();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(users.len(), 500);
+    // Before the run, the check lists everyone.
+    let fresh = SqliteStore::open_in_memory().await.unwrap();
+    let _ = many_users(&fresh, 3).await;
+    let before = with_keys(fresh, T0, &[("k2", NEW_KEY), ("k1", KEY)]);
+    let left = users_left(&before, &sealer, 2).await.unwrap();
+    assert_eq!(left.len(), 3);
+    assert!(
+        left.iter()
+            .all(|(_, why)| matches!(why, ResealFailure::NotCurrent))
+    );
+}
+
+#[tokio::test]
+async fn sqlite_a_damaged_row_and_a_refused_id_among_500_users_are_listed() {
+    a_damaged_row_and_a_refused_id_are_listed_and_every_other_user_rotated(
+        sqlite_file_store().await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_a_damaged_row_and_a_refused_id_among_500_users_are_listed() {
+    if let Some(store) = postgres_store().await {
+        a_damaged_row_and_a_refused_id_are_listed_and_every_other_user_rotated(store).await;
+    }
+}
+
+#[tokio::test]
+async fn an_interrupted_run_resumes_from_its_cursor_and_finishes() {
+    let store = sqlite_file_store().await;
+    let _ = many_users(&store, 500).await;
+    let rotate = with_keys(store.clone(), T0 + 30, &[("k2", NEW_KEY), ("k1", KEY)]);
+    let location = store.location();
+
+    // The first run is killed after its second batch (its future dropped mid-batch); the
+    // cursor file holds what `on_progress` wrote last.
+    let mut file = String::new();
+    let stop = tokio::sync::Notify::new();
+    let first = reseal_all(&rotate, None, 64, |p| {
+        let mut cursor = ResealCursor::new(&location, "k2");
+        cursor.advance(p.cursor.as_deref().unwrap());
+        file = cursor.to_text();
+        if p.done >= 128 {
+            stop.notify_one();
+        }
+    });
+    tokio::select! {
+        _ = first => panic!("the run should have been interrupted"),
+        () = stop.notified() => {}
+    }
+    let sealer = AesGcmSealer::new("k2", &NEW_KEY)
+        .unwrap()
+        .with_old_key("k1", &KEY)
+        .unwrap();
+    let left_then = users_left(&rotate, &sealer, 100).await.unwrap().len();
+    assert!((300..=372).contains(&left_then), "{left_then}");
+
+    // The rerun reads the file, resumes where it stood, and finishes.
+    let cursor = ResealCursor::from_text(&file).unwrap();
+    let after = cursor.resume(&location, "k2").unwrap().map(str::to_owned);
+    assert_eq!(after.as_deref(), Some("user-0127"));
+    let second = reseal_all(&rotate, after.as_deref(), 64, |_| {})
+        .await
+        .unwrap();
+    assert_eq!((second.done, second.total), (500, 500));
+    assert!(second.failed.is_empty());
+    assert!(users_left(&rotate, &sealer, 100).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_stale_cursor_from_another_database_table_or_key_is_refused() {
+    let (a, b) = (sqlite_file_store().await, sqlite_file_store().await);
+    let mut cursor = ResealCursor::new(&a.location(), "k2");
+    cursor.advance("user-0400");
+    let cursor = ResealCursor::from_text(&cursor.to_text()).unwrap();
+    assert_eq!(
+        cursor.resume(&a.location(), "k2").unwrap(),
+        Some("user-0400")
+    );
+    assert_ne!(a.location(), b.location());
+    let other_table = SqliteStore::builder_with_pool(a.pool().clone())
+        .table_name(twofa_sqlx::TableName::new("other_2fa").unwrap())
+        .open()
+        .await
+        .unwrap();
+    let mut elsewhere = vec![
+        (b.location(), "k2"),
+        (other_table.location(), "k2"),
+        (a.location(), "k3"),
+    ];
+    if let Some(pg) = postgres_store().await {
+        elsewhere.push((pg.location(), "k2"));
+    }
+    for (location, key) in elsewhere {
+        let error = cursor.resume(&location, key).unwrap_err();
+        assert!(
+            matches!(&error, twofa_sqlx::Error::ForeignCursor { location: l, .. } if *l == location),
+            "{error}"
+        );
+        assert!(error.to_string().contains("another run"), "{error}");
+    }
+    // Followed anyway, that cursor would have skipped the first 401 users of B.
+    let _ = many_users(&b, 450).await;
+    let on_b = with_keys(b.clone(), T0 + 30, &[("k2", NEW_KEY), ("k1", KEY)]);
+    let skipped = reseal_all(&on_b, Some("user-0400"), 100, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(skipped.resealed, 49);
 }

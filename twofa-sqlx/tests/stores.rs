@@ -13,7 +13,7 @@ use sqlx::sqlite::SqlitePoolOptions;
 use twofa::account::TwoFactorRecord;
 use twofa::store::conformance::check_store;
 use twofa::store::{SaveOutcome, ServiceError, Store};
-use twofa_sqlx::{Error, PostgresStore, SqliteStore};
+use twofa_sqlx::{Error, PostgresStore, SqliteStore, TableName};
 
 #[tokio::test]
 async fn sqlite_on_a_file_passes_the_conformance_kit() {
@@ -50,10 +50,11 @@ async fn postgres_passes_the_conformance_kit_under_stricter_isolation_levels() {
             .await
             .unwrap();
         assert_eq!(level_seen, level);
-        let store = PostgresStore::new(pool)
-            .with_table_name(&unique_name("twofa_iso"))
+        let store = PostgresStore::builder_with_pool(pool)
+            .table_name(TableName::new(&unique_name("twofa_iso")).unwrap())
+            .connect()
+            .await
             .unwrap();
-        store.migrate().await.unwrap();
         check_store(&store)
             .await
             .unwrap_or_else(|e| panic!("{level}: {e}"));
@@ -75,7 +76,7 @@ async fn sqlite_open_creates_the_file_in_wal_mode_and_migrate_is_idempotent() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(timeout, 10_000);
+    assert_eq!(timeout, 4_000);
     let _ = store
         .save("u", &TwoFactorRecord::new(), None)
         .await
@@ -105,14 +106,12 @@ async fn postgres_migrate_is_idempotent_also_when_servers_start_at_once() {
     }
     assert_eq!(store.load("u").await.unwrap().unwrap().version, 1);
     // A brand-new table, created by several at once.
-    let fresh = store
-        .clone()
-        .with_table_name(&unique_name("twofa_race"))
-        .unwrap();
+    let fresh = TableName::new(&unique_name("twofa_race")).unwrap();
     let handles: Vec<_> = (0..4)
         .map(|_| {
-            let s = fresh.clone();
-            tokio::spawn(async move { s.migrate().await })
+            let builder =
+                PostgresStore::builder_with_pool(store.pool().clone()).table_name(fresh.clone());
+            tokio::spawn(builder.connect())
         })
         .collect();
     for handle in handles {
@@ -121,17 +120,14 @@ async fn postgres_migrate_is_idempotent_also_when_servers_start_at_once() {
 }
 
 #[tokio::test]
-async fn table_names_are_checked_and_tables_are_separate() {
+async fn tables_are_separate() {
     let store = SqliteStore::open_in_memory().await.unwrap();
-    for bad in ["", "x; DROP TABLE y", "a\"b", "1st"] {
-        assert!(matches!(
-            store.clone().with_table_name(bad),
-            Err(Error::InvalidTableName)
-        ));
-    }
-    let other = store.clone().with_table_name("other_2fa").unwrap();
+    let other = SqliteStore::builder_with_pool(store.pool().clone())
+        .table_name(TableName::new("other_2fa").unwrap())
+        .open()
+        .await
+        .unwrap();
     assert_eq!(other.table_name().as_str(), "other_2fa");
-    other.migrate().await.unwrap();
     let _ = other
         .save("u", &TwoFactorRecord::new(), None)
         .await
@@ -198,33 +194,17 @@ async fn a_row_that_does_not_decode_fails_closed_never_as_no_record() {
 
 #[tokio::test]
 async fn database_errors_are_typed_and_their_source_is_the_sqlx_error() {
-    let store = SqliteStore::open_in_memory()
+    // A store over a pool whose database has no table: nothing checked it.
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect("sqlite::memory:")
         .await
-        .unwrap()
-        .with_table_name("never_migrated")
         .unwrap();
+    let store = SqliteStore::new(pool);
     let error = store.load("u").await.unwrap_err();
     assert!(matches!(error, Error::Database(sqlx::Error::Database(_))));
     let source = std::error::Error::source(&error).unwrap();
     assert!(source.downcast_ref::<sqlx::Error>().is_some());
-}
-
-/// Holds SQLite's write lock on `path` from another connection for `hold`.
-async fn hold_write_lock(path: &std::path::Path, hold: Duration) -> tokio::task::JoinHandle<()> {
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(SqliteStore::connect_options(path))
-        .await
-        .unwrap();
-    let mut conn = pool.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        tokio::time::sleep(hold).await;
-        sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
-    })
 }
 
 #[tokio::test]
@@ -248,45 +228,130 @@ async fn a_sign_in_waits_for_another_writer_instead_of_failing_with_database_is_
     holder.await.unwrap();
 }
 
+/// Ids the core refuses, and ids it accepts at the edges.
+fn edge_ids() -> Vec<String> {
+    vec![
+        String::new(),
+        "x".repeat(255),
+        "x".repeat(256),
+        "\u{e9}".repeat(128), // 256 bytes
+        "nul\0".into(),
+        "tab\there".into(),
+        "newline\n".into(),
+        "del\u{7f}".into(),
+        "c1\u{85}".into(),
+        " ".into(),
+        "ok@example.com".into(),
+    ]
+}
+
+async fn ids_are_checked_as_the_core_checks_them<S: Store<Error = Error>>(store: &S) {
+    let record = TwoFactorRecord::new();
+    for id in edge_ids() {
+        let core_accepts = twofa::account::check_user_id(&id).is_ok();
+        let saved = store.save(&id, &record, None).await;
+        let loaded = store.load(&id).await;
+        let deleted = store.delete(&id).await;
+        if core_accepts {
+            assert_eq!(saved.unwrap(), SaveOutcome::Saved, "{id:?}");
+            assert!(loaded.unwrap().is_some(), "{id:?}");
+            assert!(deleted.unwrap(), "{id:?}");
+        } else {
+            assert!(matches!(saved, Err(Error::InvalidUserId)), "{id:?}");
+            assert!(matches!(loaded, Err(Error::InvalidUserId)), "{id:?}");
+            assert!(matches!(deleted, Err(Error::InvalidUserId)), "{id:?}");
+        }
+    }
+}
+
 #[tokio::test]
-async fn past_the_busy_timeout_a_save_is_a_conflict_not_an_error() {
-    let dir = temp_dir();
-    let path = dir.join("busy.db");
-    let store = SqliteStore::open(&path).await.unwrap();
-    let _ = store
-        .save("alice", &TwoFactorRecord::new(), None)
+async fn both_stores_refuse_the_ids_the_core_refuses_and_write_nothing() {
+    let sqlite = SqliteStore::open_in_memory().await.unwrap();
+    ids_are_checked_as_the_core_checks_them(&sqlite).await;
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM two_factor WHERE user_id <> ''")
+        .fetch_one(sqlite.pool())
         .await
         .unwrap();
-    let impatient = SqliteStore::new(
-        SqlitePoolOptions::new()
-            .connect_with(
-                SqliteStore::connect_options(&path).busy_timeout(Duration::from_millis(50)),
-            )
-            .await
-            .unwrap(),
+    assert_eq!(rows, 0);
+    let Some(pg) = postgres_store().await else {
+        return;
+    };
+    ids_are_checked_as_the_core_checks_them(&pg).await;
+    let count = format!(
+        "SELECT COUNT(*) FROM \"{}\" WHERE user_id <> ''",
+        pg.table_name()
     );
-    let holder = hold_write_lock(&path, Duration::from_millis(600)).await;
-    let loaded = impatient.load("alice").await.unwrap().unwrap();
-    assert_eq!(
-        impatient
-            .save("alice", &loaded.record, Some(loaded.version))
-            .await
-            .unwrap(),
-        SaveOutcome::Conflict
-    );
-    assert_eq!(
-        impatient.save("bob", &loaded.record, None).await.unwrap(),
-        SaveOutcome::Conflict
-    );
-    holder.await.unwrap();
-    // Nothing was written; once the lock is free the same save goes through.
-    assert_eq!(impatient.load("alice").await.unwrap().unwrap().version, 1);
-    assert!(impatient.load("bob").await.unwrap().is_none());
-    assert_eq!(
-        impatient
-            .save("alice", &loaded.record, Some(loaded.version))
-            .await
-            .unwrap(),
-        SaveOutcome::Saved
-    );
+    let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
+/// A deletion racing a fresh enrolment and a request that loaded the record before it: the
+/// stale request never wins, whichever way the race goes.
+async fn deletion_races<S: twofa_sqlx::ListUsers<Error = Error> + Clone + 'static>(store: S) {
+    let user = "racer";
+    let record = TwoFactorRecord::new();
+    for round in 0..40 {
+        let _ = store.save(user, &record, None).await.unwrap();
+        let stale = store.load(user).await.unwrap().unwrap();
+        let (deleter, inserter) = (store.clone(), store.clone());
+        let delete = tokio::spawn(async move { deleter.delete(user).await.unwrap() });
+        let insert = tokio::spawn(async move {
+            inserter
+                .save(user, &TwoFactorRecord::new(), None)
+                .await
+                .unwrap()
+        });
+        assert!(delete.await.unwrap(), "round {round}");
+        let inserted = insert.await.unwrap();
+        // Whichever came first, the stale save is refused.
+        assert_eq!(
+            store
+                .save(user, &stale.record, Some(stale.version))
+                .await
+                .unwrap(),
+            SaveOutcome::Conflict,
+            "round {round}: inserted {inserted:?}"
+        );
+        if let Some(now) = store.load(user).await.unwrap() {
+            assert!(now.version > stale.version, "round {round}");
+        }
+        let _ = store.delete(user).await.unwrap();
+    }
+    // The high-water mark is no user.
+    assert!(store.user_ids_after("", 10).await.unwrap().is_empty());
+    assert_eq!(store.count_users_after("").await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn sqlite_a_request_in_flight_never_writes_a_deleted_record_back() {
+    deletion_races(sqlite_file_store().await).await;
+}
+
+#[tokio::test]
+async fn postgres_a_request_in_flight_never_writes_a_deleted_record_back() {
+    if let Some(store) = postgres_store().await {
+        deletion_races(store).await;
+    }
+}
+
+#[tokio::test]
+async fn delete_record_erases_the_row() {
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    let _ = enable(&store, "alice").await;
+    let tf = service(&store, T0 + 30);
+    assert!(tf.delete_record("alice").await.unwrap());
+    let left: Vec<String> = sqlx::query_scalar("SELECT user_id FROM two_factor")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    // Only the high-water mark, which names nobody.
+    assert_eq!(left, [""]);
+    let mark: (String, i64) = sqlx::query_as("SELECT record, version FROM two_factor")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(mark, (String::new(), 2));
 }

@@ -11,7 +11,7 @@ use twofa::account::{Settings, ThrottlePolicy};
 use twofa::seal::AesGcmSealer;
 use twofa::store::{Store, TwoFactor};
 use twofa::{Pbkdf2Hasher, Totp};
-use twofa_sqlx::{PostgresStore, SqliteStore};
+use twofa_sqlx::{PostgresStore, SqliteStore, TableName};
 
 /// The environment variable with the test server's URL (`.ci/postgres start` prints it).
 pub const POSTGRES_URL: &str = "TWOFA_TEST_POSTGRES_URL";
@@ -59,10 +59,11 @@ pub async fn postgres_store() -> Option<PostgresStore> {
         .connect(&url)
         .await
         .unwrap();
-    let store = PostgresStore::new(pool)
-        .with_table_name(&unique_name("twofa_test"))
+    let store = PostgresStore::builder_with_pool(pool)
+        .table_name(TableName::new(&unique_name("twofa_test")).unwrap())
+        .connect()
+        .await
         .unwrap();
-    store.migrate().await.unwrap();
     Some(store)
 }
 
@@ -136,4 +137,25 @@ where
         .unwrap();
     let codes = codes.iter().map(|c| c.to_string()).collect();
     (app, codes)
+}
+
+/// Holds SQLite's write lock on `path` from another connection for `hold`.
+pub async fn hold_write_lock(
+    path: &std::path::Path,
+    hold: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(SqliteStore::connect_options(path))
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        tokio::time::sleep(hold).await;
+        sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+    })
 }

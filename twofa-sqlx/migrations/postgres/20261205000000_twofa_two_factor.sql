@@ -1,0 +1,10 @@
+-- twofa-sqlx: the table PostgresStore::migrate() creates, for sqlx::migrate! and sqlx-cli.
+-- One row per user; COLLATE "C" makes user ids compare and sort byte for byte whatever the
+-- database's default collation. To use another table name, change it here and pass the same
+-- TableName to the store's builder. The application's role then needs only
+-- SELECT, INSERT, UPDATE, DELETE on the table (connect with TableSetup::VerifyOnly).
+CREATE TABLE IF NOT EXISTS "two_factor" (
+    user_id TEXT COLLATE "C" PRIMARY KEY,
+    record  TEXT NOT NULL,
+    version BIGINT NOT NULL
+);
