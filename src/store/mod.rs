@@ -82,6 +82,9 @@
 //! `user_id` is the empty string, an id the crate never accepts):
 //!
 //! ```sql
+//! -- with the table: the mark, so that it exists before the first deletion (an insert
+//! -- racing a deletion finds it and waits)
+//! INSERT INTO two_factor (user_id, record, version) VALUES ('', '', 0) ON CONFLICT DO NOTHING;
 //! -- delete (PostgreSQL), in one transaction: lock the mark first (creating it if missing),
 //! -- then delete the record and raise the mark to its version
 //! INSERT INTO two_factor AS t (user_id, record, version) VALUES ('', '', 0)

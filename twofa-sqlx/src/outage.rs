@@ -92,3 +92,88 @@ pub(crate) async fn within<T>(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::io;
+
+    use super::*;
+
+    /// A database error with a given SQLSTATE.
+    #[derive(Debug)]
+    struct Sqlstate(&'static str);
+
+    impl fmt::Display for Sqlstate {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Sqlstate {}
+
+    impl sqlx::error::DatabaseError for Sqlstate {
+        fn message(&self) -> &str {
+            self.0
+        }
+
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn database(code: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Sqlstate(code)))
+    }
+
+    #[test]
+    fn each_cause_is_told_by_its_type_or_code() {
+        let io = |kind| sqlx::Error::Io(io::Error::from(kind));
+        let cases = [
+            (io(io::ErrorKind::ConnectionRefused), Some(Outage::Refused)),
+            (io(io::ErrorKind::TimedOut), Some(Outage::TimedOut)),
+            (
+                io(io::ErrorKind::ConnectionReset),
+                Some(Outage::Unreachable),
+            ),
+            (sqlx::Error::PoolTimedOut, Some(Outage::TimedOut)),
+            (sqlx::Error::Tls("no".into()), Some(Outage::Tls)),
+            (database("28P01"), Some(Outage::Authentication)),
+            (database("28000"), Some(Outage::Authentication)),
+            (database("57P01"), Some(Outage::Unreachable)),
+            (database("57P03"), Some(Outage::Unreachable)),
+            (database("42501"), None),
+            (database("23505"), None),
+            (sqlx::Error::RowNotFound, None),
+        ];
+        for (error, outage) in cases {
+            assert_eq!(outage_of(&error), outage, "{error}");
+        }
+    }
+
+    #[test]
+    fn each_outage_says_what_happened() {
+        assert_eq!(Outage::Refused.to_string(), "connection refused");
+        assert_eq!(Outage::TimedOut.to_string(), "timed out");
+        assert_eq!(Outage::Authentication.to_string(), "authentication failed");
+        assert_eq!(Outage::Tls.to_string(), "TLS failed");
+        assert!(Outage::Busy.to_string().contains("busy timeout"));
+        assert!(Outage::Unreachable.to_string().contains("unreachable"));
+    }
+}

@@ -168,7 +168,10 @@ impl PostgresStoreBuilder {
         let ready = within(self.request_timeout, async {
             match self.setup {
                 TableSetup::CreateIfMissing => store.migrate().await,
-                TableSetup::VerifyOnly => store.verify().await,
+                TableSetup::VerifyOnly => {
+                    store.verify().await?;
+                    store.ensure_mark().await
+                }
             }
         })
         .await;
@@ -210,8 +213,9 @@ fn is_this_machine(host: &str) -> bool {
 }
 
 impl PostgresStore {
-    /// Creates the table if it does not exist, then checks it ([`PostgresStore::verify`]);
-    /// running it again changes nothing.
+    /// Creates the table if it does not exist, then checks it ([`PostgresStore::verify`]) and
+    /// adds the row that holds deletions' high-water mark if it is missing; running it again
+    /// changes nothing.
     ///
     /// Whether the table exists is looked up first, and no DDL runs when it does: a role with
     /// only `SELECT, INSERT, UPDATE, DELETE` on the table can call it. (PostgreSQL checks the
@@ -237,7 +241,29 @@ impl PostgresStore {
                 .await?;
             tx.commit().await?;
         }
-        self.verify().await
+        self.verify().await?;
+        self.ensure_mark().await
+    }
+
+    /// Adds the high-water-mark row (`user_id` the empty string, see [`Store::delete`]) if
+    /// it is missing, so that it exists before any record is deleted: an insert racing the
+    /// first deletion then waits for it like any other. (Made by the deletion itself, the mark
+    /// would not exist yet for an insert that started just before.)
+    ///
+    /// [`Store::delete`]: twofa::store::Store::delete
+    pub(crate) async fn ensure_mark(&self) -> Result<(), Error> {
+        // Looked up first: a store that only reads, or a role that may not insert, starts
+        // when the mark is there.
+        let found = sqlx::query(self.sql.load.clone())
+            .bind("")
+            .fetch_optional(&self.pool)
+            .await?;
+        if found.is_none() {
+            sqlx::query(self.sql.add_mark.clone())
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Checks, without changing anything, that the table exists (in the `search_path`) and

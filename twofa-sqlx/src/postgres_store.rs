@@ -327,10 +327,11 @@ fn is_serialization_failure(error: &sqlx::Error) -> bool {
 #[derive(Debug)]
 pub(crate) struct Queries {
     pub(crate) create: SqlStr,
-    load: SqlStr,
+    pub(crate) load: SqlStr,
     insert: SqlStr,
     update: SqlStr,
     lock_mark: SqlStr,
+    pub(crate) add_mark: SqlStr,
     delete: SqlStr,
     count: SqlStr,
     list: SqlStr,
@@ -366,6 +367,10 @@ impl Queries {
             lock_mark: sql(format!(
                 "INSERT INTO {t} AS t (user_id, record, version) VALUES ('', '', 0) \
                  ON CONFLICT (user_id) DO UPDATE SET version = t.version"
+            )),
+            add_mark: sql(format!(
+                "INSERT INTO {t} (user_id, record, version) VALUES ('', '', 0) \
+                 ON CONFLICT (user_id) DO NOTHING"
             )),
             delete: sql(format!(
                 "WITH gone AS (DELETE FROM {t} WHERE user_id = $1 RETURNING version) \

@@ -158,6 +158,20 @@ mod tests {
     }
 
     #[test]
+    fn a_cursor_shows_what_it_is_for() {
+        let mut cursor = ResealCursor::new("sqlite:/a.db#t", "k2");
+        assert_eq!(
+            cursor.to_string(),
+            "sqlite:/a.db#t towards key k2, at the start"
+        );
+        cursor.advance("u1");
+        assert_eq!(
+            cursor.to_string(),
+            "sqlite:/a.db#t towards key k2, after user \"u1\""
+        );
+    }
+
+    #[test]
     fn other_text_is_malformed() {
         let good = ResealCursor::new("l", "k").to_text();
         for bad in [

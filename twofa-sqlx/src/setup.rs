@@ -18,7 +18,8 @@ pub enum TableSetup {
     CreateIfMissing,
     /// Runs no DDL at all: checks that the table exists and is right. For an application role
     /// that may only read and write rows, with the table made by an administrator or by the
-    /// migration files in `migrations/`.
+    /// migration files in `migrations/`. (On PostgreSQL it adds the store's high-water-mark
+    /// row if it is missing: one `INSERT`, see the `Store` docs on deletion.)
     VerifyOnly,
 }
 

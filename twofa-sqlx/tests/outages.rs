@@ -224,3 +224,18 @@ async fn a_sqlite_request_ends_at_its_deadline_even_with_a_long_busy_timeout() {
     );
     holder.await.unwrap();
 }
+
+#[test]
+fn pools_wait_seconds_for_a_connection_not_sqlx_s_thirty() {
+    assert_eq!(
+        SqliteStore::default_pool_options().get_acquire_timeout(),
+        SqliteStore::CONNECT_TIMEOUT
+    );
+    assert_eq!(
+        PostgresStore::default_pool_options().get_acquire_timeout(),
+        PostgresStore::CONNECT_TIMEOUT
+    );
+    assert!(SqliteStore::CONNECT_TIMEOUT <= Duration::from_secs(5));
+    assert!(SqliteStore::BUSY_TIMEOUT < SqliteStore::REQUEST_TIMEOUT);
+    assert!(PostgresStore::CONNECT_TIMEOUT < PostgresStore::REQUEST_TIMEOUT);
+}

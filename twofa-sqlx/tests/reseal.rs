@@ -419,3 +419,138 @@ async fn a_stale_cursor_from_another_database_table_or_key_is_refused() {
         .unwrap();
     assert_eq!(skipped.resealed, 49);
 }
+
+/// A store whose database goes away for one user's load: an outage, not that user's fault.
+#[derive(Clone)]
+struct DownFor<S> {
+    inner: S,
+    user: String,
+}
+
+impl<S: Store<Error = twofa_sqlx::Error>> Store for DownFor<S> {
+    type Error = twofa_sqlx::Error;
+
+    async fn load(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<twofa::store::Versioned>, twofa_sqlx::Error> {
+        if user_id == self.user {
+            return Err(twofa_sqlx::Error::Unavailable {
+                outage: twofa_sqlx::Outage::TimedOut,
+                error: None,
+            });
+        }
+        self.inner.load(user_id).await
+    }
+
+    async fn save(
+        &self,
+        user_id: &str,
+        record: &twofa::account::TwoFactorRecord,
+        expected: Option<u64>,
+    ) -> Result<twofa::store::SaveOutcome, twofa_sqlx::Error> {
+        self.inner.save(user_id, record, expected).await
+    }
+
+    async fn delete(&self, user_id: &str) -> Result<bool, twofa_sqlx::Error> {
+        self.inner.delete(user_id).await
+    }
+}
+
+impl<S: ListUsers<Error = twofa_sqlx::Error>> ListUsers for DownFor<S> {
+    async fn count_users_after(&self, after: &str) -> Result<u64, twofa_sqlx::Error> {
+        self.inner.count_users_after(after).await
+    }
+
+    async fn user_ids_after(
+        &self,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, twofa_sqlx::Error> {
+        self.inner.user_ids_after(after, limit).await
+    }
+
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+
+    fn concerns_one_record(error: &twofa_sqlx::Error) -> bool {
+        S::concerns_one_record(error)
+    }
+}
+
+/// A damaged row is listed and the run goes on; an outage stops the run with the error
+/// (listing every later user as failed would hide it), wherever the store is shared.
+async fn an_outage_stops_the_run_and_a_damaged_row_does_not<S>(store: S)
+where
+    S: ListUsers<Error = twofa_sqlx::Error> + Clone + 'static,
+    for<'e> &'e S: PlantPool,
+{
+    let _ = many_users(&store, 30).await;
+    let table = store.location().rsplit('#').next().unwrap().to_owned();
+    let insert = format!("INSERT INTO \"{table}\" (user_id, record, version) VALUES ($1, $2, 1)");
+    (&store)
+        .plant(&insert, "user-0005-damaged", "garbage")
+        .await;
+    let down = Arc::new(DownFor {
+        inner: store.clone(),
+        user: "user-0020".into(),
+    });
+    assert_eq!(down.location(), store.location());
+    let rotate = with_keys(Arc::clone(&down), T0 + 30, &[("k2", NEW_KEY), ("k1", KEY)]);
+    let mut seen = Vec::new();
+    let error = reseal_all(&rotate, None, 8, |p| seen.push(p.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            twofa::store::ServiceError::Store(twofa_sqlx::Error::Unavailable { .. })
+        ),
+        "{error}"
+    );
+    // The batches before the outage were done, the damaged row among them listed.
+    let last = seen.last().unwrap();
+    assert_eq!(last.cursor.as_deref(), Some("user-0014"));
+    assert_eq!(last.failed.len(), 1);
+    let (user, why) = &last.failed[0];
+    assert_eq!(user, "user-0005-damaged");
+    assert!(
+        why.to_string().starts_with("cannot read the record: "),
+        "{why}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_an_outage_stops_the_run_and_a_damaged_row_does_not() {
+    an_outage_stops_the_run_and_a_damaged_row_does_not(sqlite_file_store().await).await;
+}
+
+#[tokio::test]
+async fn postgres_an_outage_stops_the_run_and_a_damaged_row_does_not() {
+    if let Some(store) = postgres_store().await {
+        an_outage_stops_the_run_and_a_damaged_row_does_not(store).await;
+    }
+}
+
+#[test]
+fn each_failure_says_why_in_words() {
+    let cases = [
+        (
+            ResealFailure::InvalidUserId,
+            "the user id is one twofa refuses",
+        ),
+        (
+            ResealFailure::Contention,
+            "the record kept changing; run again",
+        ),
+        (ResealFailure::NotCurrent, "still sealed under an older key"),
+        (
+            ResealFailure::Sealing(twofa::Error::InvalidUserId),
+            "cannot reseal: ",
+        ),
+    ];
+    for (failure, words) in cases {
+        assert!(failure.to_string().starts_with(words), "{failure}");
+    }
+}

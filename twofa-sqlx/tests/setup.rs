@@ -340,6 +340,41 @@ async fn a_role_with_only_row_rights_on_the_table_uses_it() {
         }
     }
 
+    // A role that may only read gets the database's refusal, never a conflict (which the
+    // service would retry until it gave up) nor a success.
+    let reader = unique_name("twofa_reader").to_lowercase();
+    for statement in [
+        format!("CREATE ROLE {reader} LOGIN"),
+        format!("GRANT USAGE ON SCHEMA public TO {reader}"),
+        format!("GRANT SELECT ON \"{table}\" TO {reader}"),
+    ] {
+        sqlx::query(AssertSqlSafe(statement))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    let reader_url = url.replacen("postgres@", &format!("{reader}@"), 1);
+    let reader_store = PostgresStore::builder_with_pool(admin_pool(&reader_url).await)
+        .table_name(name(&table))
+        .setup(TableSetup::VerifyOnly)
+        .connect()
+        .await
+        .unwrap();
+    let record = twofa::account::TwoFactorRecord::new();
+    let denied = |result: Result<_, Error>| match result {
+        Err(Error::Database(e)) => {
+            e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42501")
+        }
+        _ => false,
+    };
+    assert!(denied(
+        reader_store.save("r", &record, None).await.map(|_| ())
+    ));
+    assert!(denied(
+        reader_store.save("r", &record, Some(1)).await.map(|_| ())
+    ));
+    assert!(denied(reader_store.delete("r").await.map(|_| ())));
+
     // No table: the role cannot create one; a clear error either way.
     let absent = name(&unique_name("twofa_absent"));
     let error = PostgresStore::builder(&app_url)

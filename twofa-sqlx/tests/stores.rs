@@ -355,3 +355,127 @@ async fn delete_record_erases_the_row() {
         .unwrap();
     assert_eq!(mark, (String::new(), 2));
 }
+
+#[tokio::test]
+async fn postgres_setup_adds_the_high_water_mark_before_any_deletion() {
+    let Some(store) = postgres_store().await else {
+        return;
+    };
+    let mark = format!(
+        "SELECT record, version FROM \"{}\" WHERE user_id = ''",
+        store.table_name()
+    );
+    let row: (String, i64) = sqlx::query_as(sqlx::AssertSqlSafe(mark))
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(row, (String::new(), 0));
+    assert_eq!(
+        twofa_sqlx::ListUsers::count_users_after(&store, "")
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+/// A store whose sessions run under REPEATABLE READ, and a connection of the test's own.
+async fn repeatable_read() -> Option<(PostgresStore, sqlx::PgPool)> {
+    let url = postgres_url()?;
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(options.options([("default_transaction_isolation", "repeatable read")]))
+        .await
+        .unwrap();
+    let store = PostgresStore::builder_with_pool(pool)
+        .table_name(TableName::new(&unique_name("twofa_rr")).unwrap())
+        .connect()
+        .await
+        .unwrap();
+    let other = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    Some((store, other))
+}
+
+/// Starts a transaction on `other` that updates `user`'s row and holds it until the returned
+/// sender fires, then commits.
+async fn hold_row(
+    other: &sqlx::PgPool,
+    table: &TableName,
+    user: &str,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let mut tx = other.begin().await.unwrap();
+    let touch = format!("UPDATE \"{table}\" SET version = version + 1 WHERE user_id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(touch))
+        .bind(user.to_owned())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let (release, released) = tokio::sync::oneshot::channel();
+    let holder = tokio::spawn(async move {
+        let _ = released.await;
+        tx.commit().await.unwrap();
+    });
+    (release, holder)
+}
+
+#[tokio::test]
+async fn postgres_a_save_that_loses_to_a_concurrent_update_is_a_conflict_under_repeatable_read() {
+    let Some((store, other)) = repeatable_read().await else {
+        return;
+    };
+    let _ = store
+        .save("alice", &TwoFactorRecord::new(), None)
+        .await
+        .unwrap();
+    let loaded = store.load("alice").await.unwrap().unwrap();
+    let (release, holder) = hold_row(&other, store.table_name(), "alice").await;
+    // The save starts (its snapshot has the old row), waits for the other writer's lock,
+    // and then fails with a serialization failure: a conflict, nothing written.
+    let saving = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .save("alice", &loaded.record, Some(loaded.version))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    release.send(()).unwrap();
+    holder.await.unwrap();
+    assert_eq!(saving.await.unwrap().unwrap(), SaveOutcome::Conflict);
+    assert_eq!(store.load("alice").await.unwrap().unwrap().version, 2);
+}
+
+#[tokio::test]
+async fn postgres_a_deletion_that_loses_to_a_concurrent_update_runs_again() {
+    let Some((store, other)) = repeatable_read().await else {
+        return;
+    };
+    let _ = store
+        .save("alice", &TwoFactorRecord::new(), None)
+        .await
+        .unwrap();
+    let (release, holder) = hold_row(&other, store.table_name(), "alice").await;
+    let deleting = {
+        let store = store.clone();
+        tokio::spawn(async move { store.delete("alice").await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    release.send(()).unwrap();
+    holder.await.unwrap();
+    assert!(deleting.await.unwrap().unwrap());
+    assert!(store.load("alice").await.unwrap().is_none());
+    // The mark took the version the other writer left (2), not the one first seen.
+    let _ = store
+        .save("alice", &TwoFactorRecord::new(), None)
+        .await
+        .unwrap();
+    assert_eq!(store.load("alice").await.unwrap().unwrap().version, 3);
+}

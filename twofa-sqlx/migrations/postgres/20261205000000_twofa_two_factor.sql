@@ -8,3 +8,8 @@ CREATE TABLE IF NOT EXISTS "two_factor" (
     record  TEXT NOT NULL,
     version BIGINT NOT NULL
 );
+
+-- The row that holds the highest version of any deleted record (user_id '', an id twofa
+-- never accepts), so that a record inserted after a deletion starts above it.
+INSERT INTO "two_factor" (user_id, record, version) VALUES ('', '', 0)
+    ON CONFLICT (user_id) DO NOTHING;
