@@ -547,6 +547,19 @@ impl TwoFactorRecord {
     pub fn devices_revoked_at(&self) -> Option<u64> {
         self.devices_revoked_at
     }
+
+    /// The revocation time after revoking everything at `now`: never earlier than before.
+    fn revoked_as_of(&self, now: u64) -> Option<u64> {
+        Some(self.devices_revoked_at.map_or(now, |at| at.max(now)))
+    }
+
+    /// Whether `signed_in` was made after the last revocation of all devices (turning 2FA off
+    /// counts as one, so a sign-in of an earlier enrolment is never after it): the one rule
+    /// for every flow that takes a [`SignedIn`] as proof.
+    fn is_after_revocation(&self, signed_in: &SignedIn) -> bool {
+        self.devices_revoked_at
+            .is_none_or(|revoked_at| signed_in.at() > revoked_at)
+    }
 }
 
 impl fmt::Debug for TwoFactorRecord {

@@ -32,8 +32,8 @@ pub enum Reauthentication<'a> {
     Code(&'a str),
     /// A sign-in with a code or a recovery code (not a trusted device) within
     /// [`Settings::reauthentication_lifetime`](super::Settings::reauthentication_lifetime),
-    /// made after 2FA was enabled and after the last revocation of all devices (turning 2FA
-    /// off counts as one). It proves the factor, so it is accepted during a lockout — the
+    /// made after the last revocation of all devices (turning 2FA off counts as one, so a
+    /// sign-in of an earlier enrolment never counts). It proves the factor, so it is accepted during a lockout — the
     /// sign-in that ended it with a recovery code, say.
     SecondFactor(SignedIn),
 }
@@ -103,9 +103,8 @@ impl TwoFactorRecord {
             Err(failed) => return failed,
         };
         events.push(Event::Disabled);
-        let revoked_at = self.devices_revoked_at.map_or(now, |at| at.max(now));
         let next = TwoFactorRecord {
-            devices_revoked_at: Some(revoked_at),
+            devices_revoked_at: self.revoked_as_of(now),
             ..TwoFactorRecord::default()
         };
         Transition::changed_to(next, Ok(()), events)
@@ -158,16 +157,8 @@ impl TwoFactorRecord {
             Reauthentication::Code(code) => self.check_code(ctx, code, now, events).map(|_| ()),
             Reauthentication::SecondFactor(signed_in) => {
                 let lifetime = ctx.settings.reauthentication_secs();
-                let since_enabled = match self.status() {
-                    super::Status::Enabled { enabled_at } => signed_in.at() >= enabled_at,
-                    _ => false,
-                };
-                let since_revoked = self
-                    .devices_revoked_at
-                    .is_none_or(|revoked_at| signed_in.at() > revoked_at);
                 if signed_in.proves_factor_for(ctx.user_id, now, lifetime)
-                    && since_enabled
-                    && since_revoked
+                    && self.is_after_revocation(&signed_in)
                 {
                     Ok(())
                 } else {

@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 
 use super::proof::{SignInMethod, SignedIn};
-use super::throttle::Factor;
+use super::throttle::{Factor, ThrottlePolicy};
 use super::{Context, Event, State, Transition, TwoFactorRecord};
 use crate::recovery::{Attempt, RecoveryCodeSet, RecoveryError};
 use crate::{Error, Totp, Verified};
@@ -262,7 +262,7 @@ impl TwoFactorRecord {
     fn count_failure(
         &mut self,
         factor: Factor,
-        policy: &crate::account::ThrottlePolicy,
+        policy: &ThrottlePolicy,
         now: u64,
         events: &mut Vec<Event>,
     ) {

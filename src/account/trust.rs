@@ -35,10 +35,7 @@ impl TwoFactorRecord {
         if !self.is_enabled() {
             return Transition::unchanged(self, Error::NotEnabled);
         }
-        let revoked_since = self
-            .devices_revoked_at
-            .is_some_and(|revoked_at| signed_in.at() <= revoked_at);
-        if !signed_in.allows_trust(ctx.user_id, now) || revoked_since {
+        if !signed_in.allows_trust(ctx.user_id, now) || !self.is_after_revocation(signed_in) {
             return Transition::unchanged(self, Error::ReauthenticationRequired);
         }
         let issued = device_key(ctx).and_then(|key| {
@@ -127,7 +124,7 @@ impl TwoFactorRecord {
         let mut next = self.clone();
         let had_devices = !next.devices.is_empty();
         next.devices.clear();
-        next.devices_revoked_at = Some(self.devices_revoked_at.map_or(now, |at| at.max(now)));
+        next.devices_revoked_at = self.revoked_as_of(now);
         let events = if had_devices {
             alloc::vec![Event::AllDevicesRevoked]
         } else {

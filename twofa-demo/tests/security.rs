@@ -29,6 +29,12 @@ struct Site {
 }
 
 impl Site {
+    /// The subjects of the mails sent to `email`.
+    fn mail_subjects(&self, email: &str) -> Vec<String> {
+        let outbox = self.state.accounts.outbox(email);
+        outbox.into_iter().map(|m| m.subject).collect()
+    }
+
     async fn new(config: Config) -> Site {
         let time = Arc::new(AtomicU64::new(START));
         let t = time.clone();
@@ -813,13 +819,7 @@ async fn throttling_says_when_to_try_again_and_the_lockout_page_says_what_to_do(
         .await;
     assert_eq!(recovered.location(), "/settings");
     assert_eq!(b.get("/settings").await.status, StatusCode::OK);
-    let subjects: Vec<String> = site
-        .state
-        .accounts
-        .outbox("alice@example.com")
-        .into_iter()
-        .map(|m| m.subject)
-        .collect();
+    let subjects = site.mail_subjects("alice@example.com");
     assert!(
         subjects.contains(&"Two-factor sign-in was locked".to_owned()),
         "{subjects:?}"
@@ -859,13 +859,7 @@ async fn a_lockout_of_recovery_codes_offers_a_code_and_a_code_still_signs_in() {
     let (_, locked) = fail_until_locked(&site, &mut b, "/login/recovery", "AAAAA-AAAAA").await;
     assert!(locked.body.contains("wrong recovery codes"));
     assert!(locked.body.contains(r#"href="/login/code""#));
-    let subjects: Vec<String> = site
-        .state
-        .accounts
-        .outbox("alice@example.com")
-        .into_iter()
-        .map(|m| m.subject)
-        .collect();
+    let subjects = site.mail_subjects("alice@example.com");
     assert!(
         subjects.contains(&"Recovery codes were locked".to_owned()),
         "{subjects:?}"
