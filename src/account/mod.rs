@@ -554,8 +554,7 @@ impl TwoFactorRecord {
     }
 
     /// Whether `signed_in` was made after the last revocation of all devices (turning 2FA off
-    /// counts as one, so a sign-in of an earlier enrolment is never after it): the one rule
-    /// for every flow that takes a [`SignedIn`] as proof.
+    /// counts as one): the rule every flow that takes a [`SignedIn`] as proof shares.
     fn is_after_revocation(&self, signed_in: &SignedIn) -> bool {
         self.devices_revoked_at
             .is_none_or(|revoked_at| signed_in.at() > revoked_at)

@@ -32,8 +32,8 @@ pub enum Reauthentication<'a> {
     Code(&'a str),
     /// A sign-in with a code or a recovery code (not a trusted device) within
     /// [`Settings::reauthentication_lifetime`](super::Settings::reauthentication_lifetime),
-    /// made after the last revocation of all devices (turning 2FA off counts as one, so a
-    /// sign-in of an earlier enrolment never counts). It proves the factor, so it is accepted during a lockout — the
+    /// made after 2FA was enabled and after the last revocation of all devices (turning 2FA
+    /// off counts as one). It proves the factor, so it is accepted during a lockout — the
     /// sign-in that ended it with a recovery code, say.
     SecondFactor(SignedIn),
 }
@@ -157,7 +157,15 @@ impl TwoFactorRecord {
             Reauthentication::Code(code) => self.check_code(ctx, code, now, events).map(|_| ()),
             Reauthentication::SecondFactor(signed_in) => {
                 let lifetime = ctx.settings.reauthentication_secs();
+                // Turning 2FA off revokes, so a sign-in of an earlier enrolment is before the
+                // revocation; records written before that rule (or by hand) may lack the
+                // time, so the enrolment's own start is checked too.
+                let since_enabled = match self.status() {
+                    super::Status::Enabled { enabled_at } => signed_in.at() >= enabled_at,
+                    _ => false,
+                };
                 if signed_in.proves_factor_for(ctx.user_id, now, lifetime)
+                    && since_enabled
                     && self.is_after_revocation(&signed_in)
                 {
                     Ok(())
