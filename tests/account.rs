@@ -2500,3 +2500,42 @@ fn the_revocation_time_survives_disable_and_re_enrolment() {
             .is_ok()
     );
 }
+
+/// A record of an earlier release may have been turned off without keeping a revocation time
+/// and enabled again: a sign-in of the earlier enrolment, still within the window, is refused
+/// by the enrolment's own start.
+#[test]
+fn a_sign_in_older_than_the_enrolment_cannot_step_up_on_a_record_without_a_revocation_time() {
+    let sealer = DangerPlaintextSealer;
+    let hasher = Pbkdf2Hasher::new().with_iterations(1_000).unwrap();
+    let settings = golden_settings();
+    let ctx = Context::new(USER, &settings, &sealer, &hasher).unwrap();
+    // Version 1: enabled at T0, no revocation time.
+    let text = std::fs::read_to_string(golden_path(1)).unwrap();
+    let legacy = TwoFactorRecord::decode(text.trim()).unwrap();
+    assert_eq!(legacy.devices_revoked_at(), None);
+    // A sign-in of the same user on an enrolment before it, 70 s before T0.
+    let mut earlier = TwoFactorRecord::new();
+    let started = earlier.run(|r| {
+        r.start_enrollment(
+            &ctx,
+            Some(&password(USER, T0 - 100)),
+            "a",
+            &mut twofa::os_rng(),
+            T0 - 100,
+        )
+    });
+    let app = started.result.unwrap().uri().to_totp().unwrap();
+    let code = app.generate(T0 - 100).to_string();
+    earlier.advance(|r| r.confirm_enrollment(&ctx, &code, &mut twofa::os_rng(), T0 - 100));
+    let code = app.generate(T0 - 70).to_string();
+    let old = earlier
+        .run(|r| r.verify_code(&ctx, &code, T0 - 70))
+        .result
+        .unwrap();
+    let proof = Reauthentication::SecondFactor(old);
+    assert_eq!(
+        refused(legacy.disable(&ctx, proof, T0 + 10)),
+        Error::ReauthenticationRequired
+    );
+}
