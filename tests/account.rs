@@ -2539,3 +2539,58 @@ fn a_sign_in_older_than_the_enrolment_cannot_step_up_on_a_record_without_a_revoc
         Error::ReauthenticationRequired
     );
 }
+
+/// A proof restored from a server-side session passes the same checks as the one it was
+/// made from: fresh from a code it re-authenticates; a trusted-device method, another user,
+/// or an age past the window is refused.
+#[test]
+fn a_proof_restored_from_the_session_is_checked_like_the_original() {
+    let fx = Fixture::new();
+    let lifetime = Settings::DEFAULT_REAUTHENTICATION_LIFETIME;
+    let (record, _, by_code) = signed_in(&fx);
+    let at = by_code.at();
+    let disable = |proof: SignedIn, now: u64| {
+        record.disable(&fx.ctx(), Reauthentication::SecondFactor(proof), now)
+    };
+    let restore = SignedIn::restore_from_server_session;
+    let restored = restore(USER, by_code.method(), at);
+    assert_eq!(restored.at(), at);
+    assert!(disable(restored.clone(), at + lifetime).changed());
+    assert_eq!(
+        refused(disable(restored, at + lifetime + 1)),
+        Error::ReauthenticationRequired
+    );
+    for refused_proof in [
+        restore(USER, SignInMethod::TrustedDevice, at),
+        restore("user-43", by_code.method(), at),
+    ] {
+        assert_eq!(
+            refused(disable(refused_proof, at + 1)),
+            Error::ReauthenticationRequired
+        );
+    }
+    // A restored password confirmation is bound to its user and its age too.
+    let password = PasswordConfirmed::restore_from_server_session(USER, at);
+    assert!(
+        record
+            .disable(
+                &fx.ctx(),
+                Reauthentication::Password(password.clone()),
+                at + 1
+            )
+            .changed()
+    );
+    assert_eq!(
+        refused(record.disable(
+            &fx.ctx(),
+            Reauthentication::Password(password),
+            at + lifetime + 1
+        )),
+        Error::ReauthenticationRequired
+    );
+    let theirs = PasswordConfirmed::restore_from_server_session("user-43", at);
+    assert_eq!(
+        refused(record.disable(&fx.ctx(), Reauthentication::Password(theirs), at + 1)),
+        Error::ReauthenticationRequired
+    );
+}

@@ -66,6 +66,38 @@ impl SignedIn {
         self.is_second_factor() && fresh(self.at, now, lifetime) && self.user_id == user_id
     }
 
+    /// A sign-in proved earlier, restored from server-side session state that the host wrote
+    /// when [`verify_code`](super::TwoFactorRecord::verify_code) or
+    /// [`use_recovery_code`](super::TwoFactorRecord::use_recovery_code) returned it: a web
+    /// layer's step-up ("you entered a code in the last ten minutes") across requests.
+    ///
+    /// The flows that take a `SignedIn` check its user, method and age as always, so a restored
+    /// proof of a trusted-device sign-in, or an old one, is still refused. Failed attempts are
+    /// not restored: they were reported when the sign-in happened.
+    ///
+    /// # Security
+    ///
+    /// Only from state the client cannot write: a server-side session record, never a cookie
+    /// value, form field or anything else that came in the request. A `SignedIn` made from
+    /// client input would let anyone regenerate recovery codes or disable 2FA.
+    ///
+    /// ```
+    /// use twofa::account::{SignInMethod, SignedIn};
+    ///
+    /// // Read back from the session store, where the sign-in request wrote it.
+    /// let proof = SignedIn::restore_from_server_session("user-42", SignInMethod::Code { offset: 0 }, 1_700_000_000);
+    /// assert_eq!(proof.user_id(), "user-42");
+    /// assert_eq!(proof.failed_attempts(), 0);
+    /// ```
+    pub fn restore_from_server_session(user_id: &str, method: SignInMethod, at: u64) -> Self {
+        SignedIn {
+            user_id: user_id.into(),
+            method,
+            at,
+            failed_attempts: 0,
+        }
+    }
+
     /// How the user signed in.
     pub fn method(&self) -> SignInMethod {
         self.method
@@ -185,6 +217,30 @@ impl PasswordConfirmed {
             })
         } else {
             Err(Error::InvalidPassword)
+        }
+    }
+
+    /// A password confirmation made earlier, restored from server-side session state that the
+    /// host wrote when its password check passed (at sign-in, or on a confirm-password page):
+    /// a web layer's step-up across requests. The flows still check the user and the age
+    /// against [`Settings::reauthentication_lifetime`](super::Settings::reauthentication_lifetime).
+    ///
+    /// # Security
+    ///
+    /// Only from state the client cannot write (a server-side session record), and only with
+    /// the time the host's password check actually passed. Made from client input, it would
+    /// let anyone skip the password.
+    ///
+    /// ```
+    /// use twofa::account::PasswordConfirmed;
+    ///
+    /// let proof = PasswordConfirmed::restore_from_server_session("user-42", 1_700_000_000);
+    /// assert_eq!(proof.confirmed_at(), 1_700_000_000);
+    /// ```
+    pub fn restore_from_server_session(user_id: &str, confirmed_at: u64) -> Self {
+        PasswordConfirmed {
+            user_id: user_id.into(),
+            at: confirmed_at,
         }
     }
 
