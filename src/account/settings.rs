@@ -247,7 +247,9 @@ impl Settings {
         self.max_devices
     }
 
-    pub(crate) fn reauthentication_secs(&self) -> u64 {
+    /// How long (seconds) a confirmed password or a second-factor sign-in counts as recent
+    /// for re-authentication; see [`reauthentication_lifetime`](Self::reauthentication_lifetime).
+    pub fn reauthentication_secs(&self) -> u64 {
         self.reauthentication_lifetime
     }
 

@@ -114,7 +114,7 @@ impl UserSessions for MemoryStorage {
                 })
             })
             .collect();
-        found.sort_by(|a, b| b.signed_in_at.cmp(&a.signed_in_at));
+        found.sort_by_key(|info| std::cmp::Reverse(info.signed_in_at));
         Ok(found)
     }
 
@@ -170,6 +170,13 @@ impl PasswordAttempts for MemoryStorage {
             .attempts
             .insert(key.to_owned(), (attempts, now, blocked_until));
         Ok(Attempt::Allowed)
+    }
+
+    async fn refund_attempt(&self, key: &str) -> Result<(), StorageError> {
+        if let Some((attempts, _, _)) = self.lock().attempts.get_mut(key) {
+            *attempts = attempts.saturating_sub(1);
+        }
+        Ok(())
     }
 
     async fn clear_attempts(&self, key: &str) -> Result<(), StorageError> {

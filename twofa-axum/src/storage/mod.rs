@@ -137,6 +137,16 @@ pub trait PasswordAttempts: Send + Sync + fmt::Debug + 'static {
         now: u64,
     ) -> Result<Attempt, StorageError>;
 
+    /// The password was right, and this key is shared by many people (a client address):
+    /// takes back the one attempt this sign-in charged, leaving any wait in place. A
+    /// successful sign-in so costs the address nothing, and cannot wipe out the count of
+    /// someone else's guesses from the same address either.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError`] when the backend fails.
+    async fn refund_attempt(&self, key: &str) -> Result<(), StorageError>;
+
     /// The password was right: forgets the key's attempts.
     ///
     /// # Errors
@@ -180,9 +190,4 @@ impl SessionIndex {
             last_seen: state.last_seen,
         })
     }
-}
-
-/// A Unix time (seconds) as tower-sessions' expiry type; `0` for times before 1970.
-pub(crate) fn unix_time(at: tower_sessions::cookie::time::OffsetDateTime) -> i64 {
-    at.unix_timestamp()
 }
