@@ -1,6 +1,7 @@
 //! One suite run against every storage backend: memory, SQLite (a file per test) and
 //! PostgreSQL (a schema per test, on the server named by `TWOFA_TEST_POSTGRES_URL`).
 #![cfg(all(feature = "sqlite", feature = "postgres"))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
 
 mod common;
 
@@ -80,6 +81,7 @@ macro_rules! sql_suite {
 
 suite!(
     create_load_save_delete_round_trip,
+    create_with_a_taken_id_draws_a_new_one,
     a_save_after_delete_does_not_bring_the_session_back,
     a_save_of_a_never_created_id_creates_nothing,
     expired_sessions_are_not_loaded_and_delete_expired_removes_them,
@@ -151,6 +153,23 @@ async fn create_load_save_delete_round_trip<S: Storage>(storage: S) {
     assert_eq!(storage.load(&record.id).await.unwrap(), None);
     // Deleting what is gone is not an error.
     storage.delete(&record.id).await.unwrap();
+}
+
+async fn create_with_a_taken_id_draws_a_new_one<S: Storage>(storage: S) {
+    let mut first = anonymous();
+    storage.create(&mut first).await.unwrap();
+    let mut second = signed_in(&unique_name("user"), Some(100), None, 100);
+    second.id = first.id;
+    storage.create(&mut second).await.unwrap();
+
+    assert_ne!(second.id, first.id);
+    assert_eq!(storage.load(&first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        storage.load(&second.id).await.unwrap(),
+        Some(second.clone())
+    );
+    storage.delete(&first.id).await.unwrap();
+    storage.delete(&second.id).await.unwrap();
 }
 
 async fn a_save_after_delete_does_not_bring_the_session_back<S: Storage>(storage: S) {

@@ -322,11 +322,11 @@ impl SessionRow {
         let signed_in_at = index
             .as_ref()
             .and_then(|index| index.signed_in_at)
-            .map(column_time)
+            .map(encode_time)
             .transpose()?;
         let last_seen = index
             .as_ref()
-            .map(|index| column_time(index.last_seen))
+            .map(|index| encode_time(index.last_seen))
             .transpose()?;
         let (user_id, label) = match index {
             Some(index) => (Some(index.user_id), index.label),
@@ -341,6 +341,11 @@ impl SessionRow {
             data,
         })
     }
+}
+
+/// A Unix time of the session's state as the INTEGER column holds it.
+fn encode_time(at: u64) -> Result<i64, session_store::Error> {
+    i64::try_from(at).map_err(|e| session_store::Error::Encode(e.to_string()))
 }
 
 /// The record stored under `id`'s handle.
