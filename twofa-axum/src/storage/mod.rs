@@ -191,3 +191,8 @@ impl SessionIndex {
         })
     }
 }
+
+/// A Unix time (seconds) of tower-sessions' expiry type.
+pub(crate) fn unix_time(at: tower_sessions::cookie::time::OffsetDateTime) -> i64 {
+    at.unix_timestamp()
+}

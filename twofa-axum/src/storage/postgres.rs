@@ -295,6 +295,18 @@ impl PasswordAttempts for PostgresStorage {
         ))
     }
 
+    async fn refund_attempt(&self, key: &str) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE twofa_password_attempts SET attempts = attempts - 1 \
+             WHERE key = $1 AND attempts > 0",
+        )
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map_err(StorageError::new)?;
+        Ok(())
+    }
+
     async fn clear_attempts(&self, key: &str) -> Result<(), StorageError> {
         sqlx::query("DELETE FROM twofa_password_attempts WHERE key = $1")
             .bind(key)

@@ -283,6 +283,18 @@ impl PasswordAttempts for SqliteStorage {
         ))
     }
 
+    async fn refund_attempt(&self, key: &str) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE twofa_password_attempts SET attempts = attempts - 1 \
+             WHERE key = ? AND attempts > 0",
+        )
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map_err(StorageError::new)?;
+        Ok(())
+    }
+
     async fn clear_attempts(&self, key: &str) -> Result<(), StorageError> {
         sqlx::query("DELETE FROM twofa_password_attempts WHERE key = ?")
             .bind(key)

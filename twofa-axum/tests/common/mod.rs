@@ -106,6 +106,13 @@ impl SqliteDatabase {
     }
 }
 
+impl SqliteDatabase {
+    /// The database's pool (for a `twofa_sqlx` store beside the storage).
+    pub fn shared_pool(&self) -> SqlitePool {
+        self.pool.clone()
+    }
+}
+
 impl SqlDatabase for SqliteDatabase {
     type Storage = SqliteStorage;
 
@@ -196,6 +203,16 @@ impl PostgresDatabase {
             .connect_with(options.clone())
             .await
             .unwrap()
+    }
+
+    /// The schema's pool (for a `twofa_sqlx` store beside the storage).
+    pub fn shared_pool(&self) -> PgPool {
+        self.pool.clone()
+    }
+
+    /// A new pool on the same schema, as a second app server would have.
+    pub async fn second_pool(&self) -> PgPool {
+        Self::pool(&self.options).await
     }
 
     /// Drops the schema and everything in it.

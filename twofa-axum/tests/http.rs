@@ -1,0 +1,422 @@
+//! The crate's promises, tried over HTTP against a running app as an attacker would try them:
+//! sign-in, sign-out that sticks, sessions ended by 2FA changes, step-up, password-attempt
+//! limits, cookies, CSRF. Each test runs on every storage backend: memory, SQLite and
+//! PostgreSQL (through `.ci/postgres`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
+
+mod common;
+mod support;
+
+use axum::http::StatusCode;
+use twofa::account::DeviceKey;
+use twofa::{MemoryStore, Store};
+use twofa_axum::storage::{MemoryStorage, Storage};
+use twofa_axum::{Config, NoticeKind};
+
+use support::{App, Browser, PASSWORD, TestClock, TestUsers, Tweak, to_sign_in};
+
+/// Runs `test` on an app over each backend.
+macro_rules! on_every_backend {
+    ($($name:ident($tweak:ident)),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let app = crate::memory_app(crate::$tweak).await;
+                super::$name(app).await;
+            })*
+        }
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let db = crate::common::SqliteDatabase::new().await;
+                let store = twofa_sqlx::SqliteStore::builder_with_pool(db.shared_pool()).open().await.unwrap();
+                let storage = twofa_axum::storage::SqliteStorage::new(db.shared_pool());
+                let app = crate::app(store, storage, crate::$tweak).await;
+                super::$name(app).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(db) = crate::common::PostgresDatabase::new().await else { return };
+                let store = twofa_sqlx::PostgresStore::builder_with_pool(db.shared_pool()).connect().await.unwrap();
+                let storage = twofa_axum::storage::PostgresStorage::new(db.shared_pool());
+                let app = crate::app(store, storage, crate::$tweak).await;
+                super::$name(app).await;
+                db.drop_schema().await;
+            })*
+        }
+    };
+}
+
+fn same(config: Config) -> Config {
+    config
+}
+
+async fn memory_app(tweak: Tweak) -> App<MemoryStore, MemoryStorage> {
+    app(MemoryStore::new(), MemoryStorage::new(), tweak).await
+}
+
+/// An app with users `alice` (alice@example.com) and `bob`.
+async fn app<S: Store + 'static, St: Storage>(store: S, storage: St, tweak: Tweak) -> App<S, St> {
+    let users = TestUsers::default();
+    users.add("alice", "alice@example.com");
+    users.add("bob", "bob@example.com");
+    support::start(store, storage, users, TestClock::new(), DeviceKey::generate(), tweak).await
+}
+
+/// Alice, signed in with her password (2FA off).
+async fn signed_in<S: Store + 'static, St: Storage>(app: &App<S, St>) -> Browser {
+    let browser = Browser::new(&app.url);
+    let page = browser.password("alice@example.com", PASSWORD).await;
+    assert_eq!(page.location(), Some("/settings"), "{page:?}");
+    browser
+}
+
+/// Alice with 2FA on, signed in with a code; her app.
+async fn with_2fa<S: Store + 'static, St: Storage>(app: &App<S, St>) -> (Browser, twofa::Totp, Vec<String>) {
+    let browser = signed_in(app).await;
+    let (totp, codes) = browser.enable_2fa(&app.clock).await;
+    assert!(app.users.get("alice").two_factor, "the host's flag is set");
+    (browser, totp, codes)
+}
+
+/// Alice signs in on a new browser with the password and a code (moving the clock a step so
+/// the code is fresh).
+async fn sign_in_with_code<S: Store + 'static, St: Storage>(app: &App<S, St>, totp: &twofa::Totp) -> Browser {
+    let browser = Browser::new(&app.url);
+    let page = browser.password("alice@example.com", PASSWORD).await;
+    assert_eq!(page.location(), Some("/login/code"), "{page:?}");
+    app.clock.advance(30);
+    let code = totp.generate(app.clock.now()).to_string();
+    let page = browser.submit("/login/code", "/login/code", &[("code", &code)]).await;
+    assert_eq!(page.location(), Some("/settings"), "{page:?}");
+    browser
+}
+
+on_every_backend! {
+    the_whole_sign_in_asks_for_the_code_and_sign_out_ends_every_copy(same),
+    a_request_in_flight_cannot_undo_a_sign_out(same),
+    a_held_request_that_writes_after_sign_out_writes_nothing(same),
+    turning_2fa_on_ends_sessions_opened_before(same),
+    a_password_only_session_is_refused_once_the_flag_says_on(same),
+    step_up_asks_for_the_factor_not_the_password(same),
+    step_up_without_2fa_asks_for_the_password(same),
+    new_codes_and_disabling_end_other_sessions(same),
+    the_sessions_list_ends_one_session_and_only_the_users_own(same),
+    logging_out_other_devices_ends_sessions_and_revokes_devices(same),
+    a_password_change_ends_other_sessions_and_revokes_devices(same),
+    anonymous_visitors_and_wrong_passwords_store_no_session(same),
+    a_burst_of_wrong_passwords_is_mostly_refused_unchecked(same),
+    a_missing_2fa_record_fails_closed(same),
+    lockouts_render_pages_that_say_what_to_do(same),
+}
+
+async fn the_whole_sign_in_asks_for_the_code_and_sign_out_ends_every_copy<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    let (_, totp, _) = with_2fa(&app).await;
+    let browser = Browser::new(&app.url);
+    let page = browser.password("alice@example.com", PASSWORD).await;
+    assert_eq!(page.location(), Some("/login/code"));
+    // Past the password only: nothing signed-in is reachable.
+    assert!(to_sign_in(&browser.get("/settings").await));
+    assert!(to_sign_in(&browser.get("/").await));
+    let wrong = browser.submit("/login/code", "/login/code", &[("code", "000000")]).await;
+    assert!(wrong.body.contains("That code is not valid"), "{}", wrong.body);
+    app.clock.advance(30);
+    let code = totp.generate(app.clock.now()).to_string();
+    let page = browser.submit("/login/code", "/login/code", &[("code", &code)]).await;
+    assert_eq!(page.location(), Some("/settings"));
+    assert_eq!(browser.get("/").await.body, "home of alice@example.com");
+    // The same code again is a replay, on a second browser.
+    let second = Browser::new(&app.url);
+    second.password("alice@example.com", PASSWORD).await;
+    let replay = second.submit("/login/code", "/login/code", &[("code", &code)]).await;
+    assert!(replay.body.contains("That code is not valid"));
+    assert!(app.outbox.kinds("alice").contains(&NoticeKind::TwoFactor(twofa::account::Event::ReplayDetected)));
+
+    let stolen = browser.copy_cookies();
+    assert_eq!(stolen.get("/").await.status, StatusCode::OK);
+    let out = browser.submit("/settings", "/logout", &[]).await;
+    assert!(to_sign_in(&out), "{out:?}");
+    assert!(to_sign_in(&browser.get("/settings").await));
+    assert!(to_sign_in(&stolen.get("/settings").await), "a copied cookie is signed out too");
+}
+
+async fn a_request_in_flight_cannot_undo_a_sign_out<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    for _ in 0..5 {
+        let browser = signed_in(&app).await;
+        let stolen = browser.copy_cookies();
+        // Every poll writes the session (its last-seen time moves on), as a request in flight
+        // during the sign-out would.
+        let clock = app.clock.clone();
+        let poller = tokio::spawn(async move {
+            let mut signed_out_at = None;
+            for i in 0..5_000 {
+                clock.advance(61);
+                let page = stolen.get("/settings").await;
+                if to_sign_in(&page) {
+                    signed_out_at.get_or_insert(i);
+                } else if signed_out_at.is_some() {
+                    panic!("signed in again after being signed out: poll {i}");
+                }
+                // Keep polling a while after the sign-out, as the attacker would.
+                if signed_out_at.is_some_and(|at| i >= at + 20) {
+                    break;
+                }
+            }
+            signed_out_at
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let out = browser.submit("/settings", "/logout", &[]).await;
+        assert!(to_sign_in(&out));
+        let signed_out_at = poller.await.unwrap();
+        assert!(signed_out_at.is_some(), "the copied cookie was never signed out");
+        let after = browser.copy_cookies();
+        assert!(to_sign_in(&after.get("/settings").await));
+        let left = app.auth.storage().sessions_of("alice").await.unwrap();
+        assert!(left.is_empty(), "no session of alice is left: {left:?}");
+    }
+}
+
+async fn a_held_request_that_writes_after_sign_out_writes_nothing<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    let browser = signed_in(&app).await;
+    let stolen = browser.copy_cookies();
+    let copy = browser.copy_cookies();
+    let held = tokio::spawn(async move { copy.get("/slow").await });
+    app.entered.notified().await;
+    let out = browser.submit("/settings", "/logout", &[]).await;
+    assert!(to_sign_in(&out));
+    app.release.notify_one();
+    let held = held.await.unwrap();
+    assert_eq!(held.body, "slow page", "the request in flight was answered");
+    assert!(to_sign_in(&stolen.get("/settings").await), "the sign-out held");
+    assert!(app.auth.storage().sessions_of("alice").await.unwrap().is_empty());
+}
+
+async fn turning_2fa_on_ends_sessions_opened_before<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    let other = signed_in(&app).await;
+    let phished = other.copy_cookies();
+    assert_eq!(phished.get("/settings").await.status, StatusCode::OK);
+    let (_owner, _, _) = with_2fa(&app).await;
+    assert!(to_sign_in(&other.get("/settings").await));
+    assert!(to_sign_in(&phished.get("/settings/2fa/recovery-codes").await));
+    // And the phished session cannot mint codes with a form either.
+    let page = phished.post("/settings/2fa/recovery-codes", &[("csrf", "x")]).await;
+    assert_ne!(page.status, StatusCode::OK);
+    assert_eq!(app.auth.storage().sessions_of("alice").await.unwrap().len(), 1);
+}
+
+async fn a_password_only_session_is_refused_once_the_flag_says_on<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    // 2FA turned on elsewhere (another server that could not end this session, or an admin
+    // tool): the flag alone ends a session that never passed a second factor.
+    let browser = signed_in(&app).await;
+    app.users.set_flag("alice", true);
+    assert!(to_sign_in(&browser.get("/").await));
+    assert!(app.auth.storage().sessions_of("alice").await.unwrap().is_empty());
+}
+
+async fn step_up_asks_for_the_factor_not_the_password<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    let (_, totp, _) = with_2fa(&app).await;
+    let browser = sign_in_with_code(&app, &totp).await;
+    // Fresh: straight in.
+    assert_eq!(browser.get("/settings/2fa/disable").await.status, StatusCode::OK);
+    app.clock.advance(601);
+    let page = browser.get("/settings/2fa/disable").await;
+    assert_eq!(page.location(), Some("/confirm?next=%2Fsettings%2F2fa%2Fdisable"));
+    // A form post is sent to the page at its path.
+    let csrf = browser.get("/settings").await.csrf();
+    let post = browser.post("/settings/2fa/disable", &[("csrf", &csrf)]).await;
+    assert_eq!(post.location(), Some("/confirm?next=%2Fsettings%2F2fa%2Fdisable"));
+    assert!(app.users.get("alice").two_factor, "nothing was disabled");
+    let confirm = browser.get("/confirm?next=%2Fsettings%2F2fa%2Fdisable").await;
+    assert!(confirm.body.contains("fresh code from your authenticator app"), "{}", confirm.body);
+    assert!(!confirm.body.contains("type=\"password\""), "the password alone does not step up");
+    // The password is refused as the proof.
+    let csrf = confirm.csrf();
+    let fields = [("csrf", csrf.as_str()), ("secret", PASSWORD), ("with", "password"), ("next", "/settings/2fa/disable")];
+    let refused = browser.post("/confirm", &fields).await;
+    assert!(refused.body.contains("That code is not valid"), "{}", refused.body);
+    let code = totp.generate(app.clock.now()).to_string();
+    let fields = [("csrf", csrf.as_str()), ("secret", &code), ("with", "code"), ("next", "/settings/2fa/disable")];
+    let ok = browser.post("/confirm", &fields).await;
+    assert_eq!(ok.location(), Some("/settings/2fa/disable"));
+    let disabled = browser.submit("/settings/2fa/disable", "/settings/2fa/disable", &[]).await;
+    assert_eq!(disabled.location(), Some("/settings"));
+    assert!(!app.users.get("alice").two_factor);
+    assert!(browser.get("/settings").await.body.contains("Two-factor authentication is off."));
+    // An open redirect through `next` is refused.
+    let csrf = browser.get("/confirm").await.csrf();
+    let fields = [("csrf", csrf.as_str()), ("secret", PASSWORD), ("with", "password"), ("next", "//evil.example")];
+    let page = browser.post("/confirm", &fields).await;
+    assert_eq!(page.location(), Some("/settings"));
+}
+
+async fn step_up_without_2fa_asks_for_the_password<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    let browser = signed_in(&app).await;
+    app.clock.advance(601);
+    let page = browser.get("/settings/2fa/enable").await;
+    assert_eq!(page.location(), Some("/confirm?next=%2Fsettings%2F2fa%2Fenable"));
+    let confirm = browser.get("/confirm?next=%2Fsettings%2F2fa%2Fenable").await;
+    assert!(confirm.body.contains("type=\"password\""));
+    let csrf = confirm.csrf();
+    let wrong = [("csrf", csrf.as_str()), ("secret", "guess"), ("with", "password"), ("next", "/settings/2fa/enable")];
+    assert!(browser.post("/confirm", &wrong).await.body.contains("Wrong password."));
+    let right = [("csrf", csrf.as_str()), ("secret", PASSWORD), ("with", "password"), ("next", "/settings/2fa/enable")];
+    assert_eq!(browser.post("/confirm", &right).await.location(), Some("/settings/2fa/enable"));
+    browser.enable_2fa(&app.clock).await;
+}
+
+async fn new_codes_and_disabling_end_other_sessions<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    let (owner, totp, _) = with_2fa(&app).await;
+    let other = sign_in_with_code(&app, &totp).await;
+    let page = owner.submit("/settings/2fa/recovery-codes", "/settings/2fa/recovery-codes", &[]).await;
+    assert_eq!(support::recovery_codes(&page).len(), 10, "{}", page.body);
+    assert!(page.body.contains("alice@example.com"), "the codes name the account");
+    assert!(to_sign_in(&other.get("/settings").await));
+    assert_eq!(owner.get("/settings").await.status, StatusCode::OK);
+
+    let other = sign_in_with_code(&app, &totp).await;
+    let page = owner.submit("/settings/2fa/disable", "/settings/2fa/disable", &[]).await;
+    assert_eq!(page.location(), Some("/settings"));
+    assert!(to_sign_in(&other.get("/settings").await));
+    assert_eq!(owner.get("/").await.status, StatusCode::OK, "the owner stays signed in");
+}
+
+async fn the_sessions_list_ends_one_session_and_only_the_users_own<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    let mine = signed_in(&app).await;
+    let mut phone = Browser::new(&app.url);
+    phone.user_agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Safari/605.1".into();
+    phone.password("alice@example.com", PASSWORD).await;
+    let bob = Browser::new(&app.url);
+    bob.password("bob@example.com", PASSWORD).await;
+    let page = mine.get("/settings").await;
+    assert!(page.body.contains("Safari on iOS"), "{}", page.body);
+    assert!(page.body.contains("This device"));
+    let handle = page.field("session").expect("the other session has a sign-out form");
+    // Bob cannot end Alice's session with its handle.
+    let csrf = bob.get("/settings").await.csrf();
+    bob.post("/settings/sessions/end", &[("csrf", &csrf), ("session", &handle)]).await;
+    assert_eq!(phone.get("/").await.status, StatusCode::OK);
+    let page = mine.post("/settings/sessions/end", &[("csrf", &page.csrf()), ("session", &handle)]).await;
+    assert_eq!(page.location(), Some("/settings"));
+    assert!(to_sign_in(&phone.get("/").await));
+    assert_eq!(mine.get("/").await.status, StatusCode::OK);
+    assert_eq!(bob.get("/").await.status, StatusCode::OK);
+}
+
+async fn logging_out_other_devices_ends_sessions_and_revokes_devices<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    let (owner, totp, _) = with_2fa(&app).await;
+    // A trusted device: signs in without a code.
+    let laptop = Browser::new(&app.url);
+    laptop.password("alice@example.com", PASSWORD).await;
+    app.clock.advance(30);
+    let code = totp.generate(app.clock.now()).to_string();
+    laptop.submit("/login/code", "/login/code", &[("code", &code), ("trust", "1")]).await;
+    laptop.submit("/settings", "/logout", &[]).await;
+    assert_eq!(laptop.password("alice@example.com", PASSWORD).await.location(), Some("/settings"));
+    // A trusted device's sign-in is no step-up.
+    assert!(laptop.get("/settings/2fa/disable").await.location().unwrap().starts_with("/confirm"));
+
+    let page = owner.submit("/settings", "/settings/sessions/logout-others", &[]).await;
+    assert_eq!(page.location(), Some("/settings"));
+    assert!(to_sign_in(&laptop.get("/").await));
+    assert_eq!(laptop.password("alice@example.com", PASSWORD).await.location(), Some("/login/code"), "the device was revoked");
+    assert!(app.outbox.kinds("alice").contains(&NoticeKind::OtherSessionsEnded));
+}
+
+async fn a_password_change_ends_other_sessions_and_revokes_devices<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    let owner = signed_in(&app).await;
+    let other = signed_in(&app).await;
+    let page = owner.submit("/settings", "/password", &[]).await;
+    assert_eq!(page.body, "password changed");
+    assert!(to_sign_in(&other.get("/").await));
+    assert_eq!(owner.get("/").await.status, StatusCode::OK);
+    assert!(app.outbox.kinds("alice").contains(&NoticeKind::PasswordChanged));
+    // Behind step-up: an old session must confirm the password first.
+    app.clock.advance(601);
+    assert!(owner.get("/password").await.location().unwrap().starts_with("/confirm"));
+}
+
+async fn anonymous_visitors_and_wrong_passwords_store_no_session<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    for _ in 0..50 {
+        let visitor = Browser::new(&app.url);
+        assert_eq!(visitor.get("/login").await.status, StatusCode::OK);
+        assert!(to_sign_in(&visitor.get("/settings").await));
+    }
+    let guesser = Browser::new(&app.url);
+    let page = guesser.password("bob@example.com", "guess").await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(page.body.contains("Wrong e-mail address or password."));
+    assert!(page.set_cookies().iter().all(|c| !c.contains("session=")), "{:?}", page.set_cookies());
+    assert!(app.auth.storage().sessions_of("bob").await.unwrap().is_empty());
+}
+
+async fn a_burst_of_wrong_passwords_is_mostly_refused_unchecked<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    app.users.check_ms.store(20, std::sync::atomic::Ordering::SeqCst);
+    let mut burst = Vec::new();
+    for i in 0..20 {
+        let guesser = Browser::new(&app.url);
+        burst.push(tokio::spawn(async move {
+            guesser.password("bob@example.com", &format!("guess {i}")).await.status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in burst {
+        statuses.push(task.await.unwrap());
+    }
+    let checked = app.users.checks.load(std::sync::atomic::Ordering::SeqCst);
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(checked, 5, "4 free attempts and the one that starts the wait: {statuses:?}");
+    assert_eq!(refused, 15);
+    // The right password is refused too while the account waits, without a check.
+    let owner = Browser::new(&app.url);
+    let page = owner.password("bob@example.com", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.body.contains("Too many sign-in attempts. Try again in"), "{}", page.body);
+    assert!(page.headers.contains_key("retry-after"));
+    assert_eq!(app.users.checks.load(std::sync::atomic::Ordering::SeqCst), 5);
+}
+
+async fn a_missing_2fa_record_fails_closed<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    // The host's flag says on, but the 2FA store has no record (a new, empty database).
+    app.users.set_flag("alice", true);
+    let browser = Browser::new(&app.url);
+    let page = browser.password("alice@example.com", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.body.contains("Two-factor sign-in is not available for this account"), "{}", page.body);
+    assert!(to_sign_in(&browser.get("/").await));
+    assert!(app.auth.storage().sessions_of("alice").await.unwrap().is_empty());
+}
+
+async fn lockouts_render_pages_that_say_what_to_do<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    let (owner, _, codes) = with_2fa(&app).await;
+    let browser = Browser::new(&app.url);
+    let mut locked = None;
+    for _ in 0..40 {
+        // Paced past every wait; the password step (10 minutes) is passed again each time.
+        app.clock.advance(1000);
+        browser.password("alice@example.com", PASSWORD).await;
+        let page = browser.submit("/login/code", "/login/code", &[("code", "000000")]).await;
+        if page.status == StatusCode::FORBIDDEN {
+            locked = Some(page);
+            break;
+        }
+        assert!(page.body.contains("That code is not valid"), "{}", page.body);
+    }
+    let locked = locked.expect("codes lock after enough wrong ones");
+    assert!(locked.body.contains("Use a recovery code"), "{}", locked.body);
+    // The owner, signed in elsewhere, can still step up with a recovery code and disable.
+    app.clock.advance(10);
+    let page = owner.get("/settings/2fa/disable").await;
+    assert!(page.location().unwrap().starts_with("/confirm"));
+    let confirm = owner.get("/confirm?next=%2Fsettings%2F2fa%2Fdisable").await;
+    let csrf = confirm.csrf();
+    let code_try = [("csrf", csrf.as_str()), ("secret", "123456"), ("with", "code"), ("next", "/settings/2fa/disable")];
+    let page = owner.post("/confirm", &code_try).await;
+    assert_eq!(page.status, StatusCode::OK, "never a 500");
+    assert!(page.body.contains("Use a recovery code instead"), "{}", page.body);
+    let recovery = [("csrf", csrf.as_str()), ("secret", codes[0].as_str()), ("with", "recovery"), ("next", "/settings/2fa/disable")];
+    assert_eq!(owner.post("/confirm", &recovery).await.location(), Some("/settings/2fa/disable"));
+    let page = owner.submit("/settings/2fa/disable", "/settings/2fa/disable", &[]).await;
+    assert_eq!(page.location(), Some("/settings"));
+}
