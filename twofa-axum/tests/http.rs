@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use twofa::account::DeviceKey;
 use twofa::{MemoryStore, Store};
 use twofa_axum::storage::{MemoryStorage, Storage};
+use twofa_axum::limits::AttemptPolicy;
 use twofa_axum::{Config, NoticeKind};
 
 use support::{App, Browser, PASSWORD, TestClock, TestUsers, Tweak, to_sign_in};
@@ -110,6 +111,21 @@ on_every_backend! {
     a_burst_of_wrong_passwords_is_mostly_refused_unchecked(same),
     a_missing_2fa_record_fails_closed(same),
     lockouts_render_pages_that_say_what_to_do(same),
+    a_recovery_code_signs_in_once_and_says_how_many_are_left(same),
+    a_device_that_cannot_be_trusted_still_signs_in_and_is_told(same),
+    routes_that_require_2fa_send_users_without_it_to_enrolment(same),
+    the_hashing_pool_runs_few_checks_at_once_and_refuses_the_rest(small_hashing_pool),
+    attempts_are_limited_per_address_too(small_address_limit),
+}
+
+fn small_hashing_pool(config: Config) -> Config {
+    let generous = AttemptPolicy::new(1_000, 1, 1, 60);
+    config.with_hashing_pool(1, 4).with_attempt_limits(generous, generous)
+}
+
+fn small_address_limit(config: Config) -> Config {
+    let generous = AttemptPolicy::new(1_000, 1, 1, 60);
+    config.with_attempt_limits(generous, AttemptPolicy::new(3, 60, 900, 86_400))
 }
 
 async fn the_whole_sign_in_asks_for_the_code_and_sign_out_ends_every_copy<S: Store + 'static, St: Storage>(app: App<S, St>) {
@@ -419,4 +435,245 @@ async fn lockouts_render_pages_that_say_what_to_do<S: Store + 'static, St: Stora
     assert_eq!(owner.post("/confirm", &recovery).await.location(), Some("/settings/2fa/disable"));
     let page = owner.submit("/settings/2fa/disable", "/settings/2fa/disable", &[]).await;
     assert_eq!(page.location(), Some("/settings"));
+}
+
+async fn a_recovery_code_signs_in_once_and_says_how_many_are_left<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    let (_, _, codes) = with_2fa(&app).await;
+    let browser = Browser::new(&app.url);
+    browser.password("alice@example.com", PASSWORD).await;
+    let page = browser.submit("/login/recovery", "/login/recovery", &[("code", "AAAAA-AAAAA")]).await;
+    assert!(page.body.contains("That recovery code is not valid"), "{}", page.body);
+    let lower = codes[3].to_lowercase();
+    let page = browser.submit("/login/recovery", "/login/recovery", &[("code", &lower)]).await;
+    assert_eq!(page.location(), Some("/settings"));
+    let settings = browser.get("/settings").await;
+    assert!(settings.body.contains("You signed in with a recovery code. 9 recovery codes left."), "{}", settings.body);
+    // Used up: a second browser cannot use it again.
+    let again = Browser::new(&app.url);
+    again.password("alice@example.com", PASSWORD).await;
+    let page = again.submit("/login/recovery", "/login/recovery", &[("code", &codes[3])]).await;
+    assert!(page.body.contains("That recovery code is not valid"));
+    // A recovery code is a second factor: it steps up.
+    assert_eq!(browser.get("/settings/2fa/disable").await.status, StatusCode::OK);
+}
+
+async fn a_device_that_cannot_be_trusted_still_signs_in_and_is_told<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    let (_, totp, _) = with_2fa(&app).await;
+    let browser = Browser::new(&app.url);
+    browser.password("alice@example.com", PASSWORD).await;
+    app.clock.advance(30);
+    // Every device revoked in this very second, elsewhere.
+    app.auth.two_factor().revoke_all_devices("alice").await.unwrap().result.unwrap();
+    let code = totp.generate(app.clock.now()).to_string();
+    let page = browser.submit("/login/code", "/login/code", &[("code", &code), ("trust", "1")]).await;
+    assert_eq!(page.location(), Some("/settings"));
+    assert!(page.set_cookies().iter().all(|c| !c.contains("twofa-device")), "{:?}", page.set_cookies());
+    let settings = browser.get("/settings").await;
+    assert_eq!(settings.status, StatusCode::OK);
+    assert!(settings.body.contains("this device could not be remembered"), "{}", settings.body);
+}
+
+async fn routes_that_require_2fa_send_users_without_it_to_enrolment<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    let browser = signed_in(&app).await;
+    assert_eq!(browser.get("/team").await.location(), Some("/settings/2fa/enable"));
+    app.users.set_grace("alice", Some(app.clock.now() + 3600));
+    assert_eq!(browser.get("/team").await.body, "team page of alice@example.com");
+    app.clock.advance(3601);
+    assert_eq!(browser.get("/team").await.location(), Some("/settings/2fa/enable"));
+    let bob = Browser::new(&app.url);
+    bob.password("bob@example.com", PASSWORD).await;
+    // Confirm the password (the sign-in is older than the step-up window now) and enrol.
+    let confirm = bob.get("/confirm?next=%2Fsettings%2F2fa%2Fenable").await;
+    let fields = [("csrf", confirm.csrf()), ("secret", PASSWORD.into()), ("with", "password".into()), ("next", "/settings/2fa/enable".into())];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    bob.post("/confirm", &fields).await;
+    bob.enable_2fa(&app.clock).await;
+    assert_eq!(bob.get("/team").await.body, "team page of bob@example.com");
+    assert!(to_sign_in(&Browser::new(&app.url).get("/team").await));
+}
+
+async fn the_hashing_pool_runs_few_checks_at_once_and_refuses_the_rest<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    app.users.check_ms.store(30, std::sync::atomic::Ordering::SeqCst);
+    let mut burst = Vec::new();
+    for i in 0..40 {
+        let guesser = Browser::new(&app.url);
+        burst.push(tokio::spawn(async move {
+            let page = guesser.password("bob@example.com", &format!("guess {i}")).await;
+            (page.status, page.headers.contains_key("retry-after"))
+        }));
+    }
+    let mut answers = Vec::new();
+    for task in burst {
+        answers.push(task.await.unwrap());
+    }
+    let busy = answers.iter().filter(|(s, retry)| *s == StatusCode::SERVICE_UNAVAILABLE && *retry).count();
+    let checked = answers.iter().filter(|(s, _)| *s == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(busy + checked, 40, "only 401 or 503 with Retry-After: {answers:?}");
+    assert!(busy > 0, "a burst beyond the queue is refused: {answers:?}");
+    assert_eq!(app.users.most_at_once.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(app.users.checks.load(std::sync::atomic::Ordering::SeqCst), checked);
+}
+
+async fn attempts_are_limited_per_address_too<S: Store + 'static, St: Storage>(app: App<S, St>) {
+    // An office behind one address: successful sign-ins cost the address nothing.
+    for _ in 0..6 {
+        signed_in(&app).await;
+    }
+    // Different accounts (most unknown) from one address: the address's count, not the
+    // accounts', stops them.
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let guesser = Browser::new(&app.url);
+        statuses.push(guesser.password(&format!("user{i}@example.com"), "guess").await.status);
+    }
+    assert_eq!(&statuses[..4], &[StatusCode::UNAUTHORIZED; 4], "{statuses:?}");
+    assert_eq!(&statuses[4..], &[StatusCode::TOO_MANY_REQUESTS; 2], "{statuses:?}");
+}
+
+/// Cookies and headers as a browser sees them, with the production configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_are_host_only_secure_http_only_and_lax_and_headers_are_safe() {
+    let app = memory_app(same).await;
+    let (_, totp, _) = with_2fa(&app).await;
+    let browser = Browser::new(&app.url);
+    let login = browser.get("/login").await;
+    let page = browser.password("alice@example.com", PASSWORD).await;
+    app.clock.advance(30);
+    let code = totp.generate(app.clock.now()).to_string();
+    let signed = browser.submit("/login/code", "/login/code", &[("code", &code), ("trust", "1")]).await;
+    let mut cookies = login.set_cookies();
+    cookies.extend(page.set_cookies());
+    cookies.extend(signed.set_cookies());
+    for name in ["__Host-csrf=", "__Host-session=", "__Host-twofa-device="] {
+        let cookie = cookies.iter().find(|c| c.starts_with(name)).unwrap_or_else(|| panic!("{name} in {cookies:?}"));
+        for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+        }
+        assert!(!cookie.contains("Domain"), "{cookie}");
+    }
+    for (name, value) in [
+        ("strict-transport-security", "max-age=63072000"),
+        ("x-frame-options", "DENY"),
+        ("cache-control", "no-store"),
+        ("referrer-policy", "same-origin"),
+        ("x-content-type-options", "nosniff"),
+    ] {
+        assert_eq!(login.headers[name], value, "{name}");
+    }
+    assert!(login.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+}
+
+fn dev(_: Config) -> Config {
+    Config::danger_plain_http_on_localhost("http://localhost:3000", [9; 32]).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plain_http_switch_drops_only_secure_the_prefix_and_hsts() {
+    let app = memory_app(dev).await;
+    let browser = Browser::new(&app.url);
+    let login = browser.get("/login").await;
+    let csrf = login.csrf();
+    let page = browser
+        .post_from("http://localhost:3000", "/login", &[("csrf", &csrf), ("email", "alice@example.com"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(page.location(), Some("/settings"));
+    let cookies: Vec<String> = login.set_cookies().into_iter().chain(page.set_cookies()).collect();
+    for name in ["csrf=", "session="] {
+        let cookie = cookies.iter().find(|c| c.starts_with(name)).unwrap();
+        assert!(!cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    }
+    assert!(!login.headers.contains_key("strict-transport-security"));
+    // The production origin is not this app's.
+    let csrf = browser.get("/settings").await.csrf();
+    assert_eq!(browser.post("/logout", &[("csrf", &csrf)]).await.status, StatusCode::FORBIDDEN);
+}
+
+/// Forged form posts: no token, another browser's token, another origin (also with a `Host`
+/// header naming it), the right host over the wrong scheme, and a cross-site fetch without
+/// `Origin`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_form_posts_are_refused() {
+    let app = memory_app(same).await;
+    let victim = signed_in(&app).await;
+    let attacker = Browser::new(&app.url);
+    let attackers_token = attacker.get("/login").await.csrf();
+    let victims_token = victim.get("/settings").await.csrf();
+    let forbidden = |page: support::Page| {
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+        assert!(page.body.contains("did not come from this site"));
+    };
+    forbidden(victim.post("/logout", &[]).await);
+    forbidden(victim.post("/logout", &[("csrf", &attackers_token)]).await);
+    forbidden(victim.post_from("https://evil.example", "/logout", &[("csrf", &victims_token)]).await);
+    forbidden(victim.post_from("http://app.example", "/logout", &[("csrf", &victims_token)]).await);
+    forbidden(victim.post_from("https://app.example:8443", "/logout", &[("csrf", &victims_token)]).await);
+    forbidden(victim.post_from("null", "/logout", &[("csrf", &victims_token)]).await);
+    assert_eq!(victim.get("/").await.status, StatusCode::OK, "still signed in");
+    assert_eq!(victim.post("/logout", &[("csrf", &victims_token)]).await.status, StatusCode::SEE_OTHER);
+}
+
+/// Two app servers on one database: a sign-out on one holds on the other, and turning 2FA on
+/// through one ends the older session on the other.
+async fn two_servers_share_sign_outs_and_2fa_changes<S: Store + 'static, St: Storage, S2: Store + 'static, St2: Storage>(
+    one: App<S, St>,
+    two: App<S2, St2>,
+) {
+    let on_one = signed_in(&one).await;
+    let on_two = on_one.at(&two.url);
+    assert_eq!(on_two.get("/").await.status, StatusCode::OK, "one session, both servers");
+    on_one.submit("/settings", "/logout", &[]).await;
+    assert!(to_sign_in(&on_two.get("/settings").await));
+
+    let older = Browser::new(&two.url);
+    assert_eq!(older.password("alice@example.com", PASSWORD).await.location(), Some("/settings"));
+    let owner = signed_in(&one).await;
+    owner.enable_2fa(&one.clock).await;
+    assert!(to_sign_in(&older.get("/settings").await));
+    let older_on_one = older.at(&one.url);
+    assert!(to_sign_in(&older_on_one.get("/settings").await));
+    // The owner's session works on the other server too.
+    assert_eq!(owner.at(&two.url).get("/").await.status, StatusCode::OK);
+}
+
+/// The second server shares the first's users, clock and device key, as servers of one app do.
+async fn second_server<S: Store + 'static, St: Storage, S2: Store + 'static, St2: Storage>(
+    first: &App<S, St>,
+    store: S2,
+    storage: St2,
+    device_key: DeviceKey,
+) -> App<S2, St2> {
+    support::start(store, storage, first.users.clone(), first.clock.clone(), device_key, same).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgresql_database() {
+    let Some(db) = common::PostgresDatabase::new().await else { return };
+    let key = [5u8; 32];
+    let users = TestUsers::default();
+    users.add("alice", "alice@example.com");
+    let clock = TestClock::new();
+    let store = twofa_sqlx::PostgresStore::builder_with_pool(db.shared_pool()).connect().await.unwrap();
+    let storage = twofa_axum::storage::PostgresStorage::new(db.shared_pool());
+    let one = support::start(store, storage, users, clock, DeviceKey::from_bytes(&key).unwrap(), same).await;
+    let pool = db.second_pool().await;
+    let store = twofa_sqlx::PostgresStore::builder_with_pool(pool.clone()).connect().await.unwrap();
+    let storage = twofa_axum::storage::PostgresStorage::new(pool);
+    let two = second_server(&one, store, storage, DeviceKey::from_bytes(&key).unwrap()).await;
+    two_servers_share_sign_outs_and_2fa_changes(one, two).await;
+    db.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_sqlite_file() {
+    let db = common::SqliteDatabase::new().await;
+    let key = [5u8; 32];
+    let users = TestUsers::default();
+    users.add("alice", "alice@example.com");
+    let clock = TestClock::new();
+    let store = twofa_sqlx::SqliteStore::builder_with_pool(db.shared_pool()).open().await.unwrap();
+    let one = support::start(store, twofa_axum::storage::SqliteStorage::new(db.shared_pool()), users, clock, DeviceKey::from_bytes(&key).unwrap(), same).await;
+    let storage = common::SqlDatabase::second_storage(&db).await;
+    let store = twofa_sqlx::SqliteStore::builder_with_pool(db.shared_pool()).open().await.unwrap();
+    let two = second_server(&one, store, storage, DeviceKey::from_bytes(&key).unwrap()).await;
+    two_servers_share_sign_outs_and_2fa_changes(one, two).await;
 }

@@ -85,10 +85,6 @@ const MIGRATION: &[&str] = &[
 /// collides almost never; eight in a row means the random source is broken.
 const CREATE_TRIES: usize = 8;
 
-/// How many times [`PasswordAttempts::begin_attempt`] re-reads a count that another caller
-/// changed first. Each lost race means another attempt was charged, and a key is blocked after
-/// a few, so only a policy with many free attempts under a large burst comes near it.
-const ATTEMPT_TRIES: usize = 16;
 
 #[async_trait]
 impl SessionStore for PostgresStorage {
@@ -228,71 +224,54 @@ impl PasswordAttempts for PostgresStorage {
         policy: &AttemptPolicy,
         now: u64,
     ) -> Result<Attempt, StorageError> {
-        // Read, decide, then write only if the count is still the one read: of concurrent
-        // callers (in this process or another) one wins each round and the others read again.
-        for _ in 0..ATTEMPT_TRIES {
-            let stored: Option<(i64, i64, i64)> = sqlx::query_as(
-                "SELECT attempts, last_at, blocked_until FROM twofa_password_attempts \
-                 WHERE key = $1",
-            )
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StorageError::new)?;
-            let stored = stored.map(AttemptRow::decode).transpose()?;
-            if let Some(row) = stored
-                && row.blocked_until > now
-            {
-                return Ok(Attempt::Refused {
-                    retry_at: row.blocked_until,
-                });
-            }
-            let (attempts, blocked_until) =
-                policy.charge(stored.map(|row| (row.attempts, row.last_at)), now);
-            let next = AttemptRow {
-                attempts,
-                last_at: now,
-                blocked_until,
-            }
-            .encode()?;
-            let query = match stored {
-                None => sqlx::query(
-                    "INSERT INTO twofa_password_attempts \
-                     (key, attempts, last_at, blocked_until) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (key) DO NOTHING",
-                )
-                .bind(key)
-                .bind(next.0)
-                .bind(next.1)
-                .bind(next.2),
-                Some(read) => {
-                    let read = read.encode()?;
-                    sqlx::query(
-                        "UPDATE twofa_password_attempts \
-                         SET attempts = $1, last_at = $2, blocked_until = $3 \
-                         WHERE key = $4 AND attempts = $5 AND last_at = $6 AND blocked_until = $7",
-                    )
-                    .bind(next.0)
-                    .bind(next.1)
-                    .bind(next.2)
-                    .bind(key)
-                    .bind(read.0)
-                    .bind(read.1)
-                    .bind(read.2)
-                }
-            };
-            let written = query
-                .execute(&self.pool)
-                .await
-                .map_err(StorageError::new)?
-                .rows_affected();
-            if written == 1 {
-                return Ok(Attempt::Allowed);
-            }
+        // The key's row, made if missing, is locked (`FOR UPDATE`) before it is read:
+        // concurrent callers, on this server or another, take turns, each reading the count
+        // the one before left. A new row says "nothing for a long time", which `charge`
+        // counts as a first attempt.
+        let mut tx = self.pool.begin().await.map_err(StorageError::new)?;
+        sqlx::query(
+            "INSERT INTO twofa_password_attempts (key, attempts, last_at, blocked_until) \
+             VALUES ($1, 0, 0, 0) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .execute(&mut *tx)
+        .await
+        .map_err(StorageError::new)?;
+        let stored: (i64, i64, i64) = sqlx::query_as(
+            "SELECT attempts, last_at, blocked_until FROM twofa_password_attempts \
+             WHERE key = $1 FOR UPDATE",
+        )
+        .bind(key)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StorageError::new)?;
+        let row = AttemptRow::decode(stored)?;
+        if row.blocked_until > now {
+            tx.commit().await.map_err(StorageError::new)?;
+            return Ok(Attempt::Refused {
+                retry_at: row.blocked_until,
+            });
         }
-        Err(StorageError::new(
-            "password-attempt count kept changing under concurrent attempts",
-        ))
+        let (attempts, blocked_until) = policy.charge(Some((row.attempts, row.last_at)), now);
+        let next = AttemptRow {
+            attempts,
+            last_at: now,
+            blocked_until,
+        }
+        .encode()?;
+        sqlx::query(
+            "UPDATE twofa_password_attempts SET attempts = $1, last_at = $2, blocked_until = $3 \
+             WHERE key = $4",
+        )
+        .bind(next.0)
+        .bind(next.1)
+        .bind(next.2)
+        .bind(key)
+        .execute(&mut *tx)
+        .await
+        .map_err(StorageError::new)?;
+        tx.commit().await.map_err(StorageError::new)?;
+        Ok(Attempt::Allowed)
     }
 
     async fn refund_attempt(&self, key: &str) -> Result<(), StorageError> {

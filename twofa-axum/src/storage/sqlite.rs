@@ -73,10 +73,6 @@ const MIGRATION: &[&str] = &[
 /// collides almost never; eight in a row means the random source is broken.
 const CREATE_TRIES: usize = 8;
 
-/// How many times [`PasswordAttempts::begin_attempt`] re-reads a count that another caller
-/// changed first. Each lost race means another attempt was charged, and a key is blocked after
-/// a few, so only a policy with many free attempts under a large burst comes near it.
-const ATTEMPT_TRIES: usize = 16;
 
 #[async_trait]
 impl SessionStore for SqliteStorage {
@@ -216,71 +212,51 @@ impl PasswordAttempts for SqliteStorage {
         policy: &AttemptPolicy,
         now: u64,
     ) -> Result<Attempt, StorageError> {
-        // Read, decide, then write only if the count is still the one read: of concurrent
-        // callers (in this process or another) one wins each round and the others read again.
-        for _ in 0..ATTEMPT_TRIES {
-            let stored: Option<(i64, i64, i64)> = sqlx::query_as(
-                "SELECT attempts, last_at, blocked_until FROM twofa_password_attempts \
-                 WHERE key = ?",
-            )
-            .bind(key)
-            .fetch_optional(&self.pool)
+        // `BEGIN IMMEDIATE` takes the database's write lock before the read: concurrent
+        // callers, in this process or another, take turns (waiting up to the busy timeout),
+        // each reading the count the one before left.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StorageError::new)?;
-            let stored = stored.map(AttemptRow::decode).transpose()?;
-            if let Some(row) = stored
-                && row.blocked_until > now
-            {
-                return Ok(Attempt::Refused {
-                    retry_at: row.blocked_until,
-                });
-            }
-            let (attempts, blocked_until) =
-                policy.charge(stored.map(|row| (row.attempts, row.last_at)), now);
-            let next = AttemptRow {
-                attempts,
-                last_at: now,
-                blocked_until,
-            }
-            .encode()?;
-            let query = match stored {
-                None => sqlx::query(
-                    "INSERT INTO twofa_password_attempts \
-                     (key, attempts, last_at, blocked_until) VALUES (?, ?, ?, ?) \
-                     ON CONFLICT (key) DO NOTHING",
-                )
-                .bind(key)
-                .bind(next.0)
-                .bind(next.1)
-                .bind(next.2),
-                Some(read) => {
-                    let read = read.encode()?;
-                    sqlx::query(
-                        "UPDATE twofa_password_attempts \
-                         SET attempts = ?, last_at = ?, blocked_until = ? \
-                         WHERE key = ? AND attempts = ? AND last_at = ? AND blocked_until = ?",
-                    )
-                    .bind(next.0)
-                    .bind(next.1)
-                    .bind(next.2)
-                    .bind(key)
-                    .bind(read.0)
-                    .bind(read.1)
-                    .bind(read.2)
-                }
-            };
-            let written = query
-                .execute(&self.pool)
-                .await
-                .map_err(StorageError::new)?
-                .rows_affected();
-            if written == 1 {
-                return Ok(Attempt::Allowed);
-            }
+        let stored: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT attempts, last_at, blocked_until FROM twofa_password_attempts WHERE key = ?",
+        )
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StorageError::new)?;
+        let stored = stored.map(AttemptRow::decode).transpose()?;
+        if let Some(row) = stored
+            && row.blocked_until > now
+        {
+            return Ok(Attempt::Refused {
+                retry_at: row.blocked_until,
+            });
         }
-        Err(StorageError::new(
-            "password-attempt count kept changing under concurrent attempts",
-        ))
+        let (attempts, blocked_until) =
+            policy.charge(stored.map(|row| (row.attempts, row.last_at)), now);
+        let next = AttemptRow {
+            attempts,
+            last_at: now,
+            blocked_until,
+        }
+        .encode()?;
+        sqlx::query(
+            "INSERT INTO twofa_password_attempts (key, attempts, last_at, blocked_until) \
+             VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET attempts = excluded.attempts, \
+             last_at = excluded.last_at, blocked_until = excluded.blocked_until",
+        )
+        .bind(key)
+        .bind(next.0)
+        .bind(next.1)
+        .bind(next.2)
+        .execute(&mut *tx)
+        .await
+        .map_err(StorageError::new)?;
+        tx.commit().await.map_err(StorageError::new)?;
+        Ok(Attempt::Allowed)
     }
 
     async fn refund_attempt(&self, key: &str) -> Result<(), StorageError> {
