@@ -58,15 +58,30 @@ mod tests {
         let socket = ClientAddress::Socket;
         let header = ClientAddress::TrustedProxyHeader(HeaderName::from_static("x-real-ip"));
         let p = parts(Some("203.0.113.9"), Some("198.51.100.1:5000"));
-        assert_eq!(address_key(&p, &socket).as_deref(), Some("addr:198.51.100.1"));
-        assert_eq!(address_key(&p, &header).as_deref(), Some("addr:203.0.113.9"));
+        assert_eq!(
+            address_key(&p, &socket).as_deref(),
+            Some("addr:198.51.100.1")
+        );
+        assert_eq!(
+            address_key(&p, &header).as_deref(),
+            Some("addr:203.0.113.9")
+        );
         let v6 = parts(None, Some("[2001:db8:1:2:3:4:5:6]:80"));
-        assert_eq!(address_key(&v6, &socket).as_deref(), Some("addr:2001:db8:1:2::/64"));
+        assert_eq!(
+            address_key(&v6, &socket).as_deref(),
+            Some("addr:2001:db8:1:2::/64")
+        );
         let mapped = parts(None, Some("[::ffff:198.51.100.7]:80"));
-        assert_eq!(address_key(&mapped, &socket).as_deref(), Some("addr:198.51.100.7"));
+        assert_eq!(
+            address_key(&mapped, &socket).as_deref(),
+            Some("addr:198.51.100.7")
+        );
         assert_eq!(address_key(&parts(None, None), &socket), None);
         assert_eq!(address_key(&parts(Some("nonsense"), None), &header), None);
         let chain = parts(Some("10.0.0.1, 203.0.113.5"), None);
-        assert_eq!(address_key(&chain, &header).as_deref(), Some("addr:203.0.113.5"));
+        assert_eq!(
+            address_key(&chain, &header).as_deref(),
+            Some("addr:203.0.113.5")
+        );
     }
 }

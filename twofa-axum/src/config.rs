@@ -177,7 +177,11 @@ impl Config {
     /// The password-attempt limits per account and per client address;
     /// [`AttemptPolicy::PER_ACCOUNT`] and [`AttemptPolicy::PER_ADDRESS`] by default.
     #[must_use]
-    pub fn with_attempt_limits(mut self, per_account: AttemptPolicy, per_address: AttemptPolicy) -> Self {
+    pub fn with_attempt_limits(
+        mut self,
+        per_account: AttemptPolicy,
+        per_address: AttemptPolicy,
+    ) -> Self {
         self.per_account = per_account;
         self.per_address = per_address;
         self
@@ -269,14 +273,29 @@ mod tests {
     #[test]
     fn origins_are_normalised_and_checked() {
         let ok = |s| Config::new(s, [0; 32]).map(|c| c.origin);
-        assert_eq!(ok("https://App.Example.com/").unwrap(), "https://app.example.com");
+        assert_eq!(
+            ok("https://App.Example.com/").unwrap(),
+            "https://app.example.com"
+        );
         assert_eq!(ok("https://a.example:443").unwrap(), "https://a.example");
-        assert_eq!(ok("https://a.example:8443").unwrap(), "https://a.example:8443");
-        for bad in ["http://a.example", "https://", "https://a.example/path", "a.example", "https://u@a.example"] {
+        assert_eq!(
+            ok("https://a.example:8443").unwrap(),
+            "https://a.example:8443"
+        );
+        for bad in [
+            "http://a.example",
+            "https://",
+            "https://a.example/path",
+            "a.example",
+            "https://u@a.example",
+        ] {
             assert!(ok(bad).is_err(), "{bad}");
         }
         let dev = |s| Config::danger_plain_http_on_localhost(s, [0; 32]).map(|c| c.origin);
-        assert_eq!(dev("http://localhost:3000").unwrap(), "http://localhost:3000");
+        assert_eq!(
+            dev("http://localhost:3000").unwrap(),
+            "http://localhost:3000"
+        );
         assert_eq!(dev("http://127.0.0.1").unwrap(), "http://127.0.0.1");
         assert!(dev("http://app.example.com").is_err());
         assert!(dev("https://localhost").is_err());

@@ -119,7 +119,11 @@ pub(crate) fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
         let Ok(sent) = sent.to_str() else {
             return false;
         };
-        let scheme = if sent.starts_with("https://") { "https" } else { "http" };
+        let scheme = if sent.starts_with("https://") {
+            "https"
+        } else {
+            "http"
+        };
         return crate::config::parse_origin(sent, scheme).is_ok_and(|sent| sent == origin);
     }
     headers
@@ -148,7 +152,10 @@ fn mac(key: &[u8; 32], value: &str) -> Hmac<Sha256> {
 }
 
 fn well_formed(value: &str) -> bool {
-    value.len() == 43 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// 32 random bytes, base64url (43 characters).
@@ -188,7 +195,10 @@ mod tests {
         assert!(with(&[("origin", "https://APP.example:443")]));
         assert!(!with(&[("origin", "http://app.example")]));
         assert!(!with(&[("origin", "https://app.example:8443")]));
-        assert!(!with(&[("origin", "https://evil.example"), ("host", "evil.example")]));
+        assert!(!with(&[
+            ("origin", "https://evil.example"),
+            ("host", "evil.example")
+        ]));
         assert!(!with(&[("origin", "null")]));
         assert!(with(&[("sec-fetch-site", "same-origin")]));
         assert!(!with(&[("sec-fetch-site", "cross-site")]));

@@ -63,7 +63,9 @@ impl fmt::Display for Failure {
             Self::BadRequest(why) => write!(f, "bad request: {why}"),
             Self::Forbidden => f.write_str("forbidden: CSRF token or origin"),
             Self::Busy => f.write_str("busy"),
-            Self::TooManyAttempts { retry_in } => write!(f, "too many attempts; retry in {retry_in} s"),
+            Self::TooManyAttempts { retry_in } => {
+                write!(f, "too many attempts; retry in {retry_in} s")
+            }
             Self::TwoFactorUnavailable => f.write_str("2FA flag on but no readable 2FA record"),
             Self::Internal(why) => write!(f, "internal error: {why}"),
         }
@@ -128,8 +130,16 @@ impl IntoResponse for Failure {
 
 /// "1 second", "40 seconds", "3 minutes", "15 minutes".
 pub(crate) fn duration(seconds: u64) -> String {
-    let (n, unit) = if seconds < 120 { (seconds, "second") } else { (seconds.div_ceil(60), "minute") };
-    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
+    let (n, unit) = if seconds < 120 {
+        (seconds, "second")
+    } else {
+        (seconds.div_ceil(60), "minute")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
 }
 
 impl<E: fmt::Display> From<twofa::store::ServiceError<E>> for Failure {

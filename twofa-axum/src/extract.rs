@@ -37,13 +37,31 @@ use crate::state::{AuthState, Factor, FactorMethod, SESSION_KEY};
 ///     format!("Hello, {}", signed_in.user.email)
 /// }
 /// ```
-#[derive(Debug)]
 pub struct SignedIn<User> {
     /// The user, as the host's [`Users::find_by_id`] returned it for this request.
     pub user: User,
     /// The session (tower-sessions), for the host's own values.
     pub session: Session,
     pub(crate) state: AuthState,
+}
+
+// Not derived: a `Session`'s `Debug` shows its id, the cookie's secret.
+impl<User: std::fmt::Debug> std::fmt::Debug for SignedIn<User> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("user", &self.user)
+            .field("signed_in_at", &self.state.signed_in_at)
+            .field("second_factor", &self.state.factor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<User: std::fmt::Debug> std::fmt::Debug for SecondFactorPending<User> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecondFactorPending")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<User> SignedIn<User> {
@@ -66,7 +84,6 @@ impl<User> SignedIn<User> {
 /// A user who passed the password and owes the second factor, within
 /// [`Config::with_second_factor_lifetime`](crate::Config::with_second_factor_lifetime)
 /// (10 minutes by default). Guards the code and recovery-code pages.
-#[derive(Debug)]
 pub struct SecondFactorPending<User> {
     /// The user.
     pub user: User,
@@ -121,11 +138,19 @@ fn layer_missing() -> Failure {
 }
 
 pub(crate) async fn session(parts: &mut Parts) -> Result<Session, Failure> {
-    parts.extensions.get::<Session>().cloned().ok_or_else(layer_missing)
+    parts
+        .extensions
+        .get::<Session>()
+        .cloned()
+        .ok_or_else(layer_missing)
 }
 
 pub(crate) fn shared(parts: &Parts) -> Result<Arc<Shared>, Failure> {
-    parts.extensions.get::<Arc<Shared>>().cloned().ok_or_else(layer_missing)
+    parts
+        .extensions
+        .get::<Arc<Shared>>()
+        .cloned()
+        .ok_or_else(layer_missing)
 }
 
 pub(crate) async fn read_state(session: &Session) -> Result<Option<AuthState>, Failure> {
@@ -193,9 +218,8 @@ impl<S: Send + Sync, User: HostUser> FromRequestParts<S> for SecondFactorPending
         let state = read_state(&session).await?;
         let now = shared.now()?;
         let lifetime = shared.config.second_factor_lifetime;
-        let pending = state.filter(|s| {
-            s.signed_in_at.is_none() && now.saturating_sub(s.password_at) <= lifetime
-        });
+        let pending = state
+            .filter(|s| s.signed_in_at.is_none() && now.saturating_sub(s.password_at) <= lifetime);
         if let Some(state) = pending
             && let Some(user) = finder.0.find(&state.user_id).await?
         {
@@ -219,7 +243,11 @@ impl<S: Send + Sync, User: HostUser> FromRequestParts<S> for StepUp<User> {
         } else {
             parts.uri.path()
         };
-        let next = if crate::web::is_local_path(next) { next } else { "/" };
+        let next = if crate::web::is_local_path(next) {
+            next
+        } else {
+            "/"
+        };
         Err(Failure::redirect(format!(
             "/confirm?next={}",
             crate::pages::percent_encode(next)
@@ -234,7 +262,9 @@ impl<S: Send + Sync, User: HostUser> FromRequestParts<S> for TwoFactorRequired<U
         let signed_in = SignedIn::<User>::from_request_parts(parts, state).await?;
         let now = shared(parts)?.now()?;
         let user = &signed_in.user;
-        let in_grace = user.two_factor_grace_until().is_some_and(|until| now < until);
+        let in_grace = user
+            .two_factor_grace_until()
+            .is_some_and(|until| now < until);
         if user.two_factor_enabled() || in_grace {
             return Ok(TwoFactorRequired(signed_in));
         }
@@ -243,12 +273,17 @@ impl<S: Send + Sync, User: HostUser> FromRequestParts<S> for TwoFactorRequired<U
 }
 
 /// Whether the session proved the user recently enough at `now` for a sensitive action.
-pub(crate) fn stepped_up<User: HostUser>(signed_in: &SignedIn<User>, now: u64, window: u64) -> bool {
+pub(crate) fn stepped_up<User: HostUser>(
+    signed_in: &SignedIn<User>,
+    now: u64,
+    window: u64,
+) -> bool {
     let fresh = |at: u64| at <= now.saturating_add(60) && now.saturating_sub(at) <= window;
     if signed_in.user.two_factor_enabled() {
-        signed_in.state.factor.is_some_and(|factor| {
-            factor.method != FactorMethod::TrustedDevice && fresh(factor.at)
-        })
+        signed_in
+            .state
+            .factor
+            .is_some_and(|factor| factor.method != FactorMethod::TrustedDevice && fresh(factor.at))
     } else {
         fresh(signed_in.state.password_at)
     }

@@ -30,7 +30,10 @@ impl PasswordGate {
     /// # Errors
     ///
     /// [`Busy`] when the queue is full, or the check was dropped unrun.
-    pub(crate) async fn run(&self, check: impl FnOnce() -> bool + Send + 'static) -> Result<bool, Busy> {
+    pub(crate) async fn run(
+        &self,
+        check: impl FnOnce() -> bool + Send + 'static,
+    ) -> Result<bool, Busy> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.pool
             .spawn(Box::new(move || {

@@ -120,7 +120,11 @@ impl Notice {
     pub fn text(&self) -> Option<(String, String)> {
         let when = crate::web::format_time(self.at);
         let plural = |n: u32, one: &str, many: &str| {
-            if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+            if n == 1 {
+                format!("1 {one}")
+            } else {
+                format!("{n} {many}")
+            }
         };
         let (subject, body) = match &self.kind {
             NoticeKind::OtherSessionsEnded => (

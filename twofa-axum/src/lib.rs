@@ -76,7 +76,9 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn now(&self) -> Result<u64, Failure> {
-        self.clock.now().map_err(|e| Failure::internal(format!("clock: {e}")))
+        self.clock
+            .now()
+            .map_err(|e| Failure::internal(format!("clock: {e}")))
     }
 
     pub(crate) fn chrome(&self, nav: Option<Nav>) -> Chrome {
@@ -113,7 +115,12 @@ impl<U: Users, S: Store + 'static, St: Storage> TwoFactorAuth<U, S, St> {
     /// service accepts a recent sign-in for: raise
     /// `twofa::account::Settings::reauthentication_lifetime` to at least the window (600 s
     /// by default).
-    pub fn new(two_factor: TwoFactor<S>, users: U, storage: St, config: Config) -> Result<Self, ConfigError> {
+    pub fn new(
+        two_factor: TwoFactor<S>,
+        users: U,
+        storage: St,
+        config: Config,
+    ) -> Result<Self, ConfigError> {
         let service_limit = two_factor.settings().reauthentication_secs();
         if config.step_up_window > service_limit {
             return Err(ConfigError::StepUpWindowTooLong {
@@ -218,6 +225,53 @@ impl<U: Users, S: Store + 'static, St: Storage> TwoFactorAuth<U, S, St> {
             .layer(middleware::from_fn_with_state(shared, finish))
     }
 
+    /// Deletes expired sessions, and the password-attempt counts of keys that have been quiet
+    /// for longer than both policies forget them. Stored sessions also stop working when they
+    /// expire without this; it keeps the tables small. See
+    /// [`spawn_purge`](Self::spawn_purge) to run it on a timer.
+    ///
+    /// # Errors
+    ///
+    /// When the storage fails.
+    pub async fn purge_expired(&self) -> Result<(), Failure> {
+        let inner = &self.inner;
+        inner
+            .storage
+            .delete_expired()
+            .await
+            .map_err(|e| Failure::internal(format!("purging sessions: {e}")))?;
+        let config = &inner.shared.config;
+        let quiet = config
+            .per_account
+            .forget_after()
+            .max(config.per_address.forget_after());
+        let before = inner.shared.now()?.saturating_sub(quiet);
+        inner.storage.purge_attempts(before).await?;
+        Ok(())
+    }
+
+    /// Runs [`purge_expired`](Self::purge_expired) every `period` on the current Tokio
+    /// runtime, logging failures, until the returned task is aborted.
+    ///
+    /// ```no_run
+    /// # async fn run<U: twofa_axum::Users, S: twofa::Store + 'static, St: twofa_axum::storage::Storage>(auth: twofa_axum::TwoFactorAuth<U, S, St>) {
+    /// let purging = auth.spawn_purge(std::time::Duration::from_secs(15 * 60));
+    /// # purging.abort();
+    /// # }
+    /// ```
+    pub fn spawn_purge(&self, period: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let auth = self.clone();
+        tokio::spawn(async move {
+            let mut timer = tokio::time::interval(period);
+            loop {
+                timer.tick().await;
+                if let Err(e) = auth.purge_expired().await {
+                    tracing::error!(error = %e, "twofa-axum: purging expired sessions failed");
+                }
+            }
+        })
+    }
+
     /// The host changed the user's password: ends every other session of the user and revokes
     /// every trusted device, and sends a notice. Call it from the host's change-password
     /// handler (guard that with [`StepUp`]).
@@ -228,7 +282,9 @@ impl<U: Users, S: Store + 'static, St: Storage> TwoFactorAuth<U, S, St> {
     pub async fn password_changed(&self, signed_in: &SignedIn<U::User>) -> Result<(), Failure> {
         let inner = &self.inner;
         let user = &signed_in.user;
-        inner.end_other_sessions(user, Some(&signed_in.session)).await?;
+        inner
+            .end_other_sessions(user, Some(&signed_in.session))
+            .await?;
         let outcome = inner.two_factor.revoke_all_devices(user.id()).await?;
         inner.notify_events(user, &outcome.events)?;
         inner.notify(user, NoticeKind::PasswordChanged)?;
@@ -239,7 +295,8 @@ impl<U: Users, S: Store + 'static, St: Storage> TwoFactorAuth<U, S, St> {
 impl<U: Users, S: Store + 'static, St: Storage> Inner<U, S, St> {
     pub(crate) fn notify(&self, user: &U::User, kind: NoticeKind) -> Result<(), Failure> {
         let at = self.shared.now()?;
-        self.notices.notify(user.id(), user.account_name(), &Notice { at, kind });
+        self.notices
+            .notify(user.id(), user.account_name(), &Notice { at, kind });
         Ok(())
     }
 
@@ -258,10 +315,12 @@ impl<U: Users, S: Store + 'static, St: Storage> Inner<U, S, St> {
         keep: Option<&Session>,
     ) -> Result<u64, Failure> {
         let keep = keep.and_then(Session::id);
-        Ok(self.storage.end_other_sessions(user.id(), keep.as_ref()).await?)
+        Ok(self
+            .storage
+            .end_other_sessions(user.id(), keep.as_ref())
+            .await?)
     }
 }
-
 
 /// The outermost layer: renders [`Failure`] markers as error pages in the host's look, and
 /// sets the security headers on every response.

@@ -80,8 +80,10 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// `max_age` seconds (0 deletes it).
 pub(crate) fn set_cookie(name: &str, value: &str, max_age: u64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    let cookie = format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
-    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+    let cookie =
+        format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+    HeaderValue::from_str(&cookie)
+        .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
 
 /// A device label from the `User-Agent` header: "Firefox on Windows" when the browser and
@@ -157,7 +159,14 @@ mod tests {
         for ok in ["/", "/settings", "/settings/2fa/disable?x=1"] {
             assert!(is_local_path(ok), "{ok}");
         }
-        for bad in ["//evil.example", "/\\evil.example", "https://evil.example", "", "settings", "/a b"] {
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "",
+            "settings",
+            "/a b",
+        ] {
             assert!(!is_local_path(bad), "{bad}");
         }
     }
@@ -171,8 +180,14 @@ mod tests {
                 "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
             ),
         );
-        assert_eq!(device_label(&headers).as_deref(), Some("Firefox on Windows"));
-        headers.insert(header::USER_AGENT, HeaderValue::from_str(&"é".repeat(80)).unwrap());
+        assert_eq!(
+            device_label(&headers).as_deref(),
+            Some("Firefox on Windows")
+        );
+        headers.insert(
+            header::USER_AGENT,
+            HeaderValue::from_str(&"é".repeat(80)).unwrap(),
+        );
         assert_eq!(device_label(&headers), Some("é".repeat(50)));
     }
 }

@@ -78,7 +78,10 @@ pub(crate) async fn code_page<U: Users, S: Store + 'static, St: Storage>(
     FormToken(csrf): FormToken,
 ) -> Result<Response, Failure> {
     let user = &signed_in.user;
-    if !matches!(inner.two_factor.status(user.id()).await?, Status::Pending { .. }) {
+    if !matches!(
+        inner.two_factor.status(user.id()).await?,
+        Status::Pending { .. }
+    ) {
         return Ok(see_other("/settings"));
     }
     let page = ConfirmCodePage {
@@ -103,7 +106,10 @@ pub(crate) async fn confirm<U: Users, S: Store + 'static, St: Storage>(
         session,
         mut state,
     } = signed_in;
-    let outcome = inner.two_factor.confirm_enrollment(user.id(), &form.code).await?;
+    let outcome = inner
+        .two_factor
+        .confirm_enrollment(user.id(), &form.code)
+        .await?;
     let codes = match outcome.result {
         Ok(codes) => codes,
         Err(error) => {
@@ -153,7 +159,10 @@ pub(crate) async fn cancel<U: Users, S: Store + 'static, St: Storage>(
     signed_in: SignedIn<U::User>,
     CsrfForm(NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, Failure> {
-    let outcome = inner.two_factor.cancel_enrollment(signed_in.user.id()).await?;
+    let outcome = inner
+        .two_factor
+        .cancel_enrollment(signed_in.user.id())
+        .await?;
     inner.notify_events(&signed_in.user, &outcome.events)?;
     Ok(see_other("/settings"))
 }

@@ -38,7 +38,10 @@ pub(crate) fn routes<U: Users, S: Store + 'static, St: Storage>(
     inner: Arc<Inner<U, S, St>>,
 ) -> Router {
     Router::new()
-        .route("/login", get(sign_in::page).post(sign_in::submit::<U, S, St>))
+        .route(
+            "/login",
+            get(sign_in::page).post(sign_in::submit::<U, S, St>),
+        )
         .route(
             "/login/code",
             get(sign_in::code_page::<U>).post(sign_in::code_submit::<U, S, St>),
@@ -70,7 +73,10 @@ pub(crate) fn routes<U: Users, S: Store + 'static, St: Storage>(
             "/settings/devices/revoke",
             get(back_to_settings).post(settings::revoke_device::<U, S, St>),
         )
-        .route("/settings/sessions/end", get(back_to_settings).post(settings::end_session::<U, S, St>))
+        .route(
+            "/settings/sessions/end",
+            get(back_to_settings).post(settings::end_session::<U, S, St>),
+        )
         .route(
             "/settings/sessions/logout-others",
             get(back_to_settings).post(settings::logout_others::<U, S, St>),
@@ -187,7 +193,9 @@ pub(crate) async fn complete_sign_in(
 
 /// The session's last second factor as the proof `twofa` takes for "Generate new" and
 /// "Disable 2FA" (it checks the user, the method and the age again).
-pub(crate) fn second_factor_proof<User: HostUser>(signed_in: &SignedIn<User>) -> Option<CoreSignedIn> {
+pub(crate) fn second_factor_proof<User: HostUser>(
+    signed_in: &SignedIn<User>,
+) -> Option<CoreSignedIn> {
     let factor: Factor = signed_in.state.factor?;
     let method = match factor.method {
         FactorMethod::Code => SignInMethod::Code { offset: 0 },
@@ -235,8 +243,12 @@ pub(crate) async fn check_password<U: Users, S: Store + 'static, St: Storage>(
     let now = inner.shared.now()?;
     let config = &inner.shared.config;
     let account = format!("account:{}", login.trim().to_lowercase());
-    for (key, policy) in [(&account[..], &config.per_account), (address, &config.per_address)] {
-        if let Attempt::Refused { retry_at } = inner.storage.begin_attempt(key, policy, now).await? {
+    for (key, policy) in [
+        (&account[..], &config.per_account),
+        (address, &config.per_address),
+    ] {
+        if let Attempt::Refused { retry_at } = inner.storage.begin_attempt(key, policy, now).await?
+        {
             tracing::warn!("twofa-axum: password attempt refused by the attempt limit");
             return Err(Failure::TooManyAttempts {
                 retry_in: retry_at.saturating_sub(now),

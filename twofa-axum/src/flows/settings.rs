@@ -37,7 +37,11 @@ pub(crate) async fn page<U: Users, S: Store + 'static, St: Storage>(
     let shared = &inner.shared;
     let SignedIn { user, session, .. } = signed_in;
     // A user who never enrolled has no record: the same page as 2FA off.
-    let record = inner.two_factor.record(user.id()).await?.unwrap_or_default();
+    let record = inner
+        .two_factor
+        .record(user.id())
+        .await?
+        .unwrap_or_default();
     let now = shared.now()?;
     let devices = record
         .devices()
@@ -118,7 +122,9 @@ pub(crate) async fn generate<U: Users, S: Store + 'static, St: Storage>(
     inner.notify_events(user, &outcome.events)?;
     match outcome.result {
         Ok(codes) => {
-            inner.end_other_sessions(user, Some(&signed_in.session)).await?;
+            inner
+                .end_other_sessions(user, Some(&signed_in.session))
+                .await?;
             let page = RecoveryCodesPage::new(
                 inner.shared.chrome(nav(user, &csrf)),
                 "New recovery codes",
@@ -127,9 +133,9 @@ pub(crate) async fn generate<U: Users, S: Store + 'static, St: Storage>(
             );
             Ok(inner.shared.render(Page::RecoveryCodes(&page)))
         }
-        Err(twofa::Error::ReauthenticationRequired) => {
-            Ok(see_other("/confirm?next=%2Fsettings%2F2fa%2Frecovery-codes"))
-        }
+        Err(twofa::Error::ReauthenticationRequired) => Ok(see_other(
+            "/confirm?next=%2Fsettings%2F2fa%2Frecovery-codes",
+        )),
         Err(twofa::Error::NotEnabled) => Ok(see_other("/settings")),
         Err(e) => Err(e.into()),
     }
@@ -185,7 +191,9 @@ pub(crate) async fn disable<U: Users, S: Store + 'static, St: Storage>(
             session.cycle_id().await?;
             write_state(&session, &state).await?;
             inner.end_other_sessions(&user, Some(&session)).await?;
-            session.insert(NOTICE, "Two-factor authentication is off.").await?;
+            session
+                .insert(NOTICE, "Two-factor authentication is off.")
+                .await?;
             Ok(see_other("/settings"))
         }
         Err(error) => {
@@ -206,12 +214,18 @@ pub(crate) async fn revoke_device<U: Users, S: Store + 'static, St: Storage>(
     CsrfForm(form): CsrfForm<DeviceForm>,
 ) -> Result<Response, Failure> {
     let user = &signed_in.user;
-    let outcome = inner.two_factor.revoke_device(user.id(), &form.device_id).await?;
+    let outcome = inner
+        .two_factor
+        .revoke_device(user.id(), &form.device_id)
+        .await?;
     inner.notify_events(user, &outcome.events)?;
     if outcome.result.is_ok() {
         signed_in
             .session
-            .insert(NOTICE, "The device was revoked: it will be asked for a code again.")
+            .insert(
+                NOTICE,
+                "The device was revoked: it will be asked for a code again.",
+            )
             .await?;
     }
     Ok(see_other("/settings"))
@@ -228,7 +242,10 @@ pub(crate) async fn end_session<U: Users, S: Store + 'static, St: Storage>(
         .end_session(signed_in.user.id(), &form.session)
         .await?;
     if ended {
-        signed_in.session.insert(NOTICE, "That session was signed out.").await?;
+        signed_in
+            .session
+            .insert(NOTICE, "That session was signed out.")
+            .await?;
     }
     Ok(see_other("/settings"))
 }
@@ -240,7 +257,9 @@ pub(crate) async fn logout_others<U: Users, S: Store + 'static, St: Storage>(
     CsrfForm(NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, Failure> {
     let user = &signed_in.user;
-    inner.end_other_sessions(user, Some(&signed_in.session)).await?;
+    inner
+        .end_other_sessions(user, Some(&signed_in.session))
+        .await?;
     let outcome = inner.two_factor.revoke_all_devices(user.id()).await?;
     inner.notify_events(user, &outcome.events)?;
     inner.notify(user, NoticeKind::OtherSessionsEnded)?;

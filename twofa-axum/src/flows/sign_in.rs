@@ -10,8 +10,8 @@ use twofa::Store;
 use twofa::account::{SignInMethod, Status};
 
 use super::{
-    App, ClientKey, CodeFailure, CodeForm, Locked, NOTICE, NoFields, SecretField, check_password, code_failure,
-    complete_sign_in, locked_out,
+    App, ClientKey, CodeFailure, CodeForm, Locked, NOTICE, NoFields, SecretField, check_password,
+    code_failure, complete_sign_in, locked_out,
 };
 use crate::csrf::{CsrfForm, FormToken};
 use crate::error::Failure;
@@ -89,7 +89,10 @@ pub(crate) async fn submit<U: Users, S: Store + 'static, St: Storage>(
     }
     let device_cookie = shared.config.cookie_name(DEVICE_COOKIE);
     if let Some(token) = cookie(&headers, &device_cookie) {
-        let checked = inner.two_factor.sign_in_with_device(user.id(), &token).await?;
+        let checked = inner
+            .two_factor
+            .sign_in_with_device(user.id(), &token)
+            .await?;
         inner.notify_events(&user, &checked.events)?;
         if let Ok(signed_in) = checked.result {
             let state = AuthState {
@@ -145,7 +148,9 @@ pub(crate) async fn code_submit<U: Users, S: Store + 'static, St: Storage>(
                     };
                     shared.render(Page::Code(&page))
                 }
-                CodeFailure::LockedOut => locked_out(shared, &inner.two_factor, None, Locked::Codes),
+                CodeFailure::LockedOut => {
+                    locked_out(shared, &inner.two_factor, None, Locked::Codes)
+                }
                 CodeFailure::StartOver => see_other("/login"),
             });
         }
@@ -217,7 +222,10 @@ pub(crate) async fn recovery_submit<U: Users, S: Store + 'static, St: Storage>(
 ) -> Result<Response, Failure> {
     let shared = &inner.shared;
     let SecondFactorPending { user, session } = pending;
-    let outcome = inner.two_factor.use_recovery_code(user.id(), &form.code).await?;
+    let outcome = inner
+        .two_factor
+        .use_recovery_code(user.id(), &form.code)
+        .await?;
     inner.notify_events(&user, &outcome.events)?;
     match outcome.result {
         Ok(signed_in) => {

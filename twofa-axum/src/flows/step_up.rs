@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use twofa::Store;
 
-use super::{App, ClientKey, SecretField, CodeFailure, check_password, code_failure, nav};
+use super::{App, ClientKey, CodeFailure, SecretField, check_password, code_failure, nav};
 use crate::csrf::{CsrfForm, FormToken};
 use crate::error::Failure;
 use crate::extract::{SignedIn, write_state};
@@ -40,7 +40,9 @@ fn with<User: HostUser>(user: &User, asked: Option<&str>) -> &'static str {
 }
 
 fn next_or_settings(next: Option<&str>) -> String {
-    next.filter(|n| is_local_path(n)).unwrap_or("/settings").to_owned()
+    next.filter(|n| is_local_path(n))
+        .unwrap_or("/settings")
+        .to_owned()
 }
 
 fn render(
@@ -71,7 +73,14 @@ pub(crate) async fn page<U: Users>(
     let user = &signed_in.user;
     let next = next_or_settings(target.next.as_deref());
     let nav = nav(user, &csrf);
-    render(&shared, nav, csrf, with(user, target.with.as_deref()), next, None)
+    render(
+        &shared,
+        nav,
+        csrf,
+        with(user, target.with.as_deref()),
+        next,
+        None,
+    )
 }
 
 pub(crate) async fn submit<U: Users, S: Store + 'static, St: Storage>(
@@ -91,13 +100,21 @@ pub(crate) async fn submit<U: Users, S: Store + 'static, St: Storage>(
     let asked = with(&user, Some(&form.with));
     let retry = |error: String, asked: &'static str| {
         let nav = nav(&user, &csrf);
-        Ok(render(shared, nav, csrf.clone(), asked, next.clone(), Some(error)))
+        Ok(render(
+            shared,
+            nav,
+            csrf.clone(),
+            asked,
+            next.clone(),
+            Some(error),
+        ))
     };
     let now = shared.now()?;
     match asked {
         "password" => {
             let login = user.account_name().to_owned();
-            let passed = check_password(&inner, &login, Some(user.clone()), form.secret.0, &address).await?;
+            let passed =
+                check_password(&inner, &login, Some(user.clone()), form.secret.0, &address).await?;
             if passed.is_none() {
                 return retry("Wrong password.".into(), asked);
             }
@@ -105,9 +122,15 @@ pub(crate) async fn submit<U: Users, S: Store + 'static, St: Storage>(
         }
         _ => {
             let outcome = if asked == "code" {
-                inner.two_factor.verify_code(user.id(), &form.secret.0).await?
+                inner
+                    .two_factor
+                    .verify_code(user.id(), &form.secret.0)
+                    .await?
             } else {
-                inner.two_factor.use_recovery_code(user.id(), &form.secret.0).await?
+                inner
+                    .two_factor
+                    .use_recovery_code(user.id(), &form.secret.0)
+                    .await?
             };
             inner.notify_events(&user, &outcome.events)?;
             match outcome.result {

@@ -14,13 +14,24 @@ use super::{
 };
 use crate::limits::{Attempt, AttemptPolicy};
 
-/// Sessions and password-attempt counts in memory. Clones share the same data.
-#[derive(Debug, Clone, Default)]
+/// Sessions and password-attempt counts in memory. Clones share the same data. `Debug`
+/// shows the counts, not the sessions.
+#[derive(Clone, Default)]
 pub struct MemoryStorage {
     inner: Arc<Mutex<Inner>>,
 }
 
-#[derive(Debug, Default)]
+impl std::fmt::Debug for MemoryStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("MemoryStorage")
+            .field("sessions", &inner.sessions.len())
+            .field("attempt_counts", &inner.attempts.len())
+            .finish()
+    }
+}
+
+#[derive(Default)]
 struct Inner {
     /// By [`session_handle`].
     sessions: HashMap<String, Record>,
@@ -37,6 +48,11 @@ impl MemoryStorage {
     /// How many sessions are stored (expired ones included until purged).
     pub fn session_count(&self) -> usize {
         self.lock().sessions.len()
+    }
+
+    /// How many password-attempt counts are stored.
+    pub fn attempt_count(&self) -> usize {
+        self.lock().attempts.len()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -85,7 +85,6 @@ const MIGRATION: &[&str] = &[
 /// collides almost never; eight in a row means the random source is broken.
 const CREATE_TRIES: usize = 8;
 
-
 #[async_trait]
 impl SessionStore for PostgresStorage {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {

@@ -18,8 +18,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use twofa::account::{DeviceKey, Settings};
-use twofa::store::Clock;
 use twofa::seal::DangerPlaintextSealer;
+use twofa::store::Clock;
 use twofa::{Pbkdf2Hasher, Secret, Store, Totp, TwoFactor};
 use twofa_axum::storage::Storage;
 use twofa_axum::{
@@ -132,7 +132,10 @@ pub struct Outbox(pub Arc<Mutex<Vec<(String, Notice)>>>);
 
 impl Notices for Outbox {
     fn notify(&self, user_id: &str, _: &str, notice: &Notice) {
-        self.0.lock().unwrap().push((user_id.to_owned(), notice.clone()));
+        self.0
+            .lock()
+            .unwrap()
+            .push((user_id.to_owned(), notice.clone()));
     }
 }
 
@@ -210,10 +213,15 @@ pub async fn start<S: Store + 'static, St: Storage>(
 ) -> App<S, St> {
     let outbox = Outbox::default();
     let config = tweak(Config::new(ORIGIN, [9; 32]).unwrap());
-    let auth = TwoFactorAuth::new(service(store, &clock, device_key), users.clone(), storage, config)
-        .unwrap()
-        .with_notices(outbox.clone())
-        .with_clock(clock.as_clock());
+    let auth = TwoFactorAuth::new(
+        service(store, &clock, device_key),
+        users.clone(),
+        storage,
+        config,
+    )
+    .unwrap()
+    .with_notices(outbox.clone())
+    .with_clock(clock.as_clock());
     let entered = Arc::new(tokio::sync::Notify::new());
     let release = Arc::new(tokio::sync::Notify::new());
     let host_routes = host_routes(auth.clone(), entered.clone(), release.clone());
@@ -263,10 +271,16 @@ fn host_routes<S: Store + 'static, St: Storage>(
             }),
         )
         .route(
+            "/debug",
+            get(|signed_in: SignedIn<TestUser>| async move { format!("{signed_in:?}") }),
+        )
+        .route(
             "/team",
-            get(|TwoFactorRequired(signed_in): TwoFactorRequired<TestUser>| async move {
-                format!("team page of {}", signed_in.user.email)
-            }),
+            get(
+                |TwoFactorRequired(signed_in): TwoFactorRequired<TestUser>| async move {
+                    format!("team page of {}", signed_in.user.email)
+                },
+            ),
         )
         .route(
             "/password",
@@ -292,7 +306,9 @@ pub struct Page {
 
 impl Page {
     pub fn location(&self) -> Option<&str> {
-        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok())
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
     }
 
     /// The value of the first `name="csrf" value="…"` in the page.
@@ -408,15 +424,18 @@ impl Browser {
         if let Some(address) = &self.address {
             request = request.header("x-real-ip", address);
         }
-        let response = self.client.request(request.body(body).unwrap()).await.unwrap();
+        let response = self
+            .client
+            .request(request.body(body).unwrap())
+            .await
+            .unwrap();
         let (parts, body) = response.into_parts();
         for cookie in parts.headers.get_all(header::SET_COOKIE) {
             let cookie = cookie.to_str().unwrap();
             let pair = cookie.split(';').next().unwrap();
             let (name, value) = pair.split_once('=').unwrap();
-            let deleted = value.is_empty()
-                || cookie.contains("Max-Age=0")
-                || cookie.contains("1970");
+            let deleted =
+                value.is_empty() || cookie.contains("Max-Age=0") || cookie.contains("1970");
             let mut jar = self.jar.lock().unwrap();
             if deleted {
                 jar.remove(name);
@@ -434,8 +453,12 @@ impl Browser {
 
     /// Signs in with the password; returns the response to the password form.
     pub async fn password(&self, email: &str, password: &str) -> Page {
-        self.submit("/login", "/login", &[("email", email), ("password", password)])
-            .await
+        self.submit(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
     }
 
     /// Turns 2FA on through the pages (the session must be fresh enough for step-up);
@@ -449,7 +472,11 @@ impl Browser {
         let app = Totp::new(Secret::from_base32(&key).unwrap());
         let code = app.generate(clock.now()).to_string();
         let done = self
-            .submit("/settings/2fa/verify", "/settings/2fa/verify", &[("code", &code)])
+            .submit(
+                "/settings/2fa/verify",
+                "/settings/2fa/verify",
+                &[("code", &code)],
+            )
             .await;
         assert_eq!(done.status, StatusCode::OK, "{}", done.body);
         let codes = recovery_codes(&done);
