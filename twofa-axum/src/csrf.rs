@@ -27,10 +27,19 @@ use crate::web::{cookie, set_cookie};
 /// The cookie holding the browser's CSRF value (prefixed `__Host-` when secure).
 const COOKIE: &str = "csrf";
 
-/// The token forms of this request must carry, put in the request's extensions by
-/// [`middleware`].
+/// The CSRF token for this browser's forms: put it in a hidden `csrf` field of every form
+/// the host renders, and read the post with [`CsrfForm`].
+///
+/// ```
+/// use axum::response::Html;
+/// use twofa_axum::FormToken;
+///
+/// async fn page(FormToken(csrf): FormToken) -> Html<String> {
+///     Html(format!(r#"<form method="post"><input type="hidden" name="csrf" value="{csrf}"></form>"#))
+/// }
+/// ```
 #[derive(Debug, Clone)]
-pub(crate) struct FormToken(pub String);
+pub struct FormToken(pub String);
 
 /// Gives every request a [`FormToken`], and a browser without a CSRF cookie its cookie.
 pub(crate) async fn middleware(mut request: Request, next: Next) -> Response {

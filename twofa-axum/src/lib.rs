@@ -1,6 +1,4 @@
-//! Two-factor sign-in for axum apps, with the second factor bound to the web session.
-//!
-//! (Crate documentation: see the README, included below once written.)
+#![doc = include_str!("../README.md")]
 
 mod client;
 mod config;
@@ -30,7 +28,7 @@ use twofa::store::{Clock, SystemClock};
 use twofa::{Store, TwoFactor};
 
 pub use config::{ClientAddress, Config, ConfigError};
-pub use csrf::CsrfForm;
+pub use csrf::{CsrfForm, FormToken};
 pub use error::Failure;
 pub use extract::{SecondFactorPending, SignedIn, StepUp, TwoFactorRequired};
 pub use host::{HostError, HostUser, NoNotices, Notice, NoticeKind, Notices, Users};
