@@ -45,7 +45,7 @@ async fn a_burst_of_wrong_sign_ins_adds_under_100_mb_also_on_a_warm_process() {
     let first = burst(&url).await;
     let second = burst(&url).await;
     let after = resident_bytes().unwrap();
-    eprintln!("resident before the bursts: {}", mb(before));
+    eprintln!("resident before the bursts: {}; most threads {}", mb(before), THREADS.load(Ordering::Relaxed));
     for (name, burst) in [("first", &first), ("second", &second)] {
         eprintln!(
             "{name} burst of {BURST} wrong sign-ins: peak +{} over the resident memory before \
@@ -271,6 +271,13 @@ fn resident_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
+static THREADS: AtomicU64 = AtomicU64::new(0);
+
+fn threads() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Threads:"))?.trim().parse().ok()
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
 }
@@ -293,6 +300,9 @@ impl Sampler {
                 while !stop.load(Ordering::Relaxed) {
                     if let Some(now) = resident_bytes() {
                         peak.fetch_max(now, Ordering::Relaxed);
+                    }
+                    if let Some(n) = threads() {
+                        THREADS.fetch_max(n, Ordering::Relaxed);
                     }
                     std::thread::sleep(Duration::from_millis(1));
                 }
