@@ -48,9 +48,7 @@ use twofa::seal::DangerPlaintextSealer;
 use twofa::store::{SaveOutcome, Versioned};
 use twofa::{Pbkdf2Hasher, Secret, Store, Totp, TwoFactor};
 use twofa_axum::limits::{Attempt, AttemptPolicy};
-use twofa_axum::storage::{
-    PasswordAttempts, SessionInfo, Storage, StorageError, UserSessions,
-};
+use twofa_axum::storage::{PasswordAttempts, SessionInfo, Storage, StorageError, UserSessions};
 use twofa_axum::{ClientAddress, Config, TwoFactorAuth};
 
 use support::{Browser, ORIGIN, PASSWORD, Page, TestClock, TestUsers};
@@ -84,7 +82,10 @@ fn main() {
     let sqlite_db = runtime.block_on(common::SqliteDatabase::new());
     let sqlite = runtime.block_on(async {
         let pool = sqlite_db.shared_pool();
-        let store = twofa_sqlx::SqliteStore::builder_with_pool(pool.clone()).open().await.unwrap();
+        let store = twofa_sqlx::SqliteStore::builder_with_pool(pool.clone())
+            .open()
+            .await
+            .unwrap();
         let storage = twofa_axum::storage::SqliteStorage::new(pool);
         Bench::build(store, storage).await
     });
@@ -111,17 +112,21 @@ fn main() {
     {
         let mut group = criterion.benchmark_group("code_step");
         group.bench_function("sqlite/crate", |b| {
-            b.to_async(&runtime).iter_custom(|iters| sqlite.crate_code_steps(iters));
+            b.to_async(&runtime)
+                .iter_custom(|iters| sqlite.crate_code_steps(iters));
         });
         group.bench_function("sqlite/bare", |b| {
-            b.to_async(&runtime).iter_custom(|iters| sqlite.bare_code_steps(iters));
+            b.to_async(&runtime)
+                .iter_custom(|iters| sqlite.bare_code_steps(iters));
         });
         if let Some(postgres) = &postgres {
             group.bench_function("postgres/crate", |b| {
-                b.to_async(&runtime).iter_custom(|iters| postgres.crate_code_steps(iters));
+                b.to_async(&runtime)
+                    .iter_custom(|iters| postgres.crate_code_steps(iters));
             });
             group.bench_function("postgres/bare", |b| {
-                b.to_async(&runtime).iter_custom(|iters| postgres.bare_code_steps(iters));
+                b.to_async(&runtime)
+                    .iter_custom(|iters| postgres.bare_code_steps(iters));
             });
         }
         group.finish();
@@ -135,12 +140,14 @@ fn main() {
             .throughput(Throughput::Elements(SIGN_INS as u64));
         let clients = runtime.block_on(sqlite.clients());
         group.bench_function("sqlite", |b| {
-            b.to_async(&runtime).iter_custom(|iters| sqlite.sign_in_batches(&clients, iters));
+            b.to_async(&runtime)
+                .iter_custom(|iters| sqlite.sign_in_batches(&clients, iters));
         });
         if let Some(postgres) = &postgres {
             let clients = runtime.block_on(postgres.clients());
             group.bench_function("postgres", |b| {
-                b.to_async(&runtime).iter_custom(|iters| postgres.sign_in_batches(&clients, iters));
+                b.to_async(&runtime)
+                    .iter_custom(|iters| postgres.sign_in_batches(&clients, iters));
             });
         }
         group.finish();
@@ -191,7 +198,9 @@ impl<S: Store + Clone + 'static, St: Storage> Bench<S, St> {
             .device_key(DeviceKey::generate());
         // Recovery codes are hashed only at enrolment (never in a sign-in with a code): the
         // fewest iterations keep enrolling 641 users quick.
-        let hasher = Pbkdf2Hasher::new().with_iterations(Pbkdf2Hasher::MIN_ITERATIONS).unwrap();
+        let hasher = Pbkdf2Hasher::new()
+            .with_iterations(Pbkdf2Hasher::MIN_ITERATIONS)
+            .unwrap();
         let two_factor = TwoFactor::new(
             store.clone(),
             settings,
@@ -227,9 +236,12 @@ impl<S: Store + Clone + 'static, St: Storage> Bench<S, St> {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let served = app.clone();
         tokio::spawn(async move {
-            axum::serve(listener, served.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-                .unwrap();
+            axum::serve(
+                listener,
+                served.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
         });
 
         let bare = Router::new()
@@ -279,7 +291,11 @@ impl<S: Store + Clone + 'static, St: Storage> Bench<S, St> {
         self.clock.advance(30);
         let code = self.alice.generate(self.clock.now()).to_string();
         let cookies = format!("{}; {session}", self.csrf_cookie);
-        post_form("/login/code", &cookies, &[("csrf", &self.csrf_token), ("code", &code)])
+        post_form(
+            "/login/code",
+            &cookies,
+            &[("csrf", &self.csrf_token), ("code", &code)],
+        )
     }
 
     async fn crate_code_steps(&self, iters: u64) -> Duration {
@@ -325,8 +341,13 @@ impl<S: Store + Clone + 'static, St: Storage> Bench<S, St> {
         let by_bare = self.trips.since(&before);
         assert_signed_in(&response);
 
-        eprintln!("{backend}: store round trips of one code step: crate {by_crate}; bare {by_bare}");
-        assert_eq!(by_crate, by_bare, "{backend}: the bare handler must make the crate's round trips");
+        eprintln!(
+            "{backend}: store round trips of one code step: crate {by_crate}; bare {by_bare}"
+        );
+        assert_eq!(
+            by_crate, by_bare,
+            "{backend}: the bare handler must make the crate's round trips"
+        );
     }
 
     /// One browser per client, each with an address of its own and its CSRF cookie (from a
@@ -354,7 +375,10 @@ impl<S: Store + Clone + 'static, St: Storage> Bench<S, St> {
                 tokio::spawn(async move {
                     let csrf = browser.get("/login").await.csrf();
                     browser
-                        .post("/login", &[("csrf", &csrf), ("email", &email), ("password", PASSWORD)])
+                        .post(
+                            "/login",
+                            &[("csrf", &csrf), ("email", &email), ("password", PASSWORD)],
+                        )
                         .await
                         .status
                 })
@@ -364,7 +388,9 @@ impl<S: Store + Clone + 'static, St: Storage> Bench<S, St> {
         for task in tasks {
             *answers.entry(task.await.unwrap().as_u16()).or_default() += 1;
         }
-        eprintln!("{backend}: {CLIENTS} right passwords at once from one address, answered by status: {answers:?}");
+        eprintln!(
+            "{backend}: {CLIENTS} right passwords at once from one address, answered by status: {answers:?}"
+        );
     }
 
     /// `iters` batches of [`SIGN_INS`] full sign-ins, [`CLIENTS`] at a time, each by a user of
@@ -386,14 +412,21 @@ impl<S: Store + Clone + 'static, St: Storage> Bench<S, St> {
                     tokio::spawn(async move {
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some((email, totp)) = many.get(i) else { break };
+                            let Some((email, totp)) = many.get(i) else {
+                                break;
+                            };
                             browser.jar.lock().unwrap().remove("__Host-session");
                             let page = browser
-                                .post("/login", &[("csrf", &csrf), ("email", email), ("password", PASSWORD)])
+                                .post(
+                                    "/login",
+                                    &[("csrf", &csrf), ("email", email), ("password", PASSWORD)],
+                                )
                                 .await;
                             assert_eq!(page.location(), Some("/login/code"), "{page:?}");
                             let code = totp.generate(clock.now()).to_string();
-                            let page = browser.post("/login/code", &[("csrf", &csrf), ("code", &code)]).await;
+                            let page = browser
+                                .post("/login/code", &[("csrf", &csrf), ("code", &code)])
+                                .await;
                             assert_eq!(page.location(), Some("/settings"), "{page:?}");
                         }
                     })
@@ -458,16 +491,26 @@ async fn bare_code_step<S: Store + Clone + 'static, St: Storage>(
         return see_other("/login", None);
     };
     let user_id = record.data["twofa"]["user_id"].as_str().unwrap().to_owned();
-    let Versioned { record: stored, version } = Store::load(&app.store, &user_id).await.unwrap().unwrap();
-    let saved = Store::save(&app.store, &user_id, &stored, Some(version)).await.unwrap();
+    let Versioned {
+        record: stored,
+        version,
+    } = Store::load(&app.store, &user_id).await.unwrap().unwrap();
+    let saved = Store::save(&app.store, &user_id, &stored, Some(version))
+        .await
+        .unwrap();
     assert!(matches!(saved, SaveOutcome::Saved));
     SessionStore::delete(&app.storage, &id).await.unwrap();
     let mut record = Record {
         id: Id::default(),
         ..record
     };
-    SessionStore::create(&app.storage, &mut record).await.unwrap();
-    let cookie = format!("__Host-session={}; HttpOnly; SameSite=Lax; Secure; Path=/", record.id);
+    SessionStore::create(&app.storage, &mut record)
+        .await
+        .unwrap();
+    let cookie = format!(
+        "__Host-session={}; HttpOnly; SameSite=Lax; Secure; Path=/",
+        record.id
+    );
     see_other("/settings", Some(cookie))
 }
 
@@ -495,7 +538,10 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 fn assert_signed_in(response: &Response) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok()),
         Some("/settings")
     );
 }
@@ -513,11 +559,18 @@ fn session_cookie(headers: &HeaderMap) -> String {
 
 fn get(path: &str) -> Request<Body> {
     let mut request = Request::get(path)
-        .header(header::USER_AGENT, "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0")
+        .header(
+            header::USER_AGENT,
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+        )
         .body(Body::empty())
         .unwrap();
-    request.headers_mut().insert("x-real-ip", header::HeaderValue::from_static("127.0.0.1"));
-    request.extensions_mut().insert(ConnectInfo(SocketAddr::from(CLIENT)));
+    request
+        .headers_mut()
+        .insert("x-real-ip", header::HeaderValue::from_static("127.0.0.1"));
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(CLIENT)));
     request
 }
 
@@ -527,12 +580,19 @@ fn post_form(path: &str, cookies: &str, form: &[(&str, &str)]) -> Request<Body> 
     let mut request = Request::post(path)
         .header(header::ORIGIN, ORIGIN)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::USER_AGENT, "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0")
+        .header(
+            header::USER_AGENT,
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+        )
         .header(header::COOKIE, cookies)
         .body(Body::from(body))
         .unwrap();
-    request.headers_mut().insert("x-real-ip", header::HeaderValue::from_static("127.0.0.1"));
-    request.extensions_mut().insert(ConnectInfo(SocketAddr::from(CLIENT)));
+    request
+        .headers_mut()
+        .insert("x-real-ip", header::HeaderValue::from_static("127.0.0.1"));
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(CLIENT)));
     request
 }
 
@@ -638,7 +698,10 @@ impl<T> Counted<T> {
 impl<S: Store> Store for Counted<S> {
     type Error = S::Error;
 
-    fn load(&self, user_id: &str) -> impl Future<Output = Result<Option<Versioned>, S::Error>> + Send {
+    fn load(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<Versioned>, S::Error>> + Send {
         bump(&self.trips.record_load);
         self.inner.load(user_id)
     }
@@ -702,7 +765,11 @@ impl<St: Storage> UserSessions for Counted<St> {
         self.inner.end_session(user_id, handle).await
     }
 
-    async fn end_other_sessions(&self, user_id: &str, keep: Option<&Id>) -> Result<u64, StorageError> {
+    async fn end_other_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&Id>,
+    ) -> Result<u64, StorageError> {
         bump(&self.trips.other);
         self.inner.end_other_sessions(user_id, keep).await
     }

@@ -438,20 +438,38 @@ async fn step_up_without_2fa_asks_for_the_password<S: Store + 'static, St: Stora
     browser.enable_2fa(&app.clock).await;
 }
 
-async fn the_confirm_page_limits_password_guesses_like_sign_in<S: Store + 'static, St: Storage>(app: App<S, St>) {
+async fn the_confirm_page_limits_password_guesses_like_sign_in<S: Store + 'static, St: Storage>(
+    app: App<S, St>,
+) {
     // A stolen session of a user without 2FA: guessing the password to step up is limited.
     let browser = signed_in(&app).await;
     app.clock.advance(601);
-    let csrf = browser.get("/confirm?next=%2Fsettings%2F2fa%2Fenable").await.csrf();
+    let csrf = browser
+        .get("/confirm?next=%2Fsettings%2F2fa%2Fenable")
+        .await
+        .csrf();
     let mut statuses = Vec::new();
     for i in 0..8 {
         let guess = format!("guess {i}");
-        let fields = [("csrf", csrf.as_str()), ("secret", guess.as_str()), ("with", "password"), ("next", "/settings/2fa/enable")];
+        let fields = [
+            ("csrf", csrf.as_str()),
+            ("secret", guess.as_str()),
+            ("with", "password"),
+            ("next", "/settings/2fa/enable"),
+        ];
         statuses.push(browser.post("/confirm", &fields).await.status);
     }
     assert_eq!(&statuses[..5], &[StatusCode::OK; 5], "{statuses:?}");
-    assert_eq!(&statuses[5..], &[StatusCode::TOO_MANY_REQUESTS; 3], "{statuses:?}");
-    assert_eq!(app.users.checks.load(std::sync::atomic::Ordering::SeqCst), 1 + 5, "the sign-in and 5 guesses");
+    assert_eq!(
+        &statuses[5..],
+        &[StatusCode::TOO_MANY_REQUESTS; 3],
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.users.checks.load(std::sync::atomic::Ordering::SeqCst),
+        1 + 5,
+        "the sign-in and 5 guesses"
+    );
 }
 
 async fn new_codes_and_disabling_end_other_sessions<S: Store + 'static, St: Storage>(
