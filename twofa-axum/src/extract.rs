@@ -89,6 +89,7 @@ pub struct SecondFactorPending<User> {
     pub user: User,
     /// The session.
     pub session: Session,
+    pub(crate) state: AuthState,
 }
 
 /// A signed-in user who proved themselves recently enough for a sensitive action: with 2FA
@@ -223,7 +224,11 @@ impl<S: Send + Sync, User: HostUser> FromRequestParts<S> for SecondFactorPending
         if let Some(state) = pending
             && let Some(user) = finder.0.find(&state.user_id).await?
         {
-            return Ok(SecondFactorPending { user, session });
+            return Ok(SecondFactorPending {
+                user,
+                session,
+                state,
+            });
         }
         Err(Failure::redirect("/login"))
     }

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::csrf::{CsrfForm, FormToken};
 use crate::error::Failure;
-use crate::extract::{SecondFactorPending, read_state, write_state};
+use crate::extract::{SecondFactorPending, write_state};
 use crate::host::{HostUser, Users};
 use crate::pages::{CodePage, Page, RecoveryCodePage, SignInPage};
 use crate::state::{AuthState, Factor, FactorMethod};
@@ -133,7 +133,11 @@ pub(crate) async fn code_submit<U: Users, S: Store + 'static, St: Storage>(
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, Failure> {
     let shared = &inner.shared;
-    let SecondFactorPending { user, session } = pending;
+    let SecondFactorPending {
+        user,
+        session,
+        state,
+    } = pending;
     let outcome = inner.two_factor.verify_code(user.id(), &form.code).await?;
     inner.notify_events(&user, &outcome.events)?;
     let signed_in = match outcome.result {
@@ -182,9 +186,6 @@ pub(crate) async fn code_submit<U: Users, S: Store + 'static, St: Storage>(
             }
         }
     }
-    let Some(state) = read_state(&session).await? else {
-        return Ok(see_other("/login"));
-    };
     let now = shared.now()?;
     let state = AuthState {
         factor: Some(Factor {
@@ -221,7 +222,11 @@ pub(crate) async fn recovery_submit<U: Users, S: Store + 'static, St: Storage>(
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, Failure> {
     let shared = &inner.shared;
-    let SecondFactorPending { user, session } = pending;
+    let SecondFactorPending {
+        user,
+        session,
+        state,
+    } = pending;
     let outcome = inner
         .two_factor
         .use_recovery_code(user.id(), &form.code)
@@ -229,9 +234,6 @@ pub(crate) async fn recovery_submit<U: Users, S: Store + 'static, St: Storage>(
     inner.notify_events(&user, &outcome.events)?;
     match outcome.result {
         Ok(signed_in) => {
-            let Some(state) = read_state(&session).await? else {
-                return Ok(see_other("/login"));
-            };
             let state = AuthState {
                 factor: Some(Factor {
                     at: signed_in.at(),

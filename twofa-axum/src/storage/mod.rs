@@ -182,7 +182,7 @@ pub(crate) struct SessionIndex {
 impl SessionIndex {
     pub(crate) fn of(record: &Record) -> Option<SessionIndex> {
         let state = record.data.get(crate::state::SESSION_KEY)?;
-        let state: crate::state::AuthState = serde_json::from_value(state.clone()).ok()?;
+        let state = <crate::state::AuthState as serde::Deserialize>::deserialize(state).ok()?;
         Some(SessionIndex {
             user_id: state.user_id,
             label: state.label,
