@@ -284,15 +284,13 @@ fn confirming_follows_the_sign_in_rules() {
     let code = app.generate(T0).to_string();
     let sealed_away = record.confirm_enrollment(&ctx, &code, &mut rng, T0);
     assert!(!sealed_away.changed());
-    // After failures, the confirmation reports them.
+    // After a typo, the confirmation clears the count; the typo was the owner's own, so
+    // nothing is reported (see `typos_while_confirming_the_setup_are_not_reported_...`).
     let wrong = wrong_code(&app, T0);
     record.advance(|r| r.confirm_enrollment(&fx.ctx(), &wrong, &mut rng, T0));
     let confirmed = record.run(|r| r.confirm_enrollment(&fx.ctx(), &code, &mut rng, T0));
     assert!(confirmed.result.is_ok());
-    assert_eq!(
-        confirmed.events,
-        [Event::FailedAttempts { failures: 1 }, Event::Enabled]
-    );
+    assert_eq!(confirmed.events, [Event::Enabled]);
     assert_eq!(record.failures(), 0);
 }
 
@@ -2593,4 +2591,29 @@ fn a_proof_restored_from_the_session_is_checked_like_the_original() {
         refused(record.disable(&fx.ctx(), Reauthentication::Password(theirs), at + 1)),
         Error::ReauthenticationRequired
     );
+}
+
+/// A typo while confirming the setup is the owner's own: once the setup succeeds there is
+/// nothing to report at the first sign-in.
+#[test]
+fn typos_while_confirming_the_setup_are_not_reported_at_the_next_sign_in() {
+    let fx = Fixture::new();
+    let (mut record, app) = pending(&fx, T0);
+    let typo = wrong_code(&app, T0);
+    let failed = record.run(|r| r.confirm_enrollment(&fx.ctx(), &typo, &mut twofa::os_rng(), T0));
+    assert!(failed.result.unwrap_err().is_wrong_code());
+    assert_eq!(record.unreported_failures(), 1);
+    let code = app.generate(T0).to_string();
+    let confirmed =
+        record.run(|r| r.confirm_enrollment(&fx.ctx(), &code, &mut twofa::os_rng(), T0));
+    assert_eq!(
+        confirmed.events,
+        [Event::Enabled],
+        "no failed attempts to report"
+    );
+    assert_eq!(record.unreported_failures(), 0);
+    let code = app.generate(T0 + 30).to_string();
+    let first = record.run(|r| r.verify_code(&fx.ctx(), &code, T0 + 30));
+    assert_eq!(first.result.unwrap().failed_attempts(), 0);
+    assert!(first.events.is_empty(), "{:?}", first.events);
 }
