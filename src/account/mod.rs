@@ -445,7 +445,8 @@ pub enum Event {
     },
     /// A sign-in — with a code, a recovery code or a trusted device — after failed attempts:
     /// this many codes and recovery codes failed since failures were last reported. Each
-    /// failure is reported once. Show it at sign-in ("3 failed attempts since your last
+    /// failure is reported once; a replayed code is reported at once by
+    /// [`Event::ReplayDetected`] instead, and not counted here. Show it at sign-in ("3 failed attempts since your last
     /// sign-in"; [`SignedIn::failed_attempts`] has the same number) and consider e-mailing it:
     /// if the user did not make them, someone who knows the password is guessing, and a
     /// password change shuts them out.

@@ -240,6 +240,11 @@ impl TwoFactorRecord {
                 if error.is_wrong_code() {
                     self.count_failure(Factor::Code, policy, now, events);
                 }
+                if error == Error::ReplayedCode {
+                    // It counts against the throttle, but it is reported now, by its own
+                    // event: not a second time at the next sign-in.
+                    self.unreported_failures = self.unreported_failures.saturating_sub(1);
+                }
                 Err(error)
             }
         }
