@@ -38,7 +38,7 @@ pub use web::format_time;
 use crate::error::FailurePage;
 use crate::extract::UserFinder;
 use crate::hashing::PasswordGate;
-use crate::pages::{Chrome, DefaultPages, ErrorPage, Nav, Page, Pages};
+use crate::pages::{Chrome, DefaultPages, ErrorPage, MenuLink, Nav, Page, Pages, PlainPage};
 use crate::storage::Storage;
 
 /// Two-factor sign-in for an axum app: the host's users, the `twofa` service, the storage of
@@ -70,6 +70,7 @@ pub(crate) struct Shared {
     pub clock: Arc<dyn Clock>,
     pub pages: Arc<dyn Pages>,
     pub site: String,
+    pub links: Vec<MenuLink>,
 }
 
 impl Shared {
@@ -83,6 +84,7 @@ impl Shared {
         Chrome {
             site: self.site.clone(),
             nav,
+            links: self.links.clone(),
         }
     }
 
@@ -135,6 +137,7 @@ impl<U: Users, S: Store + 'static, St: Storage> TwoFactorAuth<U, S, St> {
                     clock: Arc::new(SystemClock),
                     pages: Arc::new(DefaultPages),
                     site,
+                    links: Vec::new(),
                 }),
                 two_factor,
                 users: Arc::new(users),
@@ -155,6 +158,55 @@ impl<U: Users, S: Store + 'static, St: Storage> TwoFactorAuth<U, S, St> {
     #[must_use]
     pub fn with_pages(self, pages: impl Pages) -> Self {
         self.map_shared(|shared| shared.pages = Arc::new(pages))
+    }
+
+    /// Adds a link to the account menu, after "Account Settings" (such as the host's own
+    /// pages). `path` must be a path on this site; anything else is ignored.
+    #[must_use]
+    pub fn with_menu_link(self, label: &str, path: &str) -> Self {
+        if !web::is_local_path(path) {
+            return self;
+        }
+        let link = MenuLink {
+            label: label.to_owned(),
+            path: path.to_owned(),
+        };
+        self.map_shared(|shared| shared.links.push(link))
+    }
+
+    /// A host's own page in the look of the crate's pages (through the same [`Pages`]), with
+    /// the signed-in header when `signed_in` is given. `trusted_html` is the page's content:
+    /// escape every value in it ([`pages::escape_html`]).
+    ///
+    /// ```
+    /// use axum::response::Response;
+    /// use twofa_axum::{FormToken, HostUser, SignedIn, TwoFactorAuth, Users};
+    /// use twofa_axum::pages::escape_html;
+    ///
+    /// async fn profile<U: Users, S: twofa::Store + 'static, St: twofa_axum::storage::Storage>(
+    ///     auth: TwoFactorAuth<U, S, St>,
+    ///     signed_in: SignedIn<U::User>,
+    ///     token: FormToken,
+    /// ) -> Response {
+    ///     let html = format!("<h1>Profile</h1><p>{}</p>", escape_html(signed_in.user.account_name()));
+    ///     auth.page(Some(&signed_in), &token, "Profile", html)
+    /// }
+    /// ```
+    pub fn page(
+        &self,
+        signed_in: Option<&SignedIn<U::User>>,
+        token: &FormToken,
+        title: &str,
+        trusted_html: String,
+    ) -> Response {
+        let shared = &self.inner.shared;
+        let nav = signed_in.and_then(|s| flows::nav(&s.user, &token.0));
+        let page = PlainPage {
+            chrome: shared.chrome(nav),
+            title: title.to_owned(),
+            trusted_html,
+        };
+        shared.render(Page::Plain(&page))
     }
 
     /// Reads the time from `clock` (give the service the same one); the system clock by

@@ -51,6 +51,7 @@ impl Pages for DefaultPages {
             Page::GenerateCodes(p) => p.render(),
             Page::Disable(p) => p.render(),
             Page::StepUp(p) => p.render(),
+            Page::Plain(p) => p.render(),
         };
         rendered.unwrap_or_else(|e| {
             tracing::error!(error = %e, "twofa-axum: a page failed to render");
@@ -89,6 +90,8 @@ pub enum Page<'a> {
     Disable(&'a DisablePage),
     /// Step-up: confirm with a code, a recovery code or the password.
     StepUp(&'a StepUpPage),
+    /// A host's own page in the same look ([`TwoFactorAuth::page`](crate::TwoFactorAuth::page)).
+    Plain(&'a PlainPage),
 }
 
 /// What every page has: the site's name and, for a signed-in user, the header.
@@ -98,6 +101,17 @@ pub struct Chrome {
     pub site: String,
     /// The signed-in header; `None` before sign-in.
     pub nav: Option<Nav>,
+    /// The host's links in the account menu, after "Account Settings".
+    pub links: Vec<MenuLink>,
+}
+
+/// A link of the host's in the account menu.
+#[derive(Debug, Clone)]
+pub struct MenuLink {
+    /// What it says.
+    pub label: String,
+    /// Where it goes (a path on this site).
+    pub path: String,
 }
 
 /// The signed-in header: who, and the sign-out form's token.
@@ -305,6 +319,37 @@ page!(
         next_query: String,
     }
 );
+
+page!(
+    /// A host's own page in the crate's look.
+    PlainPage, "plain.html" {
+        /// The page's title.
+        title: String,
+        /// The page's content, as HTML the host made: every value in it escaped (see
+        /// [`escape_html`]).
+        trusted_html: String,
+    }
+);
+
+/// `text` with `&`, `<`, `>`, `"` and `'` escaped, for HTML text and attribute values.
+///
+/// ```
+/// assert_eq!(twofa_axum::pages::escape_html("<b>\"Tom\" & 'Jerry'</b>"), "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;");
+/// ```
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 impl RecoveryCodesPage {
     pub(crate) fn new(

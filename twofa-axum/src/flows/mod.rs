@@ -87,6 +87,7 @@ pub(crate) fn routes<U: Users, S: Store + 'static, St: Storage>(
         )
         .route("/twofa/style.css", get(crate::web::stylesheet))
         .route("/twofa/app.js", get(crate::web::script))
+        .route("/twofa/icon.svg", get(crate::web::icon))
         .with_state(inner)
 }
 
