@@ -1,203 +1,198 @@
-//! The reference web application for [`twofa`]: sign-in with a second factor, and the
-//! "Security → Two-Factor Authentication (2FA)" part of an account settings page, on axum.
+//! The reference web application for [`twofa`], as a host of [`twofa_axum`]: the demo keeps
+//! what a host owns — its users table (argon2id hashes and the 2FA flag) in the same SQLite or
+//! PostgreSQL database as the sessions and the 2FA records, its mail outbox, its keys — and
+//! `twofa-axum` does the rest: sign-in with a second factor, sessions, step-up, limits, and
+//! every page of Account Settings → Security.
 //!
-//! `main` serves [`app`]; tests call it directly. Everything the app shares lives in one
-//! [`AppState`] behind an `Arc`. Handlers are small: parse the form, make one library call,
-//! render a template from `templates/`.
+//! `main` opens a database with [`open_sqlite`] or [`open_postgres`], builds [`Demo`] and
+//! serves [`Demo::app`]; tests do the same with their own clock.
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use twofa::account::DeviceKey;
-//! use twofa_demo::{AppState, Config, app, two_factor};
+//! use twofa_demo::{Demo, Keys, Setup, open_sqlite};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! // In real life both keys come from your secret store, never from the database.
-//! let key = twofa::AesGcmSealer::generate_key()?;
-//! let clock: Arc<dyn twofa::store::Clock> = Arc::new(twofa::store::SystemClock);
-//! let store = twofa_sqlx::SqliteStore::open("twofa-demo.db").await?;
-//! let tf = two_factor(store, "twofa demo", &*key, DeviceKey::generate(), clock.clone())?;
-//! let state = Arc::new(AppState::new(tf, clock, Config::default()));
-//! state.accounts.create("demo@example.com", "a long password")?;
+//! let (keys, _) = Keys::load_or_create("/home/me/.config/twofa-demo/keys".as_ref())?;
+//! let setup = Setup::new(keys, "http://127.0.0.1:3000", false);
+//! let demo = open_sqlite("twofa-demo.db".as_ref(), setup).await?;
+//! demo.users.set_password("demo", "demo@example.com", "a long password").await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! axum::serve(listener, app(state)).await?;
+//! let app = demo.app().into_make_service_with_connect_info::<std::net::SocketAddr>();
+//! axum::serve(listener, app).await?;
 //! # Ok(())
 //! # }
 //! ```
 
-pub mod accounts;
-mod csrf;
-pub mod error;
-mod layout;
-mod pages;
-mod session;
-mod templates;
+pub mod keys;
+pub mod outbox;
+pub mod users;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
-use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, MemoryStore as SessionMemoryStore, SessionManagerLayer};
-use twofa::account::{DeviceKey, Settings};
-use twofa::store::Clock;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use twofa::account::Settings;
+use twofa::store::{Clock, SystemClock};
 use twofa::{AesGcmSealer, Pbkdf2Hasher, Store, TwoFactor};
+use twofa_axum::storage::{PostgresStorage, SqliteStorage, Storage};
+use twofa_axum::{Config, FormToken, SignedIn, TwoFactorAuth};
 
-pub use accounts::Accounts;
-pub use error::AppError;
+pub use keys::Keys;
+pub use outbox::{Mail, Outbox};
+pub use users::{Db, DemoUsers, User};
 
-/// Name of the cookie that holds a trusted device's token.
-pub const DEVICE_COOKIE: &str = "twofa_device";
+/// The site's name: the issuer in authenticator apps, and the pages' title.
+pub const SITE: &str = "twofa demo";
 
-/// Options of the app.
-#[derive(Debug, Clone, Default)]
-pub struct Config {
-    /// Mark the session and trusted-device cookies `Secure` (serve over HTTPS then).
+/// An error of setting the demo up.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// How the demo is set up.
+pub struct Setup {
+    /// The keys, from outside the database.
+    pub keys: Keys,
+    /// The address people use (`https://…` with `secure_cookies`; `http://localhost:…` or
+    /// `http://127.0.0.1:…` without).
+    pub public_origin: String,
+    /// Served over HTTPS: `__Host-` cookies marked `Secure`, and HSTS.
     pub secure_cookies: bool,
-}
-
-/// What every handler shares.
-pub struct AppState<S: Store> {
-    /// The two-factor service over the app's store.
-    pub two_factor: TwoFactor<S>,
-    /// Users, passwords, sessions to log out, and the mail outbox.
-    pub accounts: Arc<Accounts>,
-    /// The clock of the app, the same one the service uses (tests move it).
+    /// The clock (tests move it).
     pub clock: Arc<dyn Clock>,
-    /// Options.
-    pub config: Config,
 }
 
-impl<S: Store> AppState<S> {
-    /// State with no users yet.
-    pub fn new(two_factor: TwoFactor<S>, clock: Arc<dyn Clock>, config: Config) -> Self {
-        AppState {
-            two_factor,
-            accounts: Arc::new(Accounts::new()),
-            clock,
-            config,
-        }
-    }
-
-    /// The app's current time (Unix seconds).
-    ///
-    /// # Errors
-    ///
-    /// When the clock cannot be read.
-    pub fn now(&self) -> Result<u64, AppError> {
-        self.clock
-            .now()
-            .map_err(|e| AppError::Internal(format!("clock: {e}")))
-    }
-}
-
-impl<S: Store> std::fmt::Debug for AppState<S> {
+impl std::fmt::Debug for Setup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("config", &self.config)
+        f.debug_struct("Setup")
+            .field("public_origin", &self.public_origin)
+            .field("secure_cookies", &self.secure_cookies)
             .finish_non_exhaustive()
     }
 }
 
-/// The two-factor service: `store` (a `twofa_sqlx` SQLite or PostgreSQL store in this app),
-/// the issuer shown in authenticator apps, the sealing key of the secrets at rest and the key
-/// of the trusted-device tokens (keep both outside the database), and the clock.
+impl Setup {
+    /// With the system clock.
+    pub fn new(keys: Keys, public_origin: &str, secure_cookies: bool) -> Setup {
+        Setup {
+            keys,
+            public_origin: public_origin.to_owned(),
+            secure_cookies,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The demo over one database: the web layer, the users table and the outbox.
+#[derive(Debug)]
+pub struct Demo<S: Store + 'static, St: Storage> {
+    /// `twofa-axum` over the database, with the demo's users and outbox.
+    pub auth: TwoFactorAuth<DemoUsers, S, St>,
+    /// The users table.
+    pub users: DemoUsers,
+    /// The mail outbox.
+    pub outbox: Outbox,
+}
+
+/// The demo over a SQLite file, made (mode 0600) if missing.
 ///
 /// # Errors
 ///
-/// A bad issuer name or key length.
-pub fn two_factor<S: Store>(
-    store: S,
-    issuer: &str,
-    sealing_key: &[u8],
-    device_key: DeviceKey,
-    clock: Arc<dyn Clock>,
-) -> Result<TwoFactor<S>, twofa::Error> {
-    Ok(TwoFactor::new(
-        store,
-        Settings::new(issuer)?.device_key(device_key),
-        Arc::new(AesGcmSealer::new("demo-1", sealing_key)?),
-        Arc::new(Pbkdf2Hasher::new()),
-    )
-    .with_clock(clock))
-}
-
-/// The application: every page, the session layer and the security headers.
-pub fn app<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
-    use pages::{enable, settings, sign_in};
-
-    let sessions = SessionManagerLayer::new(SessionMemoryStore::default())
-        .with_name("session")
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(state.config.secure_cookies)
-        .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::hours(8),
-        ));
-
-    Router::new()
-        .route("/", get(sign_in::home))
-        .route("/login", get(sign_in::page).post(sign_in::submit::<S>))
-        .route(
-            "/login/code",
-            get(sign_in::code_page).post(sign_in::code_submit::<S>),
-        )
-        .route(
-            "/login/recovery",
-            get(sign_in::recovery_page).post(sign_in::recovery_submit::<S>),
-        )
-        .route("/logout", post(sign_in::logout))
-        .route("/settings", get(settings::page::<S>))
-        .route(
-            "/settings/2fa/enable",
-            get(enable::password_page::<S>).post(enable::start::<S>),
-        )
-        .route(
-            "/settings/2fa/verify",
-            get(enable::code_page::<S>).post(enable::confirm::<S>),
-        )
-        .route("/settings/2fa/cancel", post(enable::cancel::<S>))
-        .route(
-            "/settings/2fa/recovery-codes",
-            get(settings::generate_page).post(settings::generate::<S>),
-        )
-        .route(
-            "/settings/2fa/disable",
-            get(settings::disable_page).post(settings::disable::<S>),
-        )
-        .route(
-            "/settings/devices/revoke",
-            post(settings::revoke_device::<S>),
-        )
-        .route(
-            "/settings/sessions/logout-others",
-            post(settings::logout_others::<S>),
-        )
-        .route("/outbox", get(settings::outbox::<S>))
-        .route("/static/style.css", get(layout::stylesheet))
-        .route("/static/app.js", get(layout::script))
-        .layer(axum::middleware::map_response(layout::security_headers))
-        .layer(sessions)
-        .with_state(state)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The lockout page promises the lock lifts after 24 hours; the service must agree.
-    #[test]
-    fn the_lockout_page_tells_the_policy() {
-        let clock: Arc<dyn Clock> = Arc::new(|| 1_800_000_000);
-        let tf = two_factor(
-            twofa::MemoryStore::new(),
-            "twofa demo",
-            &[1; 32],
-            DeviceKey::generate(),
-            clock,
-        )
-        .unwrap();
-        let page = include_str!("../templates/locked_out.html");
-        let hours = tf.settings().throttle_policy().lockout_time().unwrap() / 3600;
-        assert!(page.contains(&format!("after {hours} hours")), "{page}");
+/// When the file cannot be made or opened, or a key is refused.
+pub async fn open_sqlite(
+    path: &Path,
+    setup: Setup,
+) -> Result<Demo<twofa_sqlx::SqliteStore, SqliteStorage>, Error> {
+    if !path.exists() {
+        // SQLite makes its -wal and -shm files with the database file's permissions.
+        keys::create_private(path)?;
     }
+    let pool =
+        sqlx::SqlitePool::connect_with(twofa_sqlx::SqliteStore::connect_options(path)).await?;
+    let store = twofa_sqlx::SqliteStore::builder_with_pool(pool.clone())
+        .open()
+        .await?;
+    let storage = SqliteStorage::new(pool.clone());
+    storage.migrate().await?;
+    Demo::new(store, storage, Db::Sqlite(pool), setup).await
+}
+
+/// The demo over a PostgreSQL database (several app servers may share it).
+///
+/// # Errors
+///
+/// When the server cannot be reached or refuses the tables, or a key is refused.
+pub async fn open_postgres(
+    url: &str,
+    setup: Setup,
+) -> Result<Demo<twofa_sqlx::PostgresStore, PostgresStorage>, Error> {
+    let pool = sqlx::PgPool::connect(url).await?;
+    let store = twofa_sqlx::PostgresStore::builder_with_pool(pool.clone())
+        .connect()
+        .await?;
+    let storage = PostgresStorage::new(pool.clone());
+    storage.migrate().await?;
+    Demo::new(store, storage, Db::Postgres(pool), setup).await
+}
+
+impl<S: Store + 'static, St: Storage> Demo<S, St> {
+    /// The demo over `store` (the 2FA records), `storage` (sessions and attempt counts) and
+    /// `db` (the users table), all in one database.
+    ///
+    /// # Errors
+    ///
+    /// When the users table cannot be made or a key or the origin is refused.
+    pub async fn new(store: S, storage: St, db: Db, setup: Setup) -> Result<Self, Error> {
+        let Setup {
+            keys,
+            public_origin,
+            secure_cookies,
+            clock,
+        } = setup;
+        let settings = Settings::new(SITE)?
+            .reauthentication_lifetime(Config::DEFAULT_STEP_UP_WINDOW)?
+            .device_key(keys.device.clone());
+        let mut hasher = Pbkdf2Hasher::new();
+        if let Some(pepper) = &keys.pepper {
+            hasher = hasher.with_pepper(pepper)?;
+        }
+        let sealer = AesGcmSealer::new("demo-1", &keys.sealing)?;
+        let service = TwoFactor::new(store, settings, Arc::new(sealer), Arc::new(hasher))
+            .with_clock(Arc::clone(&clock));
+        let config = if secure_cookies {
+            Config::new(&public_origin, *keys.form)?
+        } else {
+            Config::danger_plain_http_on_localhost(&public_origin, *keys.form)?
+        };
+        let users = DemoUsers::open(db).await?;
+        let outbox = Outbox::default();
+        let auth = TwoFactorAuth::new(service, users.clone(), storage, config)?
+            .with_notices(outbox.clone())
+            .with_menu_link("Mail outbox", "/outbox")
+            .with_clock(clock);
+        Ok(Demo {
+            auth,
+            users,
+            outbox,
+        })
+    }
+
+    /// The app: the demo's pages (`/`, `/outbox`, the favicon) and everything of
+    /// `twofa-axum`.
+    pub fn app(&self) -> Router {
+        let (auth, outbox) = (self.auth.clone(), self.outbox.clone());
+        let outbox_page = move |signed_in: SignedIn<User>, token: FormToken| async move {
+            let html = outbox::page(&outbox.to(&signed_in.user.email));
+            auth.page(Some(&signed_in), &token, "Mail outbox", html)
+        };
+        let routes = Router::new()
+            .route("/", get(|| async { to("/settings") }))
+            .route("/outbox", get(outbox_page))
+            .route("/favicon.ico", get(|| async { to("/twofa/icon.svg") }));
+        self.auth.router(routes)
+    }
+}
+
+fn to(path: &str) -> Response {
+    Redirect::to(path).into_response()
 }

@@ -1,90 +1,105 @@
-//! `cargo run -p twofa-demo`: serves the demo on 127.0.0.1 and prints the address and the
-//! demo account's password.
-//!
-//! Options: `--addr HOST:PORT` (default `127.0.0.1:3000`), `--secure-cookies` (when served
-//! behind HTTPS), `--key-file PATH` (the sealing key of the 2FA secrets and the key of the
-//! trusted-device tokens, default `twofa-demo.key`, made on first run), `--database PATH`
-//! (the SQLite file of the 2FA records, default `twofa-demo.db`, made on first run) or
-//! `--database-url postgres://…` (a PostgreSQL database instead).
+//! `cargo run -p twofa-demo`: serves the demo and prints the address and the demo account's
+//! password. See `USAGE` for the options.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use twofa::Store;
-use twofa::account::DeviceKey;
-use twofa::store::{Clock, SystemClock};
-use twofa_demo::{AppState, Config, app, two_factor};
-use zeroize::Zeroizing;
+use twofa_axum::storage::Storage;
+use twofa_demo::{Demo, Keys, Setup, open_postgres, open_sqlite};
 
-const USAGE: &str = "usage: twofa-demo [--addr HOST:PORT] [--secure-cookies] [--key-file PATH] \
-                     [--database PATH | --database-url postgres://…]";
+const USAGE: &str = "\
+usage: twofa-demo [options]
+
+  --addr HOST:PORT       where to listen (default 127.0.0.1:3000; port 0 picks a free one)
+  --database PATH        the SQLite database: users, sessions, 2FA records (default twofa-demo.db)
+  --database-url URL     a PostgreSQL database instead (postgres://…)
+  --key-file PATH        the keys, kept apart from the database (default
+                         $XDG_CONFIG_HOME/twofa-demo/keys or ~/.config/twofa-demo/keys;
+                         made on first run, mode 0600; refused if others can read it)
+  --secure-cookies       served over HTTPS: Secure __Host- cookies and HSTS
+  --public-origin URL    the address people use (default http://HOST:PORT, or https://… with
+                         --secure-cookies)
+  -h, --help             this text";
+
+/// The demo account: its id stays, so its 2FA settings survive restarts.
+const DEMO_ID: &str = "demo";
+const DEMO_EMAIL: &str = "demo@example.com";
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut addr = String::from("127.0.0.1:3000");
-    let mut key_file = PathBuf::from("twofa-demo.key");
-    let mut database = PathBuf::from("twofa-demo.db");
-    let mut database_url = None;
-    let mut config = Config::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--addr" => addr = args.next().ok_or(USAGE)?,
-            "--key-file" => key_file = args.next().ok_or(USAGE)?.into(),
-            "--secure-cookies" => config.secure_cookies = true,
-            "--database" => database = args.next().ok_or(USAGE)?.into(),
-            "--database-url" => database_url = Some(args.next().ok_or(USAGE)?),
-            _ => return Err(USAGE.into()),
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{USAGE}");
+            return Ok(());
         }
+        Err(e) => {
+            eprintln!("twofa-demo: {e}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let key_file = match options
+        .key_file
+        .clone()
+        .or_else(twofa_demo::keys::default_path)
+    {
+        Some(path) => path,
+        None => return Err("no home directory for the keys: pass --key-file PATH".into()),
+    };
+    let (keys, made) = Keys::load_or_create(&key_file).map_err(|e| e.to_string())?;
+    if made {
+        println!("made new keys in {}", key_file.display());
     }
-
-    let keys = keys(&key_file)?;
-    match database_url {
+    let listener = tokio::net::TcpListener::bind(&options.addr).await?;
+    let local = listener.local_addr()?;
+    let origin = options.public_origin.clone().unwrap_or_else(|| {
+        let scheme = if options.secure_cookies {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{local}")
+    });
+    let setup = Setup::new(keys, &origin, options.secure_cookies);
+    match &options.database_url {
         Some(url) => {
-            let store = twofa_sqlx::PostgresStore::connect(&url).await?;
-            println!("2FA records in PostgreSQL");
-            serve(store, keys, &addr, config).await
+            println!("users, sessions and 2FA records in PostgreSQL");
+            serve(open_postgres(url, setup).await?, listener, &origin).await
         }
         None => {
-            let store = twofa_sqlx::SqliteStore::open(&database).await?;
-            println!("2FA records in {}", database.display());
-            serve(store, keys, &addr, config).await
+            println!(
+                "users, sessions and 2FA records in {}",
+                options.database.display()
+            );
+            serve(
+                open_sqlite(&options.database, setup).await?,
+                listener,
+                &origin,
+            )
+            .await
         }
     }
 }
 
-/// The app's two keys: the one that seals the 2FA secrets and the one that keys the
-/// trusted-device tokens.
-struct Keys {
-    sealing: Zeroizing<Vec<u8>>,
-    device: DeviceKey,
-}
-
-/// Serves the app over `store` until Ctrl-C.
-async fn serve<S: Store + 'static>(
-    store: S,
-    keys: Keys,
-    addr: &str,
-    config: Config,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let tf = two_factor(
-        store,
-        "twofa demo",
-        &keys.sealing,
-        keys.device,
-        clock.clone(),
-    )?;
-    let state = Arc::new(AppState::new(tf, clock, config));
-
+async fn serve<S: Store + 'static, St: Storage>(
+    demo: Demo<S, St>,
+    listener: tokio::net::TcpListener,
+    origin: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let password = demo_password()?;
-    state.accounts.create("demo@example.com", &password)?;
-
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    println!("twofa demo on http://{local}/");
-    println!("sign in as demo@example.com with password {password}");
-    axum::serve(listener, app(state))
+    demo.users
+        .set_password(DEMO_ID, DEMO_EMAIL, &password)
+        .await?;
+    let _purging = demo
+        .auth
+        .spawn_purge(std::time::Duration::from_secs(15 * 60));
+    println!("twofa demo on {origin}/");
+    println!("sign in as {DEMO_EMAIL} with password {password}");
+    let app = demo
+        .app()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -92,46 +107,46 @@ async fn serve<S: Store + 'static>(
     Ok(())
 }
 
-/// The keys, read from `path` (two lines of hex: the sealing key, then the device key) or
-/// made there on first run (readable by the owner only). Keep them out of the database and its
-/// backups: with them, a copy of the database gives up every secret.
-fn keys(path: &Path) -> Result<Keys, Box<dyn std::error::Error>> {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        let text = Zeroizing::new(text);
-        let mut lines = text.lines().map(|line| {
-            data_encoding::HEXLOWER
-                .decode(line.trim().as_bytes())
-                .map(Zeroizing::new)
-        });
-        let (Some(sealing), Some(device)) = (lines.next(), lines.next()) else {
-            return Err(format!("{}: expected two lines of hex", path.display()).into());
+#[derive(Debug)]
+struct Options {
+    addr: String,
+    database: PathBuf,
+    database_url: Option<String>,
+    key_file: Option<PathBuf>,
+    secure_cookies: bool,
+    public_origin: Option<String>,
+}
+
+impl Options {
+    /// The options, or `None` for `--help`.
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
+        let mut options = Options {
+            addr: "127.0.0.1:3000".into(),
+            database: "twofa-demo.db".into(),
+            database_url: None,
+            key_file: None,
+            secure_cookies: false,
+            public_origin: None,
         };
-        return Ok(Keys {
-            sealing: sealing?,
-            device: DeviceKey::from_bytes(&device?)?,
-        });
+        while let Some(arg) = args.next() {
+            let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+            match arg.as_str() {
+                "-h" | "--help" => return Ok(None),
+                "--addr" => options.addr = value()?,
+                "--database" => options.database = value()?.into(),
+                "--database-url" => options.database_url = Some(value()?),
+                "--key-file" => options.key_file = Some(value()?.into()),
+                "--public-origin" => options.public_origin = Some(value()?),
+                "--secure-cookies" => options.secure_cookies = true,
+                other => return Err(format!("unknown option {other}")),
+            }
+        }
+        Ok(Some(options))
     }
-    let sealing = twofa::AesGcmSealer::generate_key()?;
-    let device = DeviceKey::generate();
-    let text = Zeroizing::new(format!(
-        "{}\n{}\n",
-        data_encoding::HEXLOWER.encode(&*sealing),
-        data_encoding::HEXLOWER.encode(device.as_bytes())
-    ));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())?;
-    println!("made new keys in {}", path.display());
-    Ok(Keys {
-        sealing: Zeroizing::new(sealing.to_vec()),
-        device,
-    })
 }
 
 /// A fresh random password for the demo account, printed at start-up.
-fn demo_password() -> Result<String, Box<dyn std::error::Error>> {
+fn demo_password() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 12];
     getrandom::fill(&mut bytes)?;
     Ok(data_encoding::BASE32_NOPAD.encode(&bytes).to_lowercase())
