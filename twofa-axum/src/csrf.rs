@@ -192,6 +192,22 @@ mod tests {
     }
 
     #[test]
+    fn only_values_this_crate_makes_are_kept() {
+        assert!(well_formed(&random_value().unwrap()));
+        let good = "A".repeat(43);
+        assert!(well_formed(&good));
+        assert!(well_formed(&format!("{}x", "-_".repeat(21))));
+        for bad in [
+            "A".repeat(42),
+            "A".repeat(44),
+            format!("{}=", "A".repeat(42)),
+            format!("{}/", "A".repeat(42)),
+        ] {
+            assert!(!well_formed(&bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn the_origin_must_be_the_configured_one() {
         let with = |pairs: &[(&'static str, &'static str)]| {
             let mut headers = HeaderMap::new();

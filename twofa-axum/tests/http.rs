@@ -1022,6 +1022,14 @@ async fn cookies_are_host_only_secure_http_only_and_lax_and_headers_are_safe() {
     let mut cookies = login.set_cookies();
     cookies.extend(page.set_cookies());
     cookies.extend(signed.set_cookies());
+    let csrf = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-csrf="))
+        .unwrap();
+    assert!(
+        csrf.contains("Max-Age=31536000"),
+        "a form left open a long time still works: {csrf}"
+    );
     for name in ["__Host-csrf=", "__Host-session=", "__Host-twofa-device="] {
         let cookie = cookies
             .iter()

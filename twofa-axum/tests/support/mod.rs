@@ -23,8 +23,8 @@ use twofa::store::Clock;
 use twofa::{Pbkdf2Hasher, Secret, Store, Totp, TwoFactor};
 use twofa_axum::storage::Storage;
 use twofa_axum::{
-    Config, CsrfForm, HostError, HostUser, Notice, NoticeKind, Notices, SignedIn, StepUp,
-    TwoFactorAuth, TwoFactorRequired, Users,
+    Config, CsrfForm, HostError, HostUser, Notice, NoticeKind, Notices, SecondFactorPending,
+    SignedIn, StepUp, TwoFactorAuth, TwoFactorRequired, Users,
 };
 
 /// The public origin every test app is configured with (the tests talk plain HTTP to it on
@@ -273,6 +273,17 @@ fn host_routes<S: Store + 'static, St: Storage>(
         .route(
             "/debug",
             get(|signed_in: SignedIn<TestUser>| async move { format!("{signed_in:?}") }),
+        )
+        .route(
+            "/debug-pending",
+            get(|pending: SecondFactorPending<TestUser>| async move { format!("{pending:?}") }),
+        )
+        .route(
+            "/whoami",
+            get(|s: SignedIn<TestUser>| async move {
+                let factor = s.second_factor().map(|f| (f.at, f.method));
+                format!("{} {} {:?}", s.signed_in_at(), s.password_at(), factor)
+            }),
         )
         .route(
             "/team",
