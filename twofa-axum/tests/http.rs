@@ -247,11 +247,15 @@ async fn a_held_request_that_writes_after_sign_out_writes_nothing<
     let stolen = browser.copy_cookies();
     let copy = browser.copy_cookies();
     let held = tokio::spawn(async move { copy.get("/slow").await });
-    app.entered.notified().await;
+    let entered = tokio::time::timeout(std::time::Duration::from_secs(5), app.entered.notified());
+    entered
+        .await
+        .expect("the held request reached the host's handler");
     let out = browser.submit("/settings", "/logout", &[]).await;
     assert!(to_sign_in(&out));
     app.release.notify_one();
-    let held = held.await.unwrap();
+    let held = tokio::time::timeout(std::time::Duration::from_secs(5), held).await;
+    let held = held.expect("the held request was answered").unwrap();
     assert_eq!(held.body, "slow page", "the request in flight was answered");
     assert!(
         to_sign_in(&stolen.get("/settings").await),
