@@ -72,14 +72,18 @@ async fn walk_every_flow(b: &Browser, demo: &Running, clock: &TestClock) -> Test
     assert_eq!(b.texts("#sessions li.session").await?.len(), 2);
     b.expect_text("#sessions li.session:first-child", "This device")
         .await?;
-    b.expect_text("#sessions li.session:first-child", "Chrome (headless) on Linux")
-        .await?;
+    b.expect_text(
+        "#sessions li.session:first-child",
+        "Chrome (headless) on Linux",
+    )
+    .await?;
     b.expect_text("#sessions li.session:last-child", "Firefox on Linux")
         .await?;
     b.shot("03-settings-two-sessions").await?;
     assert_eq!(b.texts("button.end-session").await?.len(), 1);
     b.click("button.end-session").await?;
-    b.expect_text(".notice", "That session was signed out").await?;
+    b.expect_text(".notice", "That session was signed out")
+        .await?;
     assert_eq!(b.texts("#sessions li.session").await?.len(), 1);
     b.shot("04-session-ended").await?;
     assert!(other.get("/settings").await.redirects_to("/login"));
@@ -156,7 +160,9 @@ async fn walk_every_flow(b: &Browser, demo: &Running, clock: &TestClock) -> Test
         .await?;
 
     // Sign out through the menu → sign in with a code and "Trust this device".
-    b.menu("#sign-out").await?;
+    b.tick("#account-menu").await?;
+    b.shot("10-account-menu").await?;
+    b.click("#sign-out").await?;
     b.expect_path("/login").await?;
     let now = clock.advance(30);
     b.sign_in(EMAIL, PASSWORD).await?;
@@ -167,7 +173,7 @@ async fn walk_every_flow(b: &Browser, demo: &Running, clock: &TestClock) -> Test
         Some("one-time-code")
     );
     assert_eq!(code.attr("inputmode").await?.as_deref(), Some("numeric"));
-    b.shot("10-verify-code").await?;
+    b.shot("10-verify-code-page").await?;
     b.type_into("#code", &phone.generate(now).to_string())
         .await?;
     b.tick("#trust").await?;
@@ -182,6 +188,8 @@ async fn walk_every_flow(b: &Browser, demo: &Running, clock: &TestClock) -> Test
         .await?;
     assert_eq!(b.texts("#sessions li.session").await?.len(), 2);
     b.shot("11-settings-2fa-on-devices-and-sessions").await?;
+    b.scroll_to("#sessions").await?;
+    b.shot("11-settings-2fa-on-sessions").await?;
 
     // Sign out → sign in again: the device's cookie skips the code.
     b.menu("#sign-out").await?;
@@ -341,7 +349,11 @@ async fn favicon(b: &Browser, demo: &Running) -> TestResult {
             Vec::new(),
         )
         .await?;
-    assert_eq!(loaded, serde_json::Value::Bool(true), "the icon did not load");
+    assert_eq!(
+        loaded,
+        serde_json::Value::Bool(true),
+        "the icon did not load"
+    );
     let path = b.path().await?;
     b.goto(&demo.url("/favicon.ico")).await?;
     b.expect_path("/twofa/icon.svg").await?;
@@ -354,7 +366,12 @@ async fn throttle_and_lockout(b: &Browser, demo: &Running, clock: &TestClock) ->
     const BOB: &str = "bob@example.com";
     demo.users.set_password("bob", BOB, PASSWORD).await.unwrap();
     let setup = demo.browser();
-    assert!(setup.password(BOB, PASSWORD).await.redirects_to("/settings"));
+    assert!(
+        setup
+            .password(BOB, PASSWORD)
+            .await
+            .redirects_to("/settings")
+    );
     let (phone, _) = setup.enable_2fa(clock.now()).await;
 
     let mut throttled_seen = false;
@@ -396,7 +413,11 @@ fn retry_seconds(message: &str) -> Option<u64> {
     let mut words = rest.split(' ');
     let n: u64 = words.next()?.parse().ok()?;
     let unit = words.next()?;
-    Some(if unit.starts_with("minute") { n * 60 } else { n })
+    Some(if unit.starts_with("minute") {
+        n * 60
+    } else {
+        n
+    })
 }
 
 fn normalise(key: &str) -> String {
@@ -579,7 +600,11 @@ impl Browser {
         self.click_and_wait(element, css).await
     }
 
-    async fn click_and_wait(&self, element: fantoccini::elements::Element, what: &str) -> TestResult {
+    async fn click_and_wait(
+        &self,
+        element: fantoccini::elements::Element,
+        what: &str,
+    ) -> TestResult {
         let before = self.client.find(Locator::Css("body")).await?.element_id();
         element.click().await?;
         for _ in 0..200 {
@@ -653,6 +678,15 @@ impl Browser {
         self.type_into("#email", email).await?;
         self.type_into("#password", password).await?;
         self.click("#sign-in").await
+    }
+
+    async fn scroll_to(&self, css: &str) -> TestResult {
+        let element = self.client.find(Locator::Css(css)).await?;
+        let arg = serde_json::to_value(element)?;
+        self.client
+            .execute("arguments[0].scrollIntoView();", vec![arg])
+            .await?;
+        Ok(())
     }
 
     /// Checks that the page fits the window's width (nothing to scroll sideways), then saves

@@ -84,10 +84,14 @@ async fn the_database_and_the_key_file_are_readable_by_their_owner_only() {
     let dir = TempDir::new("twofa-demo-modes");
     let db = dir.join("demo.db");
     let clock = TestClock::new();
-    let running = Running::start(&Database::Sqlite(db.clone()), Keys::generate().unwrap(), &clock)
-        .await
-        .with_account()
-        .await;
+    let running = Running::start(
+        &Database::Sqlite(db.clone()),
+        Keys::generate().unwrap(),
+        &clock,
+    )
+    .await
+    .with_account()
+    .await;
     running.browser().sign_in(None, clock.now()).await;
     for suffix in ["", "-wal", "-shm"] {
         let file = Path::new(&format!("{}{suffix}", db.display())).to_owned();
@@ -126,7 +130,10 @@ fn a_key_file_others_can_read_is_refused_by_the_library_and_the_binary() {
     assert!(!out.status.success(), "started with a shared key file");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("chmod 600"), "{stderr}");
-    assert!(!db.exists(), "the database was made before the keys were checked");
+    assert!(
+        !db.exists(),
+        "the database was made before the keys were checked"
+    );
 }
 
 #[test]
@@ -150,7 +157,10 @@ fn an_old_two_line_key_file_loads_without_a_pepper_and_a_malformed_one_is_refuse
     // The form key is derived, not the sealing key itself.
     assert_ne!(&keys.form[..], &[7u8; 32][..]);
     let (again, _) = Keys::load_or_create(&old).unwrap();
-    assert_eq!(*again.form, *keys.form, "the derived form key changes between starts");
+    assert_eq!(
+        *again.form, *keys.form,
+        "the derived form key changes between starts"
+    );
 
     for (name, text) in [
         ("one-line", format!("{}\n", hex32("07"))),
@@ -159,7 +169,11 @@ fn an_old_two_line_key_file_loads_without_a_pepper_and_a_malformed_one_is_refuse
         ("upper-case", format!("{}\n{}\n", hex32("AB"), hex32("08"))),
         (
             "short-form-key",
-            format!("{0}\n{0}\n{1}\n{0}\n", hex32("07"), hex32("09")[..10].to_owned()),
+            format!(
+                "{0}\n{0}\n{1}\n{0}\n",
+                hex32("07"),
+                hex32("09")[..10].to_owned()
+            ),
         ),
     ] {
         let path = write(name, &text);
@@ -189,9 +203,15 @@ fn help_prints_the_options_and_an_unknown_option_fails() {
     let out = run_to_end(Command::new(BINARY).arg("--no-such-option"));
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("unknown option --no-such-option"), "{stderr}");
+    assert!(
+        stderr.contains("unknown option --no-such-option"),
+        "{stderr}"
+    );
     let out = run_to_end(Command::new(BINARY).arg("--addr"));
-    assert!(!out.status.success(), "an option without its value was accepted");
+    assert!(
+        !out.status.success(),
+        "an option without its value was accepted"
+    );
 }
 
 #[tokio::test]
@@ -262,7 +282,11 @@ async fn the_outbox_gets_one_mail_per_event_and_its_page_shows_them_newest_first
     // A typo while confirming the setup, then the right code: one mail, dated.
     let app = browser.start_2fa().await;
     let typo = browser.confirm_2fa(&wrong_code(&app, clock.now())).await;
-    assert!(typo.body.contains("That code is not valid"), "{}", typo.body);
+    assert!(
+        typo.body.contains("That code is not valid"),
+        "{}",
+        typo.body
+    );
     let enabled_at = clock.now();
     browser
         .confirm_2fa(&app.generate(enabled_at).to_string())
@@ -289,7 +313,10 @@ async fn the_outbox_gets_one_mail_per_event_and_its_page_shows_them_newest_first
             &[("code", &app.generate(now).to_string())],
         )
         .await;
-    assert!(replayed.body.contains("That code is not valid"), "{replayed:?}");
+    assert!(
+        replayed.body.contains("That code is not valid"),
+        "{replayed:?}"
+    );
     assert_eq!(demo.subjects(EMAIL), [REPLAY, ON]);
     let later = clock.advance(30);
     let code = app.generate(later).to_string();
