@@ -700,6 +700,7 @@ impl Browser {
             )
             .await?;
         let (scroll, client): (i64, i64) = serde_json::from_value(widths)?;
+        assert_eq!(client, WIDTH, "{name}: the layout is not a phone's width");
         assert!(
             scroll <= client,
             "{name}: the page is {scroll} px wide in a {client} px window"
