@@ -72,9 +72,13 @@ impl DemoUsers {
                       email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, \
                       two_factor BOOLEAN NOT NULL DEFAULT FALSE)";
         match &db {
-            Db::Sqlite(pool) => drop(sqlx::query(create).execute(pool).await?),
-            Db::Postgres(pool) => drop(sqlx::query(create).execute(pool).await?),
-        };
+            Db::Sqlite(pool) => {
+                sqlx::query(create).execute(pool).await?;
+            }
+            Db::Postgres(pool) => {
+                sqlx::query(create).execute(pool).await?;
+            }
+        }
         Ok(DemoUsers {
             db,
             dummy: hash("a password nobody has")?,

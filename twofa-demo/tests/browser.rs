@@ -1,77 +1,110 @@
-//! End to end in a real browser: headless Chromium driven through chromedriver plays the user
-//! through every flow, reading the key off the enrolment page and computing codes with
-//! `twofa::Totp` as an authenticator app would. A screenshot of each page goes to
-//! `target/screenshots/`.
+//! End to end in a real browser: headless Chromium, 390 px wide as a phone, driven through
+//! chromedriver, plays the user through every flow of the demo, reading the key off the
+//! enrolment page (and the QR code through zbarimg) and computing codes with `twofa::Totp` as
+//! an authenticator app would. A second browser (plain HTTP with its own cookies) is the same
+//! person's other device. Every page the walk stops at is checked for horizontal overflow and
+//! photographed to `target/screenshots/`.
 //!
 //! Without chromedriver, Chromium or zbarimg the test is skipped with a note, unless `CI` is
 //! set: then it fails.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
+
+mod support;
 
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use twofa::account::{DeviceKey, PasswordConfirmed};
-use twofa::store::Clock;
+use support::{EMAIL, PASSWORD, Running, TempDir, TestClock, TestResult, wrong_code};
 use twofa::{OtpAuthUri, Secret, Totp};
-use twofa_demo::{AppState, Config, app, two_factor};
-use twofa_sqlx::SqliteStore;
+use twofa_demo::SITE;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const EMAIL: &str = "alice@example.com";
-const PASSWORD: &str = "correct horse battery staple";
+/// The width of the window: a phone's.
+const WIDTH: i64 = 390;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_flow_in_headless_chromium() -> TestResult {
+async fn every_flow_in_headless_chromium_at_390_px() -> TestResult {
     let Some(tools) = Tools::find() else {
         return Ok(());
     };
-    let time = Arc::new(AtomicU64::new(unix_now()));
-    let app = App::start(time.clone()).await?;
+    let dir = TempDir::new("twofa-demo-browser");
+    let clock = TestClock::new();
+    let demo = Running::sqlite(&dir, &clock).await;
     let driver = Driver::start(&tools.chromedriver)?;
-    let profile = TempDir::new("twofa-demo-chromium")?;
+    let profile = TempDir::new("twofa-demo-chromium");
     let browser = Browser::connect(&driver, &tools.chromium, &profile.0).await?;
 
-    let result = walk_every_flow(&browser, &app, &time).await;
-    let lockout = match result {
-        Ok(()) => throttle_and_lockout(&browser, &app, &time).await,
-        Err(e) => Err(e),
-    };
+    let mut result = walk_every_flow(&browser, &demo, &clock).await;
+    if result.is_ok() {
+        result = throttle_and_lockout(&browser, &demo, &clock).await;
+    }
     browser.client.clone().close().await?;
-    lockout
+    result
 }
 
-/// The flows of the issue, in order, through clicks and typing.
-async fn walk_every_flow(b: &Browser, app: &App, time: &AtomicU64) -> TestResult {
+/// The flows, in order, through clicks and typing.
+async fn walk_every_flow(b: &Browser, demo: &Running, clock: &TestClock) -> TestResult {
     // Sign in with the password only: 2FA is off.
-    b.goto(&app.url("/login")).await?;
+    b.goto(&demo.url("/login")).await?;
+    let width: i64 = serde_json::from_value(
+        b.client
+            .execute("return window.innerWidth", Vec::new())
+            .await?,
+    )?;
+    assert_eq!(width, WIDTH, "the window is not a phone's width");
     b.shot("01-sign-in").await?;
     b.sign_in(EMAIL, PASSWORD).await?;
     b.expect_path("/settings").await?;
     b.expect_text("#twofa-status", "Disabled").await?;
     b.shot("02-settings-2fa-off").await?;
 
-    // Enable 2FA: the password first, then the QR code and the key.
+    // The favicon: linked, served, and /favicon.ico leads to it.
+    favicon(b, demo).await?;
+
+    // The sessions list: another device signs in; this one sees both and ends the other.
+    let other = demo.browser();
+    other.sign_in(None, clock.now()).await;
+    b.goto(&demo.url("/settings")).await?;
+    assert_eq!(b.texts("#sessions li.session").await?.len(), 2);
+    b.expect_text("#sessions li.session:first-child", "This device")
+        .await?;
+    b.expect_text(
+        "#sessions li.session:first-child",
+        "Chrome (headless) on Linux",
+    )
+    .await?;
+    b.expect_text("#sessions li.session:last-child", "Firefox on Linux")
+        .await?;
+    b.shot("03-settings-two-sessions").await?;
+    assert_eq!(b.texts("button.end-session").await?.len(), 1);
+    b.click("button.end-session").await?;
+    b.expect_text(".notice", "That session was signed out")
+        .await?;
+    assert_eq!(b.texts("#sessions li.session").await?.len(), 1);
+    b.shot("04-session-ended").await?;
+    assert!(other.get("/settings").await.redirects_to("/login"));
+
+    // The other device signs in again, before 2FA is turned on (checked below).
+    other.sign_in(None, clock.now()).await;
+
+    // Enable 2FA (right after sign-in the step-up passes), and cancel on the QR page.
     b.click("#enable-2fa").await?;
-    b.shot("03-enable-2fa-confirm-password").await?;
-    b.tick("#continue").await?; // an empty password: the browser itself refuses to send it
     b.expect_path("/settings/2fa/enable").await?;
-    b.type_into("#password", "wrong password").await?;
-    b.click("#continue").await?;
-    b.expect_text(".error", "Wrong password").await?;
-    b.type_into("#password", PASSWORD).await?;
-    b.click("#continue").await?;
-    b.shot("04-scan-qr").await?;
+    b.shot("05-enable-2fa").await?;
+    b.click("#start-2fa").await?;
+    b.click("#cancel-2fa").await?;
+    b.expect_text("#twofa-status", "Disabled").await?;
+
+    // Start again: the QR code and the key.
+    b.click("#enable-2fa").await?;
+    b.click("#start-2fa").await?;
+    b.shot("06-scan-qr").await?;
     let key = b.text("#manual-key").await?;
     let phone = Totp::new(Secret::from_base32(&key)?);
-
     // The QR code beside the key is real: zbarimg reads the same key back from the pixels.
     let qr_png = b
         .client
@@ -79,43 +112,59 @@ async fn walk_every_flow(b: &Browser, app: &App, time: &AtomicU64) -> TestResult
         .await?
         .screenshot()
         .await?;
-    let qr_path = screenshots_dir().join("04-scan-qr-code-only.png");
+    let qr_path = screenshots_dir().join("06-scan-qr-code-only.png");
     std::fs::write(&qr_path, qr_png)?;
-    let decoded = zbarimg(&qr_path)?;
-    let uri = OtpAuthUri::from_str(decoded.trim())?;
+    let uri = OtpAuthUri::from_str(zbarimg(&qr_path)?.trim())?;
     assert_eq!(normalise(&uri.manual_entry_key()), normalise(&key));
     assert_eq!(uri.account(), EMAIL);
-    assert_eq!(uri.issuer(), Some("twofa demo"));
-
-    // Proceed → a wrong code first, then the right one.
+    assert_eq!(uri.issuer(), Some(SITE));
     b.click("#proceed").await?;
     b.expect_path("/settings/2fa/verify").await?;
-    let now = time.load(Ordering::SeqCst);
+
+    // Leave for Settings through the account menu: the setup waits, "Not finished".
+    b.menu("#account-settings").await?;
+    b.expect_path("/settings").await?;
+    b.expect_text("#twofa-status", "Not finished").await?;
+    b.expect_text("#finish-2fa", "Finish setup").await?;
+    b.shot("07-settings-setup-not-finished").await?;
+
+    // "Finish setup": a wrong code first, then one from the key scanned before.
+    b.click("#finish-2fa").await?;
+    b.expect_path("/settings/2fa/verify").await?;
+    let now = clock.now();
     b.type_into("#code", &wrong_code(&phone, now)).await?;
     b.click("#verify").await?;
     b.expect_text(".error", "That code is not valid").await?;
-    b.shot("05-confirm-code-wrong").await?;
+    b.shot("08-confirm-code-wrong").await?;
     b.type_into("#code", &phone.generate(now).to_string())
         .await?;
     b.click("#verify").await?;
     b.expect_text("h1", "Two-Factor Authentication is on")
         .await?;
-    b.shot("06-recovery-codes").await?;
+    b.expect_text("#codes-for", &format!("For {EMAIL} at {SITE}."))
+        .await?;
+    b.shot("09-recovery-codes").await?;
     let codes = b.texts("#recovery-codes code").await?;
     assert_eq!(codes.len(), 10);
     let download = b.attr("#download-codes", "href").await?;
-    assert!(download.starts_with("data:text/plain"));
-    assert!(download.contains(&codes[0]));
+    assert!(download.starts_with("data:text/plain"), "{download}");
+    assert!(download.contains("twofa%20demo"), "{download}");
+    assert!(codes.iter().all(|c| download.contains(c.as_str())));
+
+    // The other device, signed in before 2FA was on, is signed out now.
+    assert!(other.get("/settings").await.redirects_to("/login"));
+
     b.click("#finish").await?;
     b.expect_text("#twofa-status", "Enabled").await?;
     b.expect_text("#codes-left", "10 recovery codes left")
         .await?;
-    b.shot("07-settings-2fa-on").await?;
 
-    // Sign out → sign in with a code and "trust this device".
+    // Sign out through the menu → sign in with a code and "Trust this device".
+    b.tick("#account-menu").await?;
+    b.shot("10-account-menu").await?;
     b.click("#sign-out").await?;
     b.expect_path("/login").await?;
-    let now = advance(time, 30);
+    let now = clock.advance(30);
     b.sign_in(EMAIL, PASSWORD).await?;
     b.expect_path("/login/code").await?;
     let code = b.client.find(Locator::Css("#code")).await?;
@@ -124,64 +173,91 @@ async fn walk_every_flow(b: &Browser, app: &App, time: &AtomicU64) -> TestResult
         Some("one-time-code")
     );
     assert_eq!(code.attr("inputmode").await?.as_deref(), Some("numeric"));
-    b.shot("08-verify-code").await?;
+    b.shot("10-verify-code-page").await?;
     b.type_into("#code", &phone.generate(now).to_string())
         .await?;
     b.tick("#trust").await?;
     b.click("#verify").await?;
     b.expect_path("/settings").await?;
-    b.expect_text("table.devices", "Chrome (headless) on Linux")
-        .await?;
-    b.shot("09-settings-trusted-device").await?;
 
-    // Sign out → sign in again: the cookie skips the code.
-    b.click("#sign-out").await?;
-    advance(time, 30);
+    // The other device signs in with its own code: Settings lists both, and the device.
+    let now = clock.advance(30);
+    other.sign_in(Some(&phone), now).await;
+    b.goto(&demo.url("/settings")).await?;
+    b.expect_text("#devices li.device", "Chrome (headless) on Linux")
+        .await?;
+    assert_eq!(b.texts("#sessions li.session").await?.len(), 2);
+    b.shot("11-settings-2fa-on-devices-and-sessions").await?;
+    b.scroll_to("#sessions").await?;
+    b.shot("11-settings-2fa-on-sessions").await?;
+
+    // Sign out → sign in again: the device's cookie skips the code.
+    b.menu("#sign-out").await?;
+    clock.advance(30);
     b.sign_in(EMAIL, PASSWORD).await?;
     b.expect_path("/settings").await?;
 
-    // Revoke the device → the code is asked again.
-    b.click(".revoke").await?;
+    // Revoking the device needs a fresh code (the device is not one); the click is asked again
+    // after it.
+    b.click("button.revoke").await?;
+    b.expect_path("/confirm").await?;
+    b.expect_text("h1", "Confirm it's you").await?;
+    assert!(!b.exists("#password").await?, "the password alone is asked");
+    b.shot("12-step-up-code").await?;
+    let now = clock.advance(30);
+    b.type_into("#code", &phone.generate(now).to_string())
+        .await?;
+    b.click("#confirm").await?;
+    b.expect_path("/settings").await?;
+    b.click("button.revoke").await?;
     b.expect_text(".notice", "revoked").await?;
     b.expect_text("#no-devices", "No trusted devices").await?;
-    b.shot("10-device-revoked").await?;
-    b.click("#sign-out").await?;
+    b.shot("13-device-revoked").await?;
+
+    // "Log out of all other devices" ends the other device's session.
+    b.click("#logout-others").await?;
+    b.expect_text(".notice", "logged out of all other devices")
+        .await?;
+    assert_eq!(b.texts("#sessions li.session").await?.len(), 1);
+    assert!(other.get("/settings").await.redirects_to("/login"));
+
+    // The code is asked again; a recovery code instead, and the same one again is refused.
+    b.menu("#sign-out").await?;
+    clock.advance(30);
     b.sign_in(EMAIL, PASSWORD).await?;
     b.expect_path("/login/code").await?;
-
-    // A recovery code instead; the same one again is refused.
     b.click("#use-recovery").await?;
     b.expect_path("/login/recovery").await?;
-    b.shot("11-recovery-code").await?;
+    b.shot("14-recovery-code").await?;
     b.type_into("#recovery-code", &codes[0]).await?;
     b.click("#verify").await?;
     b.expect_path("/settings").await?;
     b.expect_text(".notice", "9 recovery codes left").await?;
-    b.shot("12-signed-in-with-recovery-code").await?;
-    b.click("#sign-out").await?;
+    b.menu("#sign-out").await?;
     b.sign_in(EMAIL, PASSWORD).await?;
     b.click("#use-recovery").await?;
     b.type_into("#recovery-code", &codes[0]).await?;
     b.click("#verify").await?;
     b.expect_text(".error", "That recovery code is not valid")
         .await?;
-    b.shot("13-recovery-code-used-twice").await?;
+    b.shot("15-recovery-code-used-twice").await?;
     b.type_into("#recovery-code", &codes[1]).await?;
     b.click("#verify").await?;
     b.expect_path("/settings").await?;
 
-    // Generate new codes: an old one is refused, a new one works.
+    // "Generate new" (the recovery code just now is a fresh factor): an old code is refused
+    // after it, a new one works.
     b.click("#generate-new").await?;
-    b.shot("14-generate-new-codes").await?;
-    b.type_into("#password", PASSWORD).await?;
+    b.expect_path("/settings/2fa/recovery-codes").await?;
+    b.shot("16-generate-new-codes").await?;
     b.click("#generate").await?;
     b.expect_text("h1", "New recovery codes").await?;
-    b.shot("15-new-recovery-codes").await?;
+    b.shot("17-new-recovery-codes").await?;
     let new_codes = b.texts("#recovery-codes code").await?;
     assert_eq!(new_codes.len(), 10);
     assert!(new_codes.iter().all(|c| !codes.contains(c)));
     b.click("#finish").await?;
-    b.click("#sign-out").await?;
+    b.menu("#sign-out").await?;
     b.sign_in(EMAIL, PASSWORD).await?;
     b.click("#use-recovery").await?;
     b.type_into("#recovery-code", &codes[2]).await?;
@@ -192,68 +268,121 @@ async fn walk_every_flow(b: &Browser, app: &App, time: &AtomicU64) -> TestResult
     b.click("#verify").await?;
     b.expect_path("/settings").await?;
 
-    // Disable → no code is asked at sign-in any more.
+    // Ten minutes and a second later, "Disable 2FA" asks for a code (not the password), then
+    // goes on to the Disable page.
+    let now = clock.advance(601);
     b.click("#disable-2fa").await?;
-    b.shot("16-disable-2fa").await?;
-    b.type_into("#password", PASSWORD).await?;
+    b.expect_path("/confirm").await?;
+    assert!(b.exists("#code").await?);
+    assert!(!b.exists("#password").await?, "the password alone is asked");
+    b.shot("18-step-up-code-before-disable").await?;
+    b.type_into("#code", &wrong_code(&phone, now)).await?;
+    b.click("#confirm").await?;
+    b.expect_text(".error", "That code is not valid").await?;
+    b.type_into("#code", &phone.generate(now).to_string())
+        .await?;
+    b.click("#confirm").await?;
+    b.expect_path("/settings/2fa/disable").await?;
+    b.shot("19-disable-2fa").await?;
     b.click("#disable").await?;
     b.expect_text("#twofa-status", "Disabled").await?;
     b.expect_text(".notice", "Two-factor authentication is off")
         .await?;
-    b.shot("17-settings-2fa-disabled").await?;
-    b.click("#sign-out").await?;
-    advance(time, 30);
+    b.shot("20-settings-2fa-disabled").await?;
+
+    // With 2FA off, a step-up asks for the password.
+    clock.advance(601);
+    b.click("#enable-2fa").await?;
+    b.expect_path("/confirm").await?;
+    b.shot("21-step-up-password").await?;
+    b.type_into("#password", "not the password").await?;
+    b.click("#confirm").await?;
+    b.expect_text(".error", "Wrong password").await?;
+    b.type_into("#password", PASSWORD).await?;
+    b.click("#confirm").await?;
+    b.expect_path("/settings/2fa/enable").await?;
+
+    // No code is asked at sign-in any more.
+    b.menu("#sign-out").await?;
+    clock.advance(30);
     b.sign_in(EMAIL, PASSWORD).await?;
     b.expect_path("/settings").await?;
 
-    // The outbox holds the notices the events called for.
-    b.goto(&app.url("/outbox")).await?;
-    for subject in [
-        "Two-factor authentication was turned on",
+    // The outbox, from the menu, holds the notices the events called for, newest first.
+    b.menu_link("Mail outbox").await?;
+    b.expect_path("/outbox").await?;
+    let subjects = b.texts(".mail h2").await?;
+    // Each wrong code typed in the walk (a used recovery code twice, one in the step-up) is
+    // reported once, by the next factor that passes; the typo while confirming the setup is
+    // not (it was the owner's own).
+    let expected = [
+        "Two-factor authentication was turned off",
+        "1 wrong code before your sign-in",
+        "1 wrong code before your sign-in",
         "A recovery code was used to sign in",
         "New recovery codes were generated",
-        "Two-factor authentication was turned off",
-    ] {
-        b.expect_text("main", subject).await?;
-    }
-    b.shot("18-mail-outbox").await?;
-    b.click("#sign-out").await?;
+        "1 wrong code before your sign-in",
+        "A recovery code was used to sign in",
+        "A recovery code was used to sign in",
+        "You were logged out of all other devices",
+        "A device was trusted",
+        "Two-factor authentication was turned on",
+    ];
+    assert_eq!(subjects, expected);
+    b.shot("22-mail-outbox").await?;
+    b.menu("#sign-out").await?;
     Ok(())
 }
 
-/// A second user, enrolled directly through the service, types wrong codes: first "try again
-/// in N seconds", then the lockout page.
-async fn throttle_and_lockout(b: &Browser, app: &App, time: &AtomicU64) -> TestResult {
+/// The page links `/twofa/icon.svg`, which loads as an image; `/favicon.ico` leads to it.
+async fn favicon(b: &Browser, demo: &Running) -> TestResult {
+    let href = b.attr("link[rel=icon]", "href").await?;
+    assert_eq!(href, demo.url("/twofa/icon.svg"));
+    let loaded = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const img = new Image();
+             img.onload = () => done(img.naturalWidth > 0);
+             img.onerror = () => done(false);
+             img.src = document.querySelector('link[rel=icon]').href;",
+            Vec::new(),
+        )
+        .await?;
+    assert_eq!(
+        loaded,
+        serde_json::Value::Bool(true),
+        "the icon did not load"
+    );
+    let path = b.path().await?;
+    b.goto(&demo.url("/favicon.ico")).await?;
+    b.expect_path("/twofa/icon.svg").await?;
+    b.goto(&demo.url(&path)).await
+}
+
+/// A second user with 2FA on (enabled over HTTP) types wrong codes in Chromium: first "try
+/// again in N seconds", then the lockout page.
+async fn throttle_and_lockout(b: &Browser, demo: &Running, clock: &TestClock) -> TestResult {
     const BOB: &str = "bob@example.com";
-    let bob = app.state.accounts.create(BOB, PASSWORD)?;
-    let check = |_: &str, password: &str| password == PASSWORD;
-    let proof = PasswordConfirmed::check(&check, &bob.id, PASSWORD, time.load(Ordering::SeqCst))?;
-    let enrollment = app
-        .state
-        .two_factor
-        .start_enrollment(&bob.id, Some(&proof), BOB)
-        .await?
-        .result?;
-    let phone = enrollment.uri().to_totp()?;
-    let now = time.load(Ordering::SeqCst);
-    let typed = phone.generate(now).to_string();
-    app.state
-        .two_factor
-        .confirm_enrollment(&bob.id, &typed)
-        .await?
-        .result?;
+    demo.users.set_password("bob", BOB, PASSWORD).await.unwrap();
+    let setup = demo.browser();
+    assert!(
+        setup
+            .password(BOB, PASSWORD)
+            .await
+            .redirects_to("/settings")
+    );
+    let (phone, _) = setup.enable_2fa(clock.now()).await;
 
     let mut throttled_seen = false;
     // 30 failures lock the account (the default policy); each throttle is waited out.
     for _ in 0..80 {
         if b.path().await? != "/login/code" {
-            b.goto(&app.url("/login")).await?;
+            b.goto(&demo.url("/login")).await?;
             b.sign_in(BOB, PASSWORD).await?;
         }
-        if b.path().await? != "/login/code" {
-            break;
-        }
-        let now = time.load(Ordering::SeqCst);
+        b.expect_path("/login/code").await?;
+        let now = clock.now();
         b.type_into("#code", &wrong_code(&phone, now)).await?;
         b.click("#verify").await?;
         if b.exists(".locked").await? {
@@ -265,32 +394,30 @@ async fn throttle_and_lockout(b: &Browser, app: &App, time: &AtomicU64) -> TestR
         let error = b.text(".error").await?;
         if let Some(seconds) = retry_seconds(&error) {
             if !throttled_seen && seconds >= 8 {
-                b.shot("19-throttled").await?;
+                b.shot("23-throttled").await?;
                 throttled_seen = true;
             }
-            advance(time, seconds);
+            clock.advance(seconds);
         }
     }
     assert!(throttled_seen, "no \"try again in N seconds\" message");
     b.expect_text("h1", "Two-factor sign-in is locked").await?;
-    b.shot("20-locked-out").await?;
+    b.expect_text(".locked", "Use a recovery code").await?;
+    b.shot("24-locked-out").await?;
     Ok(())
 }
 
+/// The seconds of "Try again in N seconds." (the message may also say minutes).
 fn retry_seconds(message: &str) -> Option<u64> {
     let rest = message.split("Try again in ").nth(1)?;
-    rest.split(' ').next()?.parse().ok()
-}
-
-/// A six-digit code the app does not show in any step the server accepts now.
-fn wrong_code(phone: &Totp, now: u64) -> String {
-    let near: Vec<String> = (0..=2)
-        .map(|i| phone.generate(now + i * 30 - 30).to_string())
-        .collect();
-    (0..10u32)
-        .map(|d| format!("{d}{d}{d}{d}{d}{d}"))
-        .find(|c| !near.contains(c))
-        .unwrap()
+    let mut words = rest.split(' ');
+    let n: u64 = words.next()?.parse().ok()?;
+    let unit = words.next()?;
+    Some(if unit.starts_with("minute") {
+        n * 60
+    } else {
+        n
+    })
 }
 
 fn normalise(key: &str) -> String {
@@ -298,17 +425,6 @@ fn normalise(key: &str) -> String {
         .filter(|c| !c.is_whitespace())
         .collect::<String>()
         .to_uppercase()
-}
-
-fn advance(time: &AtomicU64, seconds: u64) -> u64 {
-    time.fetch_add(seconds, Ordering::SeqCst) + seconds
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 fn screenshots_dir() -> PathBuf {
@@ -372,30 +488,13 @@ fn program(env: &str, names: &[&str]) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The app on a free loopback port, with a clock the test moves.
-struct App {
-    base: String,
-    state: Arc<AppState<SqliteStore>>,
+trait Url {
+    fn url(&self, path: &str) -> String;
 }
 
-impl App {
-    async fn start(time: Arc<AtomicU64>) -> Result<App, Box<dyn std::error::Error>> {
-        let clock: Arc<dyn Clock> = Arc::new(move || time.load(Ordering::SeqCst));
-        let key = [7u8; 32];
-        let store = SqliteStore::open_in_memory().await?;
-        let device_key = DeviceKey::from_bytes(&[8u8; 32])?;
-        let tf = two_factor(store, "twofa demo", &key, device_key, clock.clone())?;
-        let state = Arc::new(AppState::new(tf, clock, Config::default()));
-        state.accounts.create(EMAIL, PASSWORD)?;
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let router = app(state.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Ok(App { base, state })
-    }
-
+impl Url for Running {
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.url)
     }
 }
 
@@ -433,24 +532,6 @@ impl Drop for Driver {
     }
 }
 
-/// A fresh directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> std::io::Result<TempDir> {
-        let dir =
-            std::env::temp_dir().join(format!("{prefix}-{}-{}", std::process::id(), unix_now()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(TempDir(dir))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The browser, with the small vocabulary the flows are written in.
 struct Browser {
     client: Client,
@@ -471,13 +552,22 @@ impl Browser {
             "--disable-component-update".to_owned(),
             "--disable-sync".to_owned(),
             "--no-first-run".to_owned(),
-            "--window-size=1000,1100".to_owned(),
+            "--hide-scrollbars".to_owned(),
+            "--window-size=800,1000".to_owned(),
             format!("--user-data-dir={}", profile.display()),
         ];
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            serde_json::json!({ "binary": chromium, "args": args }),
+            serde_json::json!({
+                "binary": chromium,
+                "args": args,
+                // Headless Chromium's windows are at least 500 px wide: a phone's viewport
+                // comes from device emulation, as DevTools' device toolbar makes it.
+                "mobileEmulation": { "deviceMetrics": {
+                    "width": WIDTH, "height": 844, "pixelRatio": 2.0, "mobile": true, "touch": true,
+                } },
+            }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector)
@@ -506,8 +596,17 @@ impl Browser {
 
     /// Clicks a link or button and waits for the next page to be loaded.
     async fn click(&self, css: &str) -> TestResult {
+        let element = self.client.find(Locator::Css(css)).await?;
+        self.click_and_wait(element, css).await
+    }
+
+    async fn click_and_wait(
+        &self,
+        element: fantoccini::elements::Element,
+        what: &str,
+    ) -> TestResult {
         let before = self.client.find(Locator::Css("body")).await?.element_id();
-        self.client.find(Locator::Css(css)).await?.click().await?;
+        element.click().await?;
         for _ in 0..200 {
             let ready = self
                 .client
@@ -521,10 +620,23 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(format!("no new page within 10 s after clicking {css}").into())
+        Err(format!("no new page within 10 s after clicking {what}").into())
     }
 
-    /// Clicks a checkbox (no navigation).
+    /// Opens the account menu and clicks the item `css`.
+    async fn menu(&self, css: &str) -> TestResult {
+        self.tick("#account-menu").await?;
+        self.click(css).await
+    }
+
+    /// Opens the account menu and follows the link that says `text`.
+    async fn menu_link(&self, text: &str) -> TestResult {
+        self.tick("#account-menu").await?;
+        let link = self.client.find(Locator::LinkText(text)).await?;
+        self.click_and_wait(link, text).await
+    }
+
+    /// Clicks something that does not navigate (a checkbox, the menu).
     async fn tick(&self, css: &str) -> TestResult {
         Ok(self.client.find(Locator::Css(css)).await?.click().await?)
     }
@@ -549,7 +661,7 @@ impl Browser {
 
     async fn attr(&self, css: &str, name: &str) -> Result<String, Box<dyn std::error::Error>> {
         let element = self.client.find(Locator::Css(css)).await?;
-        Ok(element.attr(name).await?.unwrap_or_default())
+        Ok(element.prop(name).await?.unwrap_or_default())
     }
 
     async fn exists(&self, css: &str) -> Result<bool, Box<dyn std::error::Error>> {
@@ -568,7 +680,31 @@ impl Browser {
         self.click("#sign-in").await
     }
 
+    async fn scroll_to(&self, css: &str) -> TestResult {
+        let element = self.client.find(Locator::Css(css)).await?;
+        let arg = serde_json::to_value(element)?;
+        self.client
+            .execute("arguments[0].scrollIntoView();", vec![arg])
+            .await?;
+        Ok(())
+    }
+
+    /// Checks that the page fits the window's width (nothing to scroll sideways), then saves
+    /// a screenshot of it.
     async fn shot(&self, name: &str) -> TestResult {
+        let widths = self
+            .client
+            .execute(
+                "const e = document.documentElement; return [e.scrollWidth, e.clientWidth];",
+                Vec::new(),
+            )
+            .await?;
+        let (scroll, client): (i64, i64) = serde_json::from_value(widths)?;
+        assert_eq!(client, WIDTH, "{name}: the layout is not a phone's width");
+        assert!(
+            scroll <= client,
+            "{name}: the page is {scroll} px wide in a {client} px window"
+        );
         let png = self.client.screenshot().await?;
         std::fs::write(screenshots_dir().join(format!("{name}.png")), png)?;
         Ok(())

@@ -1,872 +1,457 @@
-//! The web-security promises of the demo, checked at the HTTP level (the router called
-//! directly, with a cookie jar per "browser"): session ids, cookie flags, CSRF on every form,
-//! the second-factor page behind the password step, the key only on its owner's page, nothing
-//! secret in logs or URLs, escaping, logging out other devices.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+//! What the demo itself promises, over HTTP against the running demo and through its binary:
+//! its data survives a restart (SQLite and PostgreSQL), its files are private, its key file is
+//! checked, its command line, its outbox, and its pages' names and icon. The web layer's own
+//! promises (sign-out races, CSRF, limits, headers) are `twofa-axum/tests/http.rs`'s.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod support;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
-use twofa::account::{DeviceKey, PasswordConfirmed};
-use twofa::store::Clock;
-use twofa::{Secret, Totp};
-use twofa_demo::{AppState, Config, app, two_factor};
-use twofa_sqlx::SqliteStore;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-const PASSWORD: &str = "correct horse battery staple";
-const START: u64 = 1_800_000_000;
+use axum::http::{StatusCode, header};
+use support::{
+    Browser, Database, EMAIL, PASSWORD, Running, TempDir, TestClock, drop_postgres_schema,
+    postgres_schema, postgres_url, recovery_codes, unique_name, wrong_code,
+};
+use twofa_demo::{Keys, SITE};
 
-struct Site {
-    router: Router,
-    state: Arc<AppState<SqliteStore>>,
-    time: Arc<AtomicU64>,
+const BINARY: &str = env!("CARGO_BIN_EXE_twofa-demo");
+
+// ---- restarts ----
+
+#[tokio::test]
+async fn users_sessions_and_2fa_survive_a_restart_on_sqlite() {
+    let dir = TempDir::new("twofa-demo-restart");
+    survives_a_restart(&Database::Sqlite(dir.join("demo.db")), &dir).await;
 }
 
-impl Site {
-    /// The subjects of the mails sent to `email`.
-    fn mail_subjects(&self, email: &str) -> Vec<String> {
-        let outbox = self.state.accounts.outbox(email);
-        outbox.into_iter().map(|m| m.subject).collect()
+#[tokio::test]
+async fn users_sessions_and_2fa_survive_a_restart_on_postgres() {
+    let Some(url) = postgres_url() else { return };
+    let schema = unique_name("twofa_demo_test");
+    let database = Database::Postgres(postgres_schema(&url, &schema).await);
+    let dir = TempDir::new("twofa-demo-restart-pg");
+    survives_a_restart(&database, &dir).await;
+    drop_postgres_schema(&url, &schema).await;
+}
+
+/// Signs in and turns 2FA on; stops the demo; starts a second one on the same database with
+/// the same key file: the old session cookie still works, 2FA is still on (sign-in asks for
+/// the code, and the app's code passes), and the password set before the restart signs in.
+async fn survives_a_restart(database: &Database, dir: &TempDir) {
+    let key_file = dir.join("keys");
+    let clock = TestClock::new();
+    let (keys, made) = Keys::load_or_create(&key_file).unwrap();
+    assert!(made);
+    let first = Running::start(database, keys, &clock)
+        .await
+        .with_account()
+        .await;
+    let browser = first.browser();
+    browser.sign_in(None, clock.now()).await;
+    let (app, _) = browser.enable_2fa(clock.now()).await;
+    drop(first);
+
+    let now = clock.advance(30);
+    let (keys, made) = Keys::load_or_create(&key_file).unwrap();
+    assert!(!made, "the key file was made again");
+    // No `with_account`: the password is the one stored before.
+    let second = Running::start(database, keys, &clock).await;
+    let old_cookie = browser.at(&second.url);
+    let settings = old_cookie.get("/settings").await;
+    assert_eq!(settings.status, StatusCode::OK, "{settings:?}");
+    assert_eq!(settings.by_id("account-email").as_deref(), Some(EMAIL));
+    assert_eq!(settings.by_id("twofa-status").as_deref(), Some("Enabled"));
+
+    let fresh = second.browser();
+    let wrong = fresh.password(EMAIL, "not the password").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    // The password passes, and the code is asked for: the flag and the record survived.
+    fresh.sign_in(Some(&app), now).await;
+    let settings = fresh.get("/settings").await;
+    assert_eq!(settings.by_id("twofa-status").as_deref(), Some("Enabled"));
+}
+
+// ---- files ----
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_the_key_file_are_readable_by_their_owner_only() {
+    let dir = TempDir::new("twofa-demo-modes");
+    let db = dir.join("demo.db");
+    let clock = TestClock::new();
+    let running = Running::start(
+        &Database::Sqlite(db.clone()),
+        Keys::generate().unwrap(),
+        &clock,
+    )
+    .await
+    .with_account()
+    .await;
+    running.browser().sign_in(None, clock.now()).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = Path::new(&format!("{}{suffix}", db.display())).to_owned();
+        assert!(file.exists(), "{} is missing", file.display());
+        assert_eq!(support::mode(&file), 0o600, "{}", file.display());
     }
 
-    async fn new(config: Config) -> Site {
-        let time = Arc::new(AtomicU64::new(START));
-        let t = time.clone();
-        let clock: Arc<dyn Clock> = Arc::new(move || t.load(Ordering::SeqCst));
-        let store = SqliteStore::open_in_memory().await.unwrap();
-        let device_key = DeviceKey::from_bytes(&[8u8; 32]).unwrap();
-        let tf = two_factor(store, "twofa demo", &[9u8; 32], device_key, clock.clone()).unwrap();
-        let state = Arc::new(AppState::new(tf, clock, config));
-        Site {
-            router: app(state.clone()),
-            state,
-            time,
+    let key_file = dir.join("config").join("twofa-demo").join("keys");
+    let (_, made) = Keys::load_or_create(&key_file).unwrap();
+    assert!(made);
+    assert_eq!(support::mode(&key_file), 0o600);
+    assert_eq!(support::mode(key_file.parent().unwrap()), 0o700);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_others_can_read_is_refused_by_the_library_and_the_binary() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("twofa-demo-shared-key");
+    let key_file = dir.join("keys");
+    Keys::load_or_create(&key_file).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let error = Keys::load_or_create(&key_file).unwrap_err().to_string();
+    assert!(error.contains("chmod 600"), "{error}");
+
+    let db = dir.join("demo.db");
+    let out = run_to_end(Command::new(BINARY).args([
+        "--addr",
+        "127.0.0.1:0",
+        "--database",
+        db.to_str().unwrap(),
+        "--key-file",
+        key_file.to_str().unwrap(),
+    ]));
+    assert!(!out.status.success(), "started with a shared key file");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+    assert!(
+        !db.exists(),
+        "the database was made before the keys were checked"
+    );
+}
+
+#[test]
+fn an_old_two_line_key_file_loads_without_a_pepper_and_a_malformed_one_is_refused() {
+    let dir = TempDir::new("twofa-demo-old-key");
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::io::Write::write_all(
+            &mut twofa_demo::keys::create_private(&path).unwrap(),
+            text.as_bytes(),
+        )
+        .unwrap();
+        path
+    };
+    let hex32 = |byte: &str| byte.repeat(32);
+    let old = write("old", &format!("{}\n{}\n", hex32("07"), hex32("08")));
+    let (keys, made) = Keys::load_or_create(&old).unwrap();
+    assert!(!made);
+    assert!(keys.pepper.is_none(), "an old file has no pepper");
+    assert_eq!(&keys.sealing[..], &[7u8; 32][..]);
+    // The form key is derived, not the sealing key itself.
+    assert_ne!(&keys.form[..], &[7u8; 32][..]);
+    let (again, _) = Keys::load_or_create(&old).unwrap();
+    assert_eq!(
+        *again.form, *keys.form,
+        "the derived form key changes between starts"
+    );
+
+    for (name, text) in [
+        ("one-line", format!("{}\n", hex32("07"))),
+        ("three-lines", format!("{0}\n{0}\n{0}\n", hex32("07"))),
+        ("not-hex", "zz\nzz\n".to_owned()),
+        ("upper-case", format!("{}\n{}\n", hex32("AB"), hex32("08"))),
+        (
+            "short-form-key",
+            format!(
+                "{0}\n{0}\n{1}\n{0}\n",
+                hex32("07"),
+                hex32("09")[..10].to_owned()
+            ),
+        ),
+    ] {
+        let path = write(name, &text);
+        assert!(Keys::load_or_create(&path).is_err(), "{name} was accepted");
+    }
+}
+
+// ---- the binary ----
+
+#[test]
+fn help_prints_the_options_and_an_unknown_option_fails() {
+    for flag in ["--help", "-h"] {
+        let out = run_to_end(Command::new(BINARY).arg(flag));
+        assert!(out.status.success(), "{flag}: {:?}", out.status);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        for option in [
+            "--addr",
+            "--database",
+            "--database-url",
+            "--key-file",
+            "--secure-cookies",
+            "--public-origin",
+        ] {
+            assert!(stdout.contains(option), "{flag} lacks {option}: {stdout}");
         }
     }
-
-    fn browser(&self) -> Browser {
-        Browser {
-            router: self.router.clone(),
-            cookies: HashMap::new(),
-            user_agent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0".into(),
-        }
-    }
-
-    fn now(&self) -> u64 {
-        self.time.load(Ordering::SeqCst)
-    }
-
-    fn advance(&self, seconds: u64) -> u64 {
-        self.time.fetch_add(seconds, Ordering::SeqCst) + seconds
-    }
-
-    /// A user with 2FA on (through the service), and the authenticator app that goes with it.
-    async fn user_with_2fa(&self, email: &str) -> Totp {
-        self.user_with_2fa_and_codes(email).await.0
-    }
-
-    /// As `user_with_2fa`, with the recovery codes shown at enrolment.
-    async fn user_with_2fa_and_codes(&self, email: &str) -> (Totp, twofa::RecoveryCodes) {
-        let user = self.state.accounts.create(email, PASSWORD).unwrap();
-        let tf = &self.state.two_factor;
-        let check = |_: &str, password: &str| password == PASSWORD;
-        let now = self.time.load(Ordering::SeqCst);
-        let proof = PasswordConfirmed::check(&check, &user.id, PASSWORD, now).unwrap();
-        let enrollment = tf
-            .start_enrollment(&user.id, Some(&proof), email)
-            .await
-            .unwrap()
-            .result
-            .unwrap();
-        let phone = enrollment.uri().to_totp().unwrap();
-        let code = phone.generate(self.now()).to_string();
-        let codes = tf
-            .confirm_enrollment(&user.id, &code)
-            .await
-            .unwrap()
-            .result
-            .unwrap();
-        self.advance(30);
-        (phone, codes)
-    }
+    let out = run_to_end(Command::new(BINARY).arg("--no-such-option"));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown option --no-such-option"),
+        "{stderr}"
+    );
+    let out = run_to_end(Command::new(BINARY).arg("--addr"));
+    assert!(
+        !out.status.success(),
+        "an option without its value was accepted"
+    );
 }
 
-/// Form fields, in order.
-type Fields<'a> = Vec<(&'a str, &'a str)>;
-
-struct Response {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Response {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
-    }
-
-    fn set_cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .find(|c| c.starts_with(&format!("{name}=")))
-    }
-
-    fn csrf(&self) -> String {
-        let start = self
-            .body
-            .find("name=\"csrf\" value=\"")
-            .expect("a form with a csrf field")
-            + 19;
-        let end = self.body[start..].find('"').unwrap();
-        self.body[start..start + end].to_owned()
-    }
-}
-
-/// A browser: a cookie jar and a user agent.
-struct Browser {
-    router: Router,
-    cookies: HashMap<String, String>,
-    user_agent: String,
-}
-
-impl Browser {
-    async fn send(
-        &mut self,
-        method: &str,
-        path: &str,
-        form: &[(&str, &str)],
-        origin: Option<&str>,
-    ) -> Response {
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::HOST, "demo.test")
-            .header(header::USER_AGENT, &self.user_agent)
-            .header(header::COOKIE, cookie);
-        if let Some(origin) = origin {
-            request = request.header(header::ORIGIN, origin);
-        }
-        let body = if method == "POST" {
-            request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-            Body::from(serde_urlencoded::to_string(form).unwrap())
-        } else {
-            Body::empty()
-        };
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
-        let (parts, body) = response.into_parts();
-        let body = String::from_utf8(body.collect().await.unwrap().to_bytes().to_vec()).unwrap();
-        for value in parts.headers.get_all(header::SET_COOKIE) {
-            let text = value.to_str().unwrap();
-            let pair = text.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() || text.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.into(), value.into());
+#[tokio::test]
+async fn the_binary_prints_its_address_and_a_password_that_signs_in() {
+    let dir = TempDir::new("twofa-demo-binary");
+    let child = Command::new(BINARY)
+        .args(["--addr", "127.0.0.1:0", "--database"])
+        .arg(dir.join("demo.db"))
+        .arg("--key-file")
+        .arg(dir.join("keys"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Killed(child);
+    let stdout = child.0.stdout.take().unwrap();
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if lines.send(line.unwrap()).is_err() {
+                break;
             }
         }
-        Response {
-            status: parts.status,
-            headers: parts.headers,
-            body,
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut origin, mut password) = (None, None);
+    while origin.is_none() || password.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = received
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("no address and password within 30 s: {e}"));
+        if let Some(rest) = line.strip_prefix("twofa demo on ") {
+            origin = Some(rest.trim_end_matches('/').to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("sign in as demo@example.com with password ") {
+            password = Some(rest.to_owned());
         }
     }
-
-    async fn get(&mut self, path: &str) -> Response {
-        self.send("GET", path, &[], None).await
-    }
-
-    /// Posts a form with the CSRF token of the page at `page`, as a browser would.
-    async fn submit(&mut self, page: &str, action: &str, form: &[(&str, &str)]) -> Response {
-        let csrf = self.get(page).await.csrf();
-        let mut fields = vec![("csrf", csrf.as_str())];
-        fields.extend_from_slice(form);
-        self.send("POST", action, &fields, Some("http://demo.test"))
-            .await
-    }
-
-    async fn sign_in(&mut self, email: &str, password: &str) -> Response {
-        self.submit(
-            "/login",
-            "/login",
-            &[("email", email), ("password", password)],
-        )
-        .await
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies.get(name).cloned()
-    }
-}
-
-#[tokio::test]
-async fn the_session_id_changes_after_the_password_and_after_the_second_factor() {
-    let site = Site::new(Config::default()).await;
-    let phone = site.user_with_2fa("alice@example.com").await;
-    let mut b = site.browser();
-    b.get("/login").await;
-    let anonymous = b.cookie("session").unwrap();
-
-    let after_password = b.sign_in("alice@example.com", PASSWORD).await;
-    assert_eq!(after_password.location(), "/login/code");
-    let pending = b.cookie("session").unwrap();
-    assert_ne!(pending, anonymous);
-
-    let before = b.get("/login/code").await.csrf();
-    let code = phone.generate(site.now()).to_string();
-    let signed_in = b
-        .submit("/login/code", "/login/code", &[("code", &code)])
-        .await;
-    assert_eq!(signed_in.location(), "/settings");
-    let full = b.cookie("session").unwrap();
-    assert_ne!(full, pending);
-    let settings = b.get("/settings").await;
-    assert_eq!(settings.status, StatusCode::OK);
-    assert_ne!(
-        settings.csrf(),
-        before,
-        "the CSRF token is renewed at sign-in"
-    );
-
-    // The ids from before are dead: a fixated or stolen early id gets nothing.
-    for old in [anonymous, pending] {
-        let mut other = site.browser();
-        other.cookies.insert("session".into(), old);
-        assert_eq!(other.get("/settings").await.location(), "/login");
-    }
-}
-
-#[tokio::test]
-async fn cookies_are_http_only_same_site_lax_and_secure_when_asked() {
-    for secure in [false, true] {
-        let site = Site::new(Config {
-            secure_cookies: secure,
-        })
-        .await;
-        let phone = site.user_with_2fa("alice@example.com").await;
-        let mut b = site.browser();
-        let login = b.get("/login").await;
-        b.sign_in("alice@example.com", PASSWORD).await;
-        let code = phone.generate(site.now()).to_string();
-        let done = b
-            .submit(
-                "/login/code",
-                "/login/code",
-                &[("code", &code), ("trust", "1")],
-            )
-            .await;
-        let session = login.set_cookie("session").unwrap();
-        let device = done.set_cookie(twofa_demo::DEVICE_COOKIE).unwrap();
-        for cookie in [session, device] {
-            assert!(cookie.contains("HttpOnly"), "{cookie}");
-            assert!(cookie.contains("SameSite=Lax"), "{cookie}");
-            assert_eq!(cookie.contains("Secure"), secure, "{cookie}");
-        }
-    }
-}
-
-#[tokio::test]
-async fn every_form_refuses_a_post_without_this_sessions_csrf_token() {
-    let site = Site::new(Config::default()).await;
-    let phone = site.user_with_2fa("alice@example.com").await;
-    let user_id = site
-        .state
-        .accounts
-        .create("bob@example.com", PASSWORD)
-        .unwrap()
-        .id;
-
-    // A signed-in session (bob, 2FA off) for the settings forms.
-    let mut signed_in = site.browser();
-    assert_eq!(
-        signed_in
-            .sign_in("bob@example.com", PASSWORD)
-            .await
-            .location(),
-        "/settings"
-    );
-    let good = signed_in.get("/settings").await.csrf();
-    // A session past the password step (alice) for the second-factor forms.
-    let mut pending = site.browser();
-    assert_eq!(
-        pending
-            .sign_in("alice@example.com", PASSWORD)
-            .await
-            .location(),
-        "/login/code"
-    );
-    let pending_good = pending.get("/login/code").await.csrf();
-    let mut anonymous = site.browser();
-    let anonymous_good = anonymous.get("/login").await.csrf();
-
-    let code = phone.generate(site.now()).to_string();
-    let forms: Vec<(u8, &str, Fields)> = vec![
-        (
-            0,
-            "/login",
-            vec![("email", "bob@example.com"), ("password", PASSWORD)],
-        ),
-        (1, "/login/code", vec![("code", &code)]),
-        (1, "/login/recovery", vec![("code", "AAAAA-AAAAA")]),
-        (2, "/logout", vec![]),
-        (2, "/settings/2fa/enable", vec![("password", PASSWORD)]),
-        (2, "/settings/2fa/verify", vec![("code", "123456")]),
-        (2, "/settings/2fa/cancel", vec![]),
-        (
-            2,
-            "/settings/2fa/recovery-codes",
-            vec![("password", PASSWORD)],
-        ),
-        (2, "/settings/2fa/disable", vec![("password", PASSWORD)]),
-        (2, "/settings/devices/revoke", vec![("device_id", "x")]),
-        (2, "/settings/sessions/logout-others", vec![]),
-    ];
-    for (who, action, fields) in &forms {
-        let (browser, token) = match who {
-            0 => (&mut anonymous, anonymous_good.as_str()),
-            1 => (&mut pending, pending_good.as_str()),
-            _ => (&mut signed_in, good.as_str()),
-        };
-        let missing = browser.send("POST", action, fields, None).await;
-        assert_eq!(
-            missing.status,
-            StatusCode::FORBIDDEN,
-            "{action} without a token"
-        );
-        let mut wrong = vec![("csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")];
-        wrong.extend_from_slice(fields);
-        let wrong = browser.send("POST", action, &wrong, None).await;
-        assert_eq!(
-            wrong.status,
-            StatusCode::FORBIDDEN,
-            "{action} with a wrong token"
-        );
-        let with_token = with_csrf(token, fields);
-        let foreign = browser
-            .send("POST", action, &with_token, Some("https://evil.example"))
-            .await;
-        assert_eq!(
-            foreign.status,
-            StatusCode::FORBIDDEN,
-            "{action} from another origin"
-        );
-        let null = browser
-            .send("POST", action, &with_token, Some("null"))
-            .await;
-        assert_eq!(
-            null.status,
-            StatusCode::FORBIDDEN,
-            "{action} from an opaque origin"
-        );
-    }
-    // Nothing happened: bob is still signed in, alice is still only past the password.
-    assert_eq!(signed_in.get("/settings").await.status, StatusCode::OK);
-    assert_eq!(pending.get("/login/code").await.status, StatusCode::OK);
-    assert_eq!(pending.get("/settings").await.location(), "/login");
-    assert!(
-        !site
-            .state
-            .two_factor
-            .record(&user_id)
-            .await
-            .unwrap()
-            .is_some_and(|record| record.is_enabled())
-    );
-    // With the token, the same kind of post goes through (the check is not refusing all).
-    let out = signed_in.submit("/settings", "/logout", &[]).await;
-    assert_eq!(out.location(), "/login");
-    assert_eq!(signed_in.get("/settings").await.location(), "/login");
-}
-
-fn with_csrf<'a>(token: &'a str, fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut all = vec![("csrf", token)];
-    all.extend_from_slice(fields);
-    all
-}
-
-#[tokio::test]
-async fn every_form_on_every_page_posts_a_csrf_token() {
-    let site = Site::new(Config::default()).await;
-    site.user_with_2fa("alice@example.com").await;
-    site.state
-        .accounts
-        .create("bob@example.com", PASSWORD)
-        .unwrap();
-    let mut alice = site.browser();
-    alice.sign_in("alice@example.com", PASSWORD).await;
-    let mut pages = vec![];
-    for path in ["/login/code", "/login/recovery"] {
-        pages.push(alice.get(path).await.body);
-    }
-    let mut bob = site.browser();
-    pages.push(bob.get("/login").await.body);
-    bob.sign_in("bob@example.com", PASSWORD).await;
-    for path in [
-        "/settings",
-        "/settings/2fa/enable",
-        "/settings/2fa/recovery-codes",
-        "/settings/2fa/disable",
-        "/outbox",
-    ] {
-        pages.push(bob.get(path).await.body);
-    }
-    pages.push(
-        bob.submit(
-            "/settings/2fa/enable",
-            "/settings/2fa/enable",
-            &[("password", PASSWORD)],
-        )
-        .await
-        .body,
-    );
-    pages.push(bob.get("/settings/2fa/verify").await.body);
-    for page in &pages {
-        let forms = page.matches("<form").count();
-        assert!(forms > 0);
-        assert_eq!(forms, page.matches("method=\"post\"").count(), "{page}");
-        assert_eq!(forms, page.matches("name=\"csrf\"").count(), "{page}");
-    }
-}
-
-#[tokio::test]
-async fn the_second_factor_pages_are_unreachable_without_the_password_step() {
-    let site = Site::new(Config::default()).await;
-    let phone = site.user_with_2fa("alice@example.com").await;
-    let mut b = site.browser();
-    for path in [
-        "/login/code",
-        "/login/recovery",
-        "/settings",
-        "/settings/2fa/enable",
-        "/outbox",
-    ] {
-        assert_eq!(b.get(path).await.location(), "/login", "{path}");
-    }
-    // A right code without the password step signs nobody in.
-    let code = phone.generate(site.now()).to_string();
-    let forged = b.submit("/login", "/login/code", &[("code", &code)]).await;
-    assert_eq!(forged.location(), "/login");
-    assert_eq!(b.get("/settings").await.location(), "/login");
-
-    // A wrong password does not open the page either.
-    let wrong = b.sign_in("alice@example.com", "not the password").await;
+    let (origin, password) = (origin.unwrap(), password.unwrap());
+    assert!(origin.starts_with("http://127.0.0.1:"), "{origin}");
+    assert!(password.len() >= 16, "a short password: {password}");
+    let browser = Browser::new(&origin);
+    let wrong = browser.password("demo@example.com", "not it").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(b.get("/login/code").await.location(), "/login");
-
-    // Past the password, the code page opens, the settings do not; and it closes again
-    // after ten minutes.
+    let signed_in = browser.password("demo@example.com", &password).await;
+    assert!(signed_in.redirects_to("/settings"), "{signed_in:?}");
+    let settings = browser.get("/settings").await;
     assert_eq!(
-        b.sign_in("alice@example.com", PASSWORD).await.location(),
-        "/login/code"
+        settings.by_id("account-email").as_deref(),
+        Some("demo@example.com")
     );
-    assert_eq!(b.get("/login/code").await.status, StatusCode::OK);
-    assert_eq!(b.get("/settings").await.location(), "/login");
-    site.advance(601);
-    assert_eq!(b.get("/login/code").await.location(), "/login");
 }
 
-#[tokio::test]
-async fn the_key_and_qr_code_appear_only_on_the_owners_enrolment_page() {
-    let site = Site::new(Config::default()).await;
-    for email in ["alice@example.com", "bob@example.com"] {
-        site.state.accounts.create(email, PASSWORD).unwrap();
-    }
-    let mut alice = site.browser();
-    alice.sign_in("alice@example.com", PASSWORD).await;
-    // Without the password, no key.
-    let refused = alice
-        .submit(
-            "/settings/2fa/enable",
-            "/settings/2fa/enable",
-            &[("password", "guess")],
-        )
-        .await;
-    assert!(refused.body.contains("Wrong password"));
-    assert!(!refused.body.contains("<svg"));
-    let page = alice
-        .submit(
-            "/settings/2fa/enable",
-            "/settings/2fa/enable",
-            &[("password", PASSWORD)],
-        )
-        .await;
-    let key = text_of(&page.body, "id=\"manual-key\">");
-    assert!(Secret::from_base32(&key).is_ok());
-    assert!(page.body.contains("<svg"));
-    let compact: String = key.split_whitespace().collect();
-
-    let mut bob = site.browser();
-    bob.sign_in("bob@example.com", PASSWORD).await;
-    let mut others = vec![];
-    for path in [
-        "/settings",
-        "/settings/2fa/verify",
-        "/settings/2fa/enable",
-        "/outbox",
-    ] {
-        others.push(alice.get(path).await);
-        others.push(bob.get(path).await);
-    }
-    for response in &others {
-        assert!(!response.body.contains(&key) && !response.body.contains(&compact));
-        assert!(!response.body.contains("<svg"));
-    }
-}
+// ---- the outbox ----
 
 #[tokio::test]
-async fn no_secret_code_or_token_reaches_the_log_or_a_url() {
-    let site = Site::new(Config::default()).await;
-    site.state
-        .accounts
-        .create("alice@example.com", PASSWORD)
-        .unwrap();
-    let mut b = site.browser();
-    let mut responses = vec![b.sign_in("alice@example.com", PASSWORD).await];
-    let page = b
-        .submit(
-            "/settings/2fa/enable",
-            "/settings/2fa/enable",
-            &[("password", PASSWORD)],
-        )
-        .await;
-    let key: String = text_of(&page.body, "id=\"manual-key\">")
-        .split_whitespace()
-        .collect();
-    let phone = Totp::new(Secret::from_base32(&key).unwrap());
-    let enable_code = phone.generate(site.now()).to_string();
-    let codes_page = b
-        .submit(
-            "/settings/2fa/verify",
-            "/settings/2fa/verify",
-            &[("code", &enable_code)],
-        )
-        .await;
-    let recovery: Vec<String> = codes_page
-        .body
-        .split("<code>")
-        .skip(1)
-        .map(|s| s[..s.find('<').unwrap()].to_owned())
-        .collect();
-    assert_eq!(recovery.len(), 10);
-    responses.push(b.submit("/settings", "/logout", &[]).await);
-    let now = site.advance(30);
-    responses.push(b.sign_in("alice@example.com", PASSWORD).await);
-    let sign_in_code = phone.generate(now).to_string();
-    responses.push(
-        b.submit(
-            "/login/code",
-            "/login/code",
-            &[("code", &sign_in_code), ("trust", "1")],
-        )
-        .await,
-    );
-    let token = b.cookie(twofa_demo::DEVICE_COOKIE).unwrap();
-    responses.push(b.submit("/settings", "/logout", &[]).await);
-    responses.push(b.sign_in("alice@example.com", PASSWORD).await);
-    responses.push(b.submit("/settings", "/logout", &[]).await);
-    b.cookies.remove(twofa_demo::DEVICE_COOKIE);
-    responses.push(b.sign_in("alice@example.com", PASSWORD).await);
-    responses.push(
-        b.submit(
-            "/login/recovery",
-            "/login/recovery",
-            &[("code", &recovery[0])],
-        )
-        .await,
-    );
-    // Replay the sign-in code: an event, logged and mailed.
-    responses.push(b.submit("/settings", "/logout", &[]).await);
-    responses.push(b.sign_in("alice@example.com", PASSWORD).await);
-    responses.push(
-        b.submit("/login/code", "/login/code", &[("code", &sign_in_code)])
-            .await,
-    );
+async fn the_outbox_gets_one_mail_per_event_and_its_page_shows_them_newest_first() {
+    const ON: &str = "Two-factor authentication was turned on";
+    const REPLAY: &str = "A sign-in code was used twice";
+    let dir = TempDir::new("twofa-demo-outbox");
+    let clock = TestClock::new();
+    let demo = Running::sqlite(&dir, &clock).await;
+    let browser = demo.browser();
+    browser.sign_in(None, clock.now()).await;
+    let empty = browser.get("/outbox").await;
+    assert!(empty.body.contains("id=\"no-mail\""), "{}", empty.body);
 
-    let log = site.state.accounts.log_lines();
-    assert!(log.iter().any(|l| l.contains("ReplayDetected")), "{log:?}");
-    let mails = site.state.accounts.outbox("alice@example.com");
-    let mut visible: Vec<String> = log;
-    visible.extend(mails.iter().map(|m| format!("{} {}", m.subject, m.body)));
-    visible.extend(responses.iter().map(|r| r.location().to_owned()));
-    let mut secrets = vec![
-        key.clone(),
-        enable_code,
-        sign_in_code,
-        token,
-        PASSWORD.to_owned(),
-    ];
-    secrets.extend(recovery);
-    for line in &visible {
-        for secret in &secrets {
-            assert!(!line.contains(secret.as_str()), "{line:?} leaks a secret");
-        }
-    }
-}
-
-#[tokio::test]
-async fn user_values_are_escaped_device_labels_included() {
-    let site = Site::new(Config::default()).await;
-    let phone = site.user_with_2fa("alice@example.com").await;
-    let mut b = site.browser();
-    b.user_agent = "<script>alert(1)</script><img src=x onerror=alert(2)>".into();
-    b.sign_in("alice@example.com", PASSWORD).await;
-    let code = phone.generate(site.now()).to_string();
-    b.submit(
-        "/login/code",
-        "/login/code",
-        &[("code", &code), ("trust", "1")],
-    )
-    .await;
-    let settings = b.get("/settings").await.body;
+    // A typo while confirming the setup, then the right code: one mail, dated.
+    let app = browser.start_2fa().await;
+    let typo = browser.confirm_2fa(&wrong_code(&app, clock.now())).await;
     assert!(
-        settings.contains(
-            "&#60;script&#62;alert(1)&#60;/script&#62;&#60;img src=x onerror=alert(2)&#62;"
-        ),
-        "{settings}"
+        typo.body.contains("That code is not valid"),
+        "{}",
+        typo.body
     );
-    assert!(!settings.contains("<script>alert"));
-    assert!(!settings.contains("<img src=x"));
-}
+    let enabled_at = clock.now();
+    browser
+        .confirm_2fa(&app.generate(enabled_at).to_string())
+        .await;
+    let mails = demo.outbox.to(EMAIL);
+    assert_eq!(demo.subjects(EMAIL), [ON], "{mails:?}");
+    let dated = format!("{}.", twofa_axum::format_time(enabled_at));
+    assert!(mails[0].body.ends_with(&dated), "{:?}", mails[0].body);
 
-#[tokio::test]
-async fn every_page_carries_the_security_headers() {
-    let site = Site::new(Config::default()).await;
-    let mut b = site.browser();
-    for path in ["/login", "/settings", "/static/style.css"] {
-        let r = b.get(path).await;
-        let h =
-            |name: header::HeaderName| r.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
-        assert_eq!(
-            h(header::CACHE_CONTROL).as_deref(),
-            Some("no-store"),
-            "{path}"
-        );
-        assert_eq!(
-            h(header::X_FRAME_OPTIONS).as_deref(),
-            Some("DENY"),
-            "{path}"
-        );
-        let csp = h(header::CONTENT_SECURITY_POLICY).unwrap();
-        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
-    }
-}
+    // The next sign-in reports no wrong codes: the typo was the owner's own.
+    browser.sign_out().await;
+    let now = clock.advance(30);
+    browser.sign_in(Some(&app), now).await;
+    assert_eq!(demo.subjects(EMAIL), [ON]);
 
-#[tokio::test]
-async fn log_out_of_all_other_devices_ends_other_sessions_and_trusted_devices() {
-    let site = Site::new(Config::default()).await;
-    let phone = site.user_with_2fa("alice@example.com").await;
-    let mut laptop = site.browser();
-    let mut phone_browser = site.browser();
-    laptop.sign_in("alice@example.com", PASSWORD).await;
-    let code = phone.generate(site.now()).to_string();
-    laptop
+    // A replayed code: refused, and one mail, not a second one at the next sign-in.
+    browser.sign_out().await;
+    let page = browser.password(EMAIL, PASSWORD).await;
+    assert!(page.redirects_to("/login/code"));
+    let replayed = browser
         .submit(
             "/login/code",
             "/login/code",
-            &[("code", &code), ("trust", "1")],
+            &[("code", &app.generate(now).to_string())],
         )
         .await;
-    let now = site.advance(30);
-    phone_browser.sign_in("alice@example.com", PASSWORD).await;
-    let code = phone.generate(now).to_string();
-    phone_browser
+    assert!(
+        replayed.body.contains("That code is not valid"),
+        "{replayed:?}"
+    );
+    assert_eq!(demo.subjects(EMAIL), [REPLAY, ON]);
+    let later = clock.advance(30);
+    let code = app.generate(later).to_string();
+    let done = browser
         .submit("/login/code", "/login/code", &[("code", &code)])
         .await;
-    assert_eq!(phone_browser.get("/settings").await.status, StatusCode::OK);
+    assert!(done.redirects_to("/settings"), "{done:?}");
+    let subjects = demo.subjects(EMAIL);
+    assert_eq!(subjects, [REPLAY, ON], "a replay was reported twice");
 
-    let done = phone_browser
-        .submit("/settings", "/settings/sessions/logout-others", &[])
-        .await;
-    assert_eq!(done.location(), "/settings");
-    assert!(
-        phone_browser
-            .get("/settings")
-            .await
-            .body
-            .contains("logged out of all other devices")
-    );
-    assert_eq!(laptop.get("/settings").await.location(), "/login");
-    // The laptop's trusted-device cookie no longer skips the code.
-    assert!(laptop.cookie(twofa_demo::DEVICE_COOKIE).is_some());
-    assert_eq!(
-        laptop
-            .sign_in("alice@example.com", PASSWORD)
-            .await
-            .location(),
-        "/login/code"
-    );
+    let outbox = browser.get("/outbox").await;
+    assert_eq!(outbox.status, StatusCode::OK);
+    let replay_at = outbox.body.find(REPLAY).expect("the replay mail is listed");
+    let on_at = outbox.body.find(ON).expect("the 2FA mail is listed");
+    assert!(replay_at < on_at, "not newest first: {}", outbox.body);
+    assert!(outbox.body.contains(&twofa_axum::format_time(enabled_at)));
+    // Mails go to their addressee only.
+    assert!(demo.outbox.to("someone@example.com").is_empty());
 }
 
+// ---- names and icon ----
+
 #[tokio::test]
-async fn a_wrong_password_disables_nothing_and_regenerates_nothing() {
-    let site = Site::new(Config::default()).await;
-    site.user_with_2fa("alice@example.com").await;
-    let mut b = site.browser();
-    // A trusted-device-free sign-in needs a code; use a fresh user flow through the service.
-    let user = site
-        .state
-        .accounts
-        .create("bob@example.com", PASSWORD)
-        .unwrap();
-    b.sign_in("bob@example.com", PASSWORD).await;
-    let page = b
+async fn recovery_codes_and_their_download_name_the_site_and_the_account() {
+    let dir = TempDir::new("twofa-demo-codes");
+    let clock = TestClock::new();
+    let demo = Running::sqlite(&dir, &clock).await;
+    let browser = demo.browser();
+    browser.sign_in(None, clock.now()).await;
+    let (_, page) = browser.enable_2fa(clock.now()).await;
+    let generate = browser.get("/settings/2fa/recovery-codes").await;
+    assert_eq!(generate.status, StatusCode::OK, "{generate:?}");
+    let renewed = browser
         .submit(
-            "/settings/2fa/enable",
-            "/settings/2fa/enable",
-            &[("password", PASSWORD)],
-        )
-        .await;
-    let key: String = text_of(&page.body, "id=\"manual-key\">")
-        .split_whitespace()
-        .collect();
-    let phone = Totp::new(Secret::from_base32(&key).unwrap());
-    let code = phone.generate(site.now()).to_string();
-    b.submit(
-        "/settings/2fa/verify",
-        "/settings/2fa/verify",
-        &[("code", &code)],
-    )
-    .await;
-    for (page, action) in [
-        ("/settings/2fa/disable", "/settings/2fa/disable"),
-        (
             "/settings/2fa/recovery-codes",
             "/settings/2fa/recovery-codes",
-        ),
-    ] {
-        let r = b.submit(page, action, &[("password", "guess")]).await;
-        assert!(r.body.contains("Wrong password"), "{action}");
-        assert!(!r.body.contains("<code>"));
+            &[],
+        )
+        .await;
+    for page in [page, renewed] {
+        let codes = recovery_codes(&page);
+        assert_eq!(codes.len(), 10);
+        let named = format!("For {EMAIL} at {SITE}.");
+        assert_eq!(page.by_id("codes-for"), Some(named));
+        let href = page
+            .attr_after("id=\"download-codes\"", "href")
+            .expect("a download link");
+        let text = href
+            .strip_prefix("data:text/plain;charset=utf-8,")
+            .unwrap_or_else(|| panic!("not a data: URI of text: {href}"));
+        let text = percent_decode(text);
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some(format!("Recovery codes for {EMAIL} at {SITE}").as_str())
+        );
+        assert_eq!(lines.collect::<Vec<_>>(), codes);
+        assert_eq!(
+            page.attr_after("id=\"download-codes\"", "download")
+                .as_deref(),
+            Some("recovery-codes.txt")
+        );
     }
-    let record = site.state.two_factor.record(&user.id).await.unwrap();
-    let record = record.expect("the user enrolled");
-    assert!(record.is_enabled());
-    assert_eq!(record.recovery_codes_left(), Some(10));
 }
 
-fn text_of(body: &str, marker: &str) -> String {
-    let start = body.find(marker).expect(marker) + marker.len();
-    let end = body[start..].find('<').unwrap();
-    body[start..start + end].trim().to_owned()
+#[tokio::test]
+async fn pages_link_the_favicon_and_favicon_ico_redirects_to_it() {
+    let dir = TempDir::new("twofa-demo-icon");
+    let clock = TestClock::new();
+    let demo = Running::sqlite(&dir, &clock).await;
+    let browser = demo.browser();
+    let link = "<link rel=\"icon\" href=\"/twofa/icon.svg\" type=\"image/svg+xml\">";
+    let sign_in = browser.get("/login").await;
+    assert!(sign_in.body.contains(link), "{}", sign_in.body);
+    browser.sign_in(None, clock.now()).await;
+    for path in ["/settings", "/outbox"] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(page.body.contains(link), "{path}: {}", page.body);
+    }
+    let icon = browser.get("/twofa/icon.svg").await;
+    assert_eq!(icon.status, StatusCode::OK);
+    assert_eq!(
+        icon.headers.get(header::CONTENT_TYPE).unwrap(),
+        "image/svg+xml"
+    );
+    assert!(icon.body.trim_start().starts_with("<svg"), "{}", icon.body);
+    let ico = Browser::new(&demo.url).get("/favicon.ico").await;
+    assert!(ico.redirects_to("/twofa/icon.svg"), "{ico:?}");
 }
 
-/// Submits `code` on `page` as alice, signing in again whenever the page asks for it and
-/// waiting out each "try again in N seconds" on the clock, until the lockout page (a 403)
-/// comes: whether a delay was ever asked for, and the lockout page. At most 120 attempts.
-async fn fail_until_locked(
-    site: &Site,
-    b: &mut Browser,
-    page: &str,
-    code: &str,
-) -> (bool, Response) {
-    let mut throttled = false;
-    for _ in 0..120 {
-        if b.get(page).await.status != StatusCode::OK {
-            b.sign_in("alice@example.com", PASSWORD).await;
+// ---- helpers ----
+
+/// Runs `command` to its end, within 30 s.
+fn run_to_end(command: &mut Command) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{command:?} still running after 30 s");
         }
-        let r = b.submit(page, page, &[("code", code)]).await;
-        if r.status == StatusCode::FORBIDDEN {
-            return (throttled, r);
-        }
-        if let Some(rest) = r.body.split("Try again in ").nth(1) {
-            let seconds: u64 = rest.split(' ').next().unwrap().parse().unwrap();
-            throttled = true;
-            site.advance(seconds);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A child process, killed when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
         }
     }
-    panic!("no lockout page after 120 attempts on {page}");
-}
-
-#[tokio::test]
-async fn throttling_says_when_to_try_again_and_the_lockout_page_says_what_to_do() {
-    let site = Site::new(Config::default()).await;
-    let (_, codes) = site.user_with_2fa_and_codes("alice@example.com").await;
-    let mut b = site.browser();
-    // The default policy locks after 30 failures.
-    let (throttled, locked) = fail_until_locked(&site, &mut b, "/login/code", "000000").await;
-    assert!(throttled, "no \"try again in N seconds\"");
-    assert!(locked.body.contains("Two-factor sign-in is locked"));
-    assert!(locked.body.contains("contact support"));
-    // The way out the page offers: a recovery code still signs the owner in, and ends the
-    // lockout of codes.
-    assert!(locked.body.contains(r#"href="/login/recovery""#));
-    assert_eq!(b.get("/login/recovery").await.status, StatusCode::OK);
-    let first = codes.iter().next().unwrap().to_owned();
-    let recovered = b
-        .submit("/login/recovery", "/login/recovery", &[("code", &first)])
-        .await;
-    assert_eq!(recovered.location(), "/settings");
-    assert_eq!(b.get("/settings").await.status, StatusCode::OK);
-    let subjects = site.mail_subjects("alice@example.com");
-    assert!(
-        subjects.contains(&"Two-factor sign-in was locked".to_owned()),
-        "{subjects:?}"
-    );
-}
-
-#[tokio::test]
-async fn a_replayed_code_is_refused_like_a_wrong_one_and_mailed_to_the_owner() {
-    let site = Site::new(Config::default()).await;
-    let phone = site.user_with_2fa("alice@example.com").await;
-    let mut b = site.browser();
-    b.sign_in("alice@example.com", PASSWORD).await;
-    let code = phone.generate(site.now()).to_string();
-    b.submit("/login/code", "/login/code", &[("code", &code)])
-        .await;
-    b.submit("/settings", "/logout", &[]).await;
-    b.sign_in("alice@example.com", PASSWORD).await;
-    let again = b
-        .submit("/login/code", "/login/code", &[("code", &code)])
-        .await;
-    assert!(again.body.contains("That code is not valid"));
-    assert_eq!(b.get("/settings").await.location(), "/login");
-    let outbox = site.state.accounts.outbox("alice@example.com");
-    assert!(
-        outbox
-            .iter()
-            .any(|m| m.subject == "A sign-in code was used twice")
-    );
-}
-
-#[tokio::test]
-async fn a_lockout_of_recovery_codes_offers_a_code_and_a_code_still_signs_in() {
-    let site = Site::new(Config::default()).await;
-    let phone = site.user_with_2fa("alice@example.com").await;
-    let mut b = site.browser();
-    // The default recovery policy locks after 50 failures.
-    let (_, locked) = fail_until_locked(&site, &mut b, "/login/recovery", "AAAAA-AAAAA").await;
-    assert!(locked.body.contains("wrong recovery codes"));
-    assert!(locked.body.contains(r#"href="/login/code""#));
-    let subjects = site.mail_subjects("alice@example.com");
-    assert!(
-        subjects.contains(&"Recovery codes were locked".to_owned()),
-        "{subjects:?}"
-    );
-    let code = phone.generate(site.now()).to_string();
-    let signed_in = b
-        .submit("/login/code", "/login/code", &[("code", &code)])
-        .await;
-    assert_eq!(signed_in.location(), "/settings");
+    String::from_utf8(out).unwrap()
 }
