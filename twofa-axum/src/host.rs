@@ -186,10 +186,10 @@ impl Notice {
                     ),
                 ),
                 Event::FailedAttempts { failures } => (
-                    format!("{} before your sign-in", plural(*failures, "wrong code", "wrong codes")),
+                    format!("{} since your last sign-in", plural(*failures, "wrong code", "wrong codes")),
                     format!(
-                        "Someone entered {} for your account before this sign-in. If this was not you, change your password.",
-                        plural(*failures, "wrong two-factor code", "wrong two-factor codes")
+                        "{} entered for your account since you last signed in with a code (from your app, or a recovery code). If this was not you, change your password.",
+                        plural(*failures, "wrong code was", "wrong codes were")
                     ),
                 ),
                 Event::DeviceTrusted { .. } => (

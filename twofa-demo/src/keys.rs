@@ -35,7 +35,7 @@ impl Keys {
     /// # Errors
     ///
     /// When the system has no randomness.
-    pub fn generate() -> Result<Keys, Box<dyn std::error::Error>> {
+    pub fn generate() -> Result<Keys, crate::Error> {
         let mut form = Zeroizing::new([0u8; 32]);
         getrandom::fill(form.as_mut())?;
         let mut pepper = Zeroizing::new(vec![0u8; 32]);
@@ -56,7 +56,7 @@ impl Keys {
     /// # Errors
     ///
     /// An unreadable, malformed or too open file; a file that cannot be made.
-    pub fn load_or_create(path: &Path) -> Result<(Keys, bool), Box<dyn std::error::Error>> {
+    pub fn load_or_create(path: &Path) -> Result<(Keys, bool), crate::Error> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
                 refuse_if_shared(path)?;
@@ -71,7 +71,7 @@ impl Keys {
         }
     }
 
-    fn parse(path: &Path, text: &str) -> Result<Keys, Box<dyn std::error::Error>> {
+    fn parse(path: &Path, text: &str) -> Result<Keys, crate::Error> {
         let lines = text
             .lines()
             .map(|line| {
@@ -104,7 +104,7 @@ impl Keys {
         }
     }
 
-    fn write(&self, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    fn write(&self, path: &Path) -> Result<(), crate::Error> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let mut builder = std::fs::DirBuilder::new();
             builder.recursive(true);
@@ -140,7 +140,7 @@ pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
 }
 
 /// Refuses a key file that its group or others may read or write.
-fn refuse_if_shared(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn refuse_if_shared(path: &Path) -> Result<(), crate::Error> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

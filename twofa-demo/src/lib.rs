@@ -11,8 +11,7 @@
 //! use twofa_demo::{Keys, Setup, open_sqlite};
 //!
 //! # async fn run() -> Result<(), twofa_demo::Error> {
-//! let (keys, _) = Keys::load_or_create("/home/me/.config/twofa-demo/keys".as_ref())
-//!     .map_err(|e| e.to_string())?;
+//! let (keys, _) = Keys::load_or_create("/home/me/.config/twofa-demo/keys".as_ref())?;
 //! let setup = Setup::new(keys, "http://127.0.0.1:3000", false);
 //! let demo = open_sqlite("twofa-demo.db".as_ref(), setup).await?;
 //! demo.users.set_password("demo", "demo@example.com", "a long password").await?;

@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         Some(path) => path,
         None => return Err("no home directory for the keys: pass --key-file PATH".into()),
     };
-    let (keys, made) = Keys::load_or_create(&key_file).map_err(|e| e.to_string())?;
+    let (keys, made) = Keys::load_or_create(&key_file)?;
     if made {
         println!("made new keys in {}", key_file.display());
     }

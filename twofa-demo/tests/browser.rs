@@ -317,11 +317,11 @@ async fn walk_every_flow(b: &Browser, demo: &Running, clock: &TestClock) -> Test
     // not (it was the owner's own).
     let expected = [
         "Two-factor authentication was turned off",
-        "1 wrong code before your sign-in",
-        "1 wrong code before your sign-in",
+        "1 wrong code since your last sign-in",
+        "1 wrong code since your last sign-in",
         "A recovery code was used to sign in",
         "New recovery codes were generated",
-        "1 wrong code before your sign-in",
+        "1 wrong code since your last sign-in",
         "A recovery code was used to sign in",
         "A recovery code was used to sign in",
         "You were logged out of all other devices",

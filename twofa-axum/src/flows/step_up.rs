@@ -166,5 +166,12 @@ pub(crate) async fn submit<U: Users, S: Store + 'static, St: Storage>(
         }
     }
     write_state(&session, &state).await?;
+    // Shown on the settings page, where a confirmed action (revoking a device, logging out
+    // other devices) is clicked again.
+    let minutes = shared.config.step_up_window() / 60;
+    let notice = format!(
+        "Confirmed. For the next {minutes} minutes you can change your security settings without confirming again."
+    );
+    session.insert(super::NOTICE, notice).await?;
     Ok(see_other(&next))
 }
