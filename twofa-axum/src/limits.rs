@@ -109,6 +109,23 @@ mod tests {
         assert_eq!(policy.delay_after(u32::MAX), 8);
     }
 
+    /// The documented defaults: 4 free attempts per account and 20 per address, then 1 s
+    /// doubling to 15 minutes, forgotten after a quiet day.
+    #[test]
+    fn the_default_policies_are_the_documented_ones() {
+        for (policy, free) in [
+            (AttemptPolicy::PER_ACCOUNT, 4),
+            (AttemptPolicy::PER_ADDRESS, 20),
+        ] {
+            assert_eq!(policy.free(), free);
+            assert_eq!(policy.forget_after(), 86_400);
+            assert_eq!(policy.delay_after(free), 0);
+            assert_eq!(policy.delay_after(free + 1), 1);
+            assert_eq!(policy.delay_after(free + 10), 512);
+            assert_eq!(policy.delay_after(free + 11), 900);
+        }
+    }
+
     #[test]
     fn a_count_is_forgotten_after_a_quiet_spell() {
         let policy = AttemptPolicy::new(2, 1, 8, 100);

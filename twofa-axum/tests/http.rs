@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use twofa::account::DeviceKey;
 use twofa::{MemoryStore, Store};
 use twofa_axum::limits::AttemptPolicy;
-use twofa_axum::storage::{MemoryStorage, Storage};
+use twofa_axum::storage::{MemoryStorage, Storage, UserSessions};
 use twofa_axum::{Config, NoticeKind};
 
 use support::{App, Browser, PASSWORD, TestClock, TestUsers, Tweak, to_sign_in};
@@ -329,6 +329,12 @@ async fn step_up_asks_for_the_factor_not_the_password<S: Store + 'static, St: St
     assert_eq!(
         page.location(),
         Some("/confirm?next=%2Fsettings%2F2fa%2Fdisable")
+    );
+    // A page is returned to with its query.
+    let page = browser.get("/password?tab=security").await;
+    assert_eq!(
+        page.location(),
+        Some("/confirm?next=%2Fpassword%3Ftab%3Dsecurity")
     );
     // A form post is sent to the page at its path.
     let csrf = browser.get("/settings").await.csrf();
@@ -906,7 +912,12 @@ async fn routes_that_require_2fa_send_users_without_it_to_enrolment<
         browser.get("/team").await.body,
         "team page of alice@example.com"
     );
-    app.clock.advance(3601);
+    app.clock.advance(3599);
+    assert_eq!(
+        browser.get("/team").await.body,
+        "team page of alice@example.com"
+    );
+    app.clock.advance(1);
     assert_eq!(
         browser.get("/team").await.location(),
         Some("/settings/2fa/enable")
@@ -1122,6 +1133,66 @@ async fn debug_output_holds_no_session_id() {
         !storage.contains("Id(") && !storage.contains(&cookie),
         "{storage}"
     );
+    with_2fa(&app).await;
+    let pending = Browser::new(&app.url);
+    pending.password("alice@example.com", PASSWORD).await;
+    let printed = pending.get("/debug-pending").await.body;
+    let cookie = pending.cookie("__Host-session").unwrap();
+    assert!(
+        printed.starts_with("SecondFactorPending") && printed.contains("alice@example.com"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains(&cookie) && !printed.contains("Id("),
+        "{printed}"
+    );
+}
+
+/// What a host reads of a session: when it signed in, when the password and the second
+/// factor were last passed, and how; and the last request, for the sessions list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_tells_the_host_its_factors_and_times() {
+    let app = memory_app(same).await;
+    let browser = signed_in(&app).await;
+    let t = app.clock.now();
+    assert_eq!(browser.get("/whoami").await.body, format!("{t} {t} None"));
+    let (_, totp, _) = with_2fa(&app).await;
+    app.clock.advance(100);
+    let browser = sign_in_with_code(&app, &totp).await;
+    let t = app.clock.now();
+    // The password was passed 30 s before the code (see `sign_in_with_code`).
+    let expected = format!("{t} {} Some(({t}, Code))", t - 30);
+    assert_eq!(browser.get("/whoami").await.body, expected);
+    let last_seen = || async {
+        let sessions = app.auth.storage().sessions_of("alice").await.unwrap();
+        sessions.iter().map(|s| s.last_seen).max().unwrap()
+    };
+    assert_eq!(last_seen().await, t);
+    app.clock.advance(59);
+    browser.get("/").await;
+    assert_eq!(last_seen().await, t, "at most once a minute");
+    app.clock.advance(1);
+    browser.get("/").await;
+    assert_eq!(last_seen().await, t + 60);
+}
+
+/// The code page is for a session past the password and no further, for ten minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_page_is_open_only_between_the_password_and_the_code() {
+    let app = memory_app(same).await;
+    let (_, totp, _) = with_2fa(&app).await;
+    let signed = sign_in_with_code(&app, &totp).await;
+    assert!(
+        to_sign_in(&signed.get("/login/code").await),
+        "a signed-in session has no code step"
+    );
+    let pending = Browser::new(&app.url);
+    pending.password("alice@example.com", PASSWORD).await;
+    app.clock.advance(600);
+    assert_eq!(pending.get("/login/code").await.status, StatusCode::OK);
+    app.clock.advance(1);
+    assert!(to_sign_in(&pending.get("/login/code").await));
+    assert!(to_sign_in(&pending.get("/login/recovery").await));
 }
 
 /// Forged form posts: no token, another browser's token, another origin (also with a `Host`
