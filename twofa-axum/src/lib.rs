@@ -148,7 +148,8 @@ impl<U: Users, S: Store + 'static, St: Storage> TwoFactorAuth<U, S, St> {
         })
     }
 
-    /// Sends notices (for e-mail) to `notices`.
+    /// Sends notices (for e-mail) to `notices`. Like every `with_*` method, call it while
+    /// building, before cloning the `TwoFactorAuth` or calling [`router`](Self::router).
     #[must_use]
     pub fn with_notices(self, notices: impl Notices) -> Self {
         self.map_inner(|inner| inner.notices = Arc::new(notices))
@@ -217,18 +218,21 @@ impl<U: Users, S: Store + 'static, St: Storage> TwoFactorAuth<U, S, St> {
     }
 
     fn map_shared(self, f: impl FnOnce(&mut Shared)) -> Self {
-        self.map_inner(|inner| {
-            let shared = Arc::get_mut(&mut inner.shared);
-            if let Some(shared) = shared {
-                f(shared);
-            }
+        self.map_inner(|inner| match Arc::get_mut(&mut inner.shared) {
+            Some(shared) => f(shared),
+            None => tracing::error!("twofa-axum: a TwoFactorAuth::with_* setting was ignored"),
         })
     }
 
+    /// The `with_*` builders change the one `TwoFactorAuth` there is; after a clone (or
+    /// `router`) they would change nothing, so they say so in the log.
     fn map_inner(mut self, f: impl FnOnce(&mut Inner<U, S, St>)) -> Self {
-        // Only while building: no router holds a clone yet.
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            f(inner);
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => f(inner),
+            None => tracing::error!(
+                "twofa-axum: a TwoFactorAuth::with_* setting was ignored: call the with_* \
+                 methods before cloning the TwoFactorAuth or calling router"
+            ),
         }
         self
     }
