@@ -455,3 +455,39 @@ fn percent_decode(text: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+/// `--database-url` reaches PostgreSQL over TLS when the URL asks for it, checking the
+/// server's certificate (the test server's own CA here), and refuses a certificate it cannot
+/// check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls_checks_the_servers_certificate() {
+    let Some(url) = support::postgres_url() else {
+        return;
+    };
+    let Ok(ca) = std::env::var("TWOFA_TEST_POSTGRES_CA") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "TWOFA_TEST_POSTGRES_CA is required under CI"
+        );
+        eprintln!("skipping: TWOFA_TEST_POSTGRES_CA is not set");
+        return;
+    };
+    // The test server's certificate names `localhost`.
+    let url = url.replace("127.0.0.1", "localhost");
+    let schema = support::unique_name("demo_tls");
+    let base = support::postgres_schema(&url, &schema).await;
+    let setup = |keys| twofa_demo::Setup::new(keys, "http://127.0.0.1:3000", false);
+    let verified = format!("{base}&sslmode=verify-full&sslrootcert={ca}");
+    let demo =
+        twofa_demo::open_postgres(&verified, setup(twofa_demo::Keys::generate().unwrap())).await;
+    assert!(demo.is_ok(), "{:?}", demo.err());
+    // Without the CA, only the Mozilla roots are trusted: the test server's certificate is not.
+    let unknown = format!("{base}&sslmode=verify-full");
+    let refused =
+        twofa_demo::open_postgres(&unknown, setup(twofa_demo::Keys::generate().unwrap())).await;
+    let error = refused
+        .err()
+        .expect("a certificate from an unknown issuer was accepted");
+    assert!(format!("{error:?}").contains("UnknownIssuer"), "{error:?}");
+    support::drop_postgres_schema(&url, &schema).await;
+}
