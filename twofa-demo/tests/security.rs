@@ -485,9 +485,7 @@ async fn postgres_over_tls_checks_the_servers_certificate() {
     let unknown = format!("{base}&sslmode=verify-full");
     let refused =
         twofa_demo::open_postgres(&unknown, setup(twofa_demo::Keys::generate().unwrap())).await;
-    let error = refused
-        .err()
-        .expect("a certificate from an unknown issuer was accepted");
+    let error = refused.expect_err("a certificate from an unknown issuer was accepted");
     assert!(format!("{error:?}").contains("UnknownIssuer"), "{error:?}");
     support::drop_postgres_schema(&url, &schema).await;
 }
