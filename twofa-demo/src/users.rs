@@ -244,6 +244,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn debug_leaves_the_password_hash_out() {
+        let user = User {
+            id: "u1".into(),
+            email: "a@example.com".into(),
+            password_hash: hash("secret").unwrap(),
+            two_factor: true,
+        };
+        let printed = format!("{user:?}");
+        assert!(
+            printed.contains("a@example.com") && printed.contains("two_factor: true"),
+            "{printed}"
+        );
+        assert!(!printed.contains("argon2"), "{printed}");
+    }
+
+    #[test]
     fn passwords_verify_against_their_hash_only() {
         let phc = hash("correct horse").unwrap();
         assert!(verify(&phc, "correct horse"));

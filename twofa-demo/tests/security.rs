@@ -161,6 +161,10 @@ fn an_old_two_line_key_file_loads_without_a_pepper_and_a_malformed_one_is_refuse
         *again.form, *keys.form,
         "the derived form key changes between starts"
     );
+    // Derived from that file's sealing key: another file's form key differs.
+    let other = write("other", &format!("{}\n{}\n", hex32("0a"), hex32("08")));
+    let (other, _) = Keys::load_or_create(&other).unwrap();
+    assert_ne!(*other.form, *keys.form);
 
     for (name, text) in [
         ("one-line", format!("{}\n", hex32("07"))),
@@ -488,4 +492,69 @@ async fn postgres_over_tls_checks_the_servers_certificate() {
     let error = refused.expect_err("a certificate from an unknown issuer was accepted");
     assert!(format!("{error:?}").contains("UnknownIssuer"), "{error:?}");
     support::drop_postgres_schema(&url, &schema).await;
+}
+
+/// Without `--key-file` the keys go to the user's configuration directory
+/// (`$XDG_CONFIG_HOME/twofa-demo/keys`, else `~/.config/twofa-demo/keys`), never beside the
+/// database.
+#[test]
+fn the_default_key_file_is_in_the_configuration_directory_not_beside_the_database() {
+    let dir = TempDir::new("twofa-demo-default-keys");
+    let home = dir.join("home");
+    let xdg = dir.join("xdg");
+    for (xdg_config_home, expected) in [
+        (None, home.join(".config/twofa-demo/keys")),
+        (Some(&xdg), xdg.join("twofa-demo/keys")),
+    ] {
+        let db = dir.join(&format!("demo-{}.db", xdg_config_home.is_some()));
+        let mut command = Command::new(BINARY);
+        command
+            .args(["--addr", "127.0.0.1:0", "--database"])
+            .arg(&db)
+            .env("HOME", &home)
+            .env_remove("XDG_CONFIG_HOME")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(xdg) = xdg_config_home {
+            command.env("XDG_CONFIG_HOME", xdg);
+        }
+        let mut child = Killed(command.spawn().unwrap());
+        let stdout = BufReader::new(child.0.stdout.take().unwrap());
+        let (first_line, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = first_line.send(stdout.lines().next().map(Result::unwrap));
+        });
+        let line = received
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the demo printed a line within 30 s")
+            .expect("the demo printed a line");
+        let made = line
+            .strip_prefix("made new keys in ")
+            .unwrap_or_else(|| panic!("the first line says where the keys are: {line}"));
+        assert_eq!(std::path::Path::new(&made), expected);
+        assert_eq!(support::mode(&expected), 0o600);
+        assert_eq!(support::mode(expected.parent().unwrap()), 0o700);
+        let beside: Vec<_> = std::fs::read_dir(dir.join(""))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.contains("key"))
+            .collect();
+        assert!(beside.is_empty(), "keys beside the database: {beside:?}");
+        drop(child);
+    }
+}
+
+/// The setup's `Debug` shows where the app is served, never its keys.
+#[test]
+fn debug_of_the_setup_shows_no_key() {
+    let keys = Keys::generate().unwrap();
+    let sealing = data_encoding::HEXLOWER.encode(&keys.sealing);
+    let setup = twofa_demo::Setup::new(keys, "http://127.0.0.1:3000", false);
+    let printed = format!("{setup:?}");
+    assert!(printed.contains("http://127.0.0.1:3000"), "{printed}");
+    assert!(
+        !printed.contains(&sealing) && !printed.contains("sealing"),
+        "{printed}"
+    );
+    assert_eq!(format!("{:?}", setup.keys), "Keys { .. }");
 }
