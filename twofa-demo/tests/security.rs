@@ -558,3 +558,17 @@ fn debug_of_the_setup_shows_no_key() {
     );
     assert_eq!(format!("{:?}", setup.keys), "Keys { .. }");
 }
+
+/// A key file that exists but cannot be read is an error naming it, never a reason to make
+/// new keys (which would orphan every sealed secret).
+#[test]
+fn an_unreadable_key_file_is_an_error_not_new_keys() {
+    let dir = TempDir::new("twofa-demo-unreadable-key");
+    let path = dir.join("keys");
+    std::fs::create_dir(&path).unwrap();
+    let error = Keys::load_or_create(&path)
+        .expect_err("a directory is no key file")
+        .to_string();
+    assert!(error.contains(&path.display().to_string()), "{error}");
+    assert!(path.is_dir(), "nothing was written over it");
+}
