@@ -138,7 +138,7 @@ impl TwoFactorRecord {
             Err(error @ Error::Recovery(RecoveryError::InvalidCode)) => {
                 // `next` still holds every code: nothing matched.
                 let mut events = Vec::new();
-                next.count_failure(Factor::RecoveryCode, policy, now, &mut events);
+                next.count_failure(Factor::RecoveryCode, policy, now, &mut events, true);
                 Transition::changed_to(next, Err(error), events)
             }
             Err(error) => Transition::unchanged(self, error),
@@ -238,12 +238,10 @@ impl TwoFactorRecord {
                     events.push(Event::ReplayDetected);
                 }
                 if error.is_wrong_code() {
-                    self.count_failure(Factor::Code, policy, now, events);
-                }
-                if error == Error::ReplayedCode {
-                    // It counts against the throttle, but it is reported now, by its own
-                    // event: not a second time at the next sign-in.
-                    self.unreported_failures = self.unreported_failures.saturating_sub(1);
+                    // A replay counts against the throttle, but it is reported now, by its
+                    // own event: not a second time at the next sign-in.
+                    let report = error != Error::ReplayedCode;
+                    self.count_failure(Factor::Code, policy, now, events, report);
                 }
                 Err(error)
             }
@@ -263,20 +261,24 @@ impl TwoFactorRecord {
         failures
     }
 
-    /// Counts a failed attempt of `factor` against its throttle, and as one to report.
+    /// Counts a failed attempt of `factor` against its throttle and, when `report`, as one to
+    /// report at the next sign-in.
     fn count_failure(
         &mut self,
         factor: Factor,
         policy: &ThrottlePolicy,
         now: u64,
         events: &mut Vec<Event>,
+        report: bool,
     ) {
         let throttle = match factor {
             Factor::Code => &mut self.throttle,
             Factor::RecoveryCode => &mut self.recovery_throttle,
         };
         throttle.fail(policy, factor, now, events);
-        self.unreported_failures = self.unreported_failures.saturating_add(1);
+        if report {
+            self.unreported_failures = self.unreported_failures.saturating_add(1);
+        }
     }
 
     /// Turns a failure on the copy `self` into a transition from `original`.
