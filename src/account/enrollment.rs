@@ -169,9 +169,6 @@ impl TwoFactorRecord {
         let mut events = Vec::new();
         match next.check_code(ctx, code, now, &mut events) {
             Ok(checked) => {
-                // Wrong codes typed while setting up are the owner's own, made in this very
-                // setup: nothing to report (the sign-in flows report failures; this is none).
-                events.retain(|event| !matches!(event, Event::FailedAttempts { .. }));
                 let step = checked.verified.step;
                 Ok(NeedsCodes::new(
                     self,

@@ -128,7 +128,7 @@ impl TwoFactorRecord {
         match recovery.use_attempt(attempt) {
             Ok(remaining) => {
                 let mut events = alloc::vec![Event::RecoveryCodeUsed { remaining }];
-                let failed_attempts = next.succeed(&mut events);
+                let failed_attempts = next.succeed(&mut events, true);
                 let method = SignInMethod::RecoveryCode { remaining };
                 let signed_in = SignedIn::new(ctx, method, now, failed_attempts);
                 Transition::changed_to(next, Ok(signed_in), events)
@@ -224,10 +224,16 @@ impl TwoFactorRecord {
         let totp = open(ctx, secret, parameters)?;
         match totp.verify_after(code, now, last_step) {
             Ok(verified) => {
-                if let State::Enabled { last_step, .. } = &mut self.state {
-                    *last_step = Some(verified.step);
-                }
-                let failed_attempts = self.succeed(events);
+                // The code that confirms a setup is no sign-in: wrong codes typed during the
+                // setup were the owner's own, and are cleared without a report.
+                let signs_in = match &mut self.state {
+                    State::Enabled { last_step, .. } => {
+                        *last_step = Some(verified.step);
+                        true
+                    }
+                    _ => false,
+                };
+                let failed_attempts = self.succeed(events, signs_in);
                 Ok(Checked {
                     verified,
                     failed_attempts,
@@ -249,9 +255,10 @@ impl TwoFactorRecord {
     }
 
     /// Resets both failure counts after a success with either authenticator (it ends a
-    /// lockout of the other too), and reports the failures not yet reported.
-    fn succeed(&mut self, events: &mut Vec<Event>) -> u32 {
-        let failures = self.unreported_failures;
+    /// lockout of the other too), and, when `report`, reports the failures not yet reported
+    /// and returns how many; otherwise they are dropped and it returns 0.
+    fn succeed(&mut self, events: &mut Vec<Event>, report: bool) -> u32 {
+        let failures = if report { self.unreported_failures } else { 0 };
         if failures > 0 {
             events.push(Event::FailedAttempts { failures });
         }

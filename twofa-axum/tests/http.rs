@@ -282,11 +282,13 @@ async fn turning_2fa_on_ends_sessions_opened_before<S: Store + 'static, St: Stor
     assert!(to_sign_in(
         &phished.get("/settings/2fa/recovery-codes").await
     ));
-    // And the phished session cannot mint codes with a form either.
+    // And the phished session cannot mint codes with a form either: with a valid CSRF token
+    // for its browser, the post is still sent to sign in.
+    let csrf = phished.get("/login").await.csrf();
     let page = phished
-        .post("/settings/2fa/recovery-codes", &[("csrf", "x")])
+        .post("/settings/2fa/recovery-codes", &[("csrf", &csrf)])
         .await;
-    assert_ne!(page.status, StatusCode::OK);
+    assert!(to_sign_in(&page), "{page:?}");
     assert_eq!(
         app.auth.storage().sessions_of("alice").await.unwrap().len(),
         1
@@ -1405,4 +1407,53 @@ async fn purging_deletes_expired_sessions_and_quiet_attempt_counts() {
     app.auth.purge_expired().await.unwrap();
     assert_eq!(app.auth.storage().attempt_count(), 0);
     assert_eq!(live.get("/").await.status, StatusCode::OK);
+}
+
+fn behind_a_proxy(config: Config) -> Config {
+    let generous = AttemptPolicy::new(1_000, 1, 1, 60);
+    config
+        .with_client_address(twofa_axum::ClientAddress::TrustedProxyHeader(
+            axum::http::HeaderName::from_static("x-real-ip"),
+        ))
+        .with_attempt_limits(generous, AttemptPolicy::new(3, 60, 900, 86_400))
+}
+
+/// Behind a proxy the client's address comes from the configured header, not the socket:
+/// guesses from one address are limited, another address behind the same proxy is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_header_names_the_client() {
+    let app = memory_app(behind_a_proxy).await;
+    let from = |address: &str| {
+        let mut browser = Browser::new(&app.url);
+        browser.address = Some(address.to_owned());
+        browser
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(
+            from("203.0.113.7")
+                .password("bob@example.com", "guess")
+                .await
+                .status,
+        );
+    }
+    assert_eq!(
+        &statuses[..4],
+        &[StatusCode::UNAUTHORIZED; 4],
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    let other = from("198.51.100.9")
+        .password("bob@example.com", "guess")
+        .await;
+    assert_eq!(
+        other.status,
+        StatusCode::UNAUTHORIZED,
+        "another client is not limited"
+    );
+    // Without the header the address is unknown: refused, never counted as one shared client.
+    let unnamed = Browser::new(&app.url)
+        .password("bob@example.com", PASSWORD)
+        .await;
+    assert_eq!(unnamed.status, StatusCode::INTERNAL_SERVER_ERROR);
 }
